@@ -1,0 +1,83 @@
+import { Migrator, SqlClient } from "@effect/sql"
+import { NodeContext } from "@effect/platform-node"
+import { PgClient, PgMigrator } from "@effect/sql-pg"
+import { Config, Data, Effect, Layer, Redacted, String } from "effect"
+import Pg from "pg"
+import CreateTables from "./migrations/0001_create_tables.js"
+
+export const DatabaseConfig = Config.all({
+  url: Config.redacted("DATABASE_URL").pipe(
+    Config.withDefault(Redacted.make("postgres://postgres@127.0.0.1:5432/postgres"))
+  ),
+  schema: Config.string("DATABASE_SCHEMA").pipe(
+    Config.withDefault("jj_watcher"),
+    Config.validate({
+      message: "DATABASE_SCHEMA must be a lower-case SQL identifier (a-z, 0-9, _)",
+      validation: (schema) => /^[a-z_][a-z0-9_]{0,62}$/.test(schema)
+    })
+  )
+})
+
+/** The database could not be reached or prepared; carries the driver's message, never the URL's password. */
+export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")<{
+  readonly message: string
+}> {}
+
+/** Numbered migrations, applied in order by the @effect/sql Migrator. */
+export const migrations = Migrator.fromRecord({
+  "0001_create_tables": CreateTables
+})
+
+// bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.
+const types: Pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === Pg.types.builtins.INT8 ? Number : Pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig[
+      "getTypeParser"
+    ]
+}
+
+/** Every connection of the pool works inside the configured schema. */
+const withSearchPath = (url: Redacted.Redacted, schema: string) => {
+  const parsed = new URL(Redacted.value(url))
+  parsed.searchParams.set("options", `-c search_path=${schema}`)
+  return Redacted.make(parsed.toString())
+}
+
+const describe = (cause: unknown): string => cause instanceof Error ? cause.message : globalThis.String(cause)
+
+const ensureSchema = (schema: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
+  })
+
+/**
+ * PgClient for `DATABASE_URL`, confined to `DATABASE_SCHEMA`, with the schema created and migrations applied.
+ * Provides both `SqlClient` and `PgClient` (for LISTEN/NOTIFY).
+ */
+export const DatabaseLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const config = yield* DatabaseConfig
+    const client = PgClient.layer({
+      url: withSearchPath(config.url, config.schema),
+      applicationName: "jj-watcher",
+      transformQueryNames: String.camelToSnake,
+      transformResultNames: String.snakeToCamel,
+      types
+    })
+    // Layer.provide builds the schema before the migrator creates its table inside it.
+    const prepare = PgMigrator.layer({ loader: migrations }).pipe(
+      Layer.provide(Layer.effectDiscard(ensureSchema(config.schema))),
+      Layer.provide(NodeContext.layer)
+    )
+    return prepare.pipe(Layer.provideMerge(client))
+  })
+).pipe(
+  Layer.catchAll((error) =>
+    Layer.fail(
+      new DatabaseUnavailable({
+        message: `cannot prepare the database: ${error._tag === "SqlError" ? `${error.message}: ${describe(error.cause)}` : describe(error)}`
+      })
+    )
+  )
+)

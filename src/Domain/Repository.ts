@@ -1,0 +1,61 @@
+import { Schema } from "effect"
+import { OperationId, RepositoryId } from "./Ids.js"
+
+/**
+ * An owner or repository name: the safe character set of a path segment under `REPOS_BASE_PATH`
+ * (no `.`/`..`, no slashes, no NUL, nothing that could leave the base directory).
+ */
+export const RepositoryName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/, {
+    message: () => "a name of 1 to 100 characters from A-Z a-z 0-9 . _ -, not starting with . or -"
+  }),
+  Schema.brand("RepositoryName")
+)
+export type RepositoryName = typeof RepositoryName.Type
+
+export const SyncKind = Schema.Literal("changes", "bookmarks", "operations", "conflicts")
+export type SyncKind = typeof SyncKind.Type
+export const allSyncKinds: ReadonlyArray<SyncKind> = SyncKind.literals
+
+export class Repository extends Schema.Class<Repository>("Repository")({
+  id: RepositoryId,
+  owner: RepositoryName,
+  name: RepositoryName,
+  path: Schema.String,
+  lastSyncedOperationId: Schema.NullOr(OperationId),
+  lastSyncedAt: Schema.NullOr(Schema.DateFromSelf),
+  lastError: Schema.NullOr(Schema.String),
+  consecutiveFailures: Schema.Int,
+  operationHeads: Schema.Array(OperationId),
+  changesTruncated: Schema.Boolean,
+  syncChanges: Schema.Boolean,
+  syncBookmarks: Schema.Boolean,
+  syncOperations: Schema.Boolean,
+  syncConflicts: Schema.Boolean
+}) {
+  get enabledKinds(): ReadonlyArray<SyncKind> {
+    return allSyncKinds.filter((kind) => this.syncs(kind))
+  }
+
+  syncs(kind: SyncKind): boolean {
+    switch (kind) {
+      case "changes":
+        return this.syncChanges
+      case "bookmarks":
+        return this.syncBookmarks
+      case "operations":
+        return this.syncOperations
+      case "conflicts":
+        return this.syncConflicts
+    }
+  }
+}
+
+export class InvalidRepositoryName extends Schema.TaggedError<InvalidRepositoryName>()("InvalidRepositoryName", {
+  field: Schema.Literal("owner", "name"),
+  value: Schema.String
+}) {
+  get message() {
+    return `${this.field} ${JSON.stringify(this.value)} is not a valid name: use 1 to 100 characters from A-Z a-z 0-9 . _ - (not starting with . or -)`
+  }
+}

@@ -1,0 +1,249 @@
+import { Command, CommandExecutor, FileSystem, Path } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { Array as Arr, Config, Duration, Effect, Option, Order, ParseResult, Schema, Stream } from "effect"
+import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
+import type { OperationId } from "./Domain/Ids.js"
+import {
+  JjCommandFailed,
+  JjOutputInvalid,
+  JjTimeout,
+  JjUnavailable,
+  NotAJjRepository,
+  RepositoryPathNotFound
+} from "./JjClient/Errors.js"
+import type { JjError } from "./JjClient/Errors.js"
+import {
+  bookmarkTemplate,
+  BookmarkLine,
+  changeTemplate,
+  ChangeLine,
+  conflictTemplate,
+  ConflictLine,
+  OperationEndLine,
+  operationEndTemplate,
+  operationTemplate,
+  OperationLine
+} from "./JjClient/Templates.js"
+
+/** The oldest jj release whose templates and output this client is tested against. */
+export const minimumJjVersion = "0.45.0"
+
+export const JjConfig = Config.all({
+  bin: Config.string("JJ_BIN").pipe(Config.withDefault("jj")),
+  timeout: Config.duration("JJ_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60)))
+})
+
+const compareVersions = (a: string, b: string): number => {
+  const pa = a.split(".").map(Number)
+  const pb = b.split(".").map(Number)
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const diff = (pa[i] ?? 0) - (pb[i] ?? 0)
+    if (diff !== 0) return diff
+  }
+  return 0
+}
+
+const opIdPattern = /^[0-9a-f]+$/
+
+/**
+ * Reads jj repositories through the jj CLI, strictly read-only: every call pins `--at-operation`, passes
+ * `--ignore-working-copy`, and runs with an empty user configuration, so it never snapshots a working copy,
+ * creates an operation or moves op heads, and user settings (templates, aliases, ui.*) cannot change its output.
+ */
+export class JjClient extends Effect.Service<JjClient>()("JjClient", {
+  scoped: Effect.gen(function*() {
+    const config = yield* JjConfig
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const executor = yield* CommandExecutor.CommandExecutor
+    const timeoutMs = Duration.toMillis(config.timeout)
+    // An empty directory as JJ_CONFIG replaces the user's configuration files.
+    const emptyConfigDir = yield* fs.makeTempDirectoryScoped({ prefix: "jj-watcher-config-" }).pipe(Effect.orDie)
+
+    const command = (args: ReadonlyArray<string>) =>
+      Command.make(config.bin, ...args).pipe(
+        Command.env({ JJ_CONFIG: emptyConfigDir, NO_COLOR: "1", PAGER: "cat" })
+      )
+
+    /** Runs jj and streams its stdout line by line; fails with its stderr when it exits non-zero. */
+    const lines = (args: ReadonlyArray<string>): Stream.Stream<string, JjError> =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const process = yield* executor.start(command(args)).pipe(
+          Effect.mapError((error) => new JjUnavailable({ message: `cannot run ${config.bin}: ${error.message}` }))
+        )
+        const stderr = yield* process.stderr.pipe(
+          Stream.decodeText(),
+          Stream.runFold("", (acc, text) => (acc + text).slice(-16_384)),
+          Effect.orElseSucceed(() => ""),
+          Effect.fork
+        )
+        const exit = Effect.gen(function*() {
+          const exitCode = yield* process.exitCode.pipe(Effect.orElseSucceed(() => -1))
+          if (exitCode !== 0) {
+            return yield* new JjCommandFailed({ args, exitCode, stderr: yield* stderr.await.pipe(Effect.flatten) })
+          }
+        })
+        return process.stdout.pipe(
+          Stream.decodeText(),
+          Stream.splitLines,
+          Stream.catchAll(() => Stream.empty),
+          Stream.concat(Stream.drain(Stream.fromEffect(exit)))
+        )
+      })).pipe(
+        Stream.interruptWhen(Effect.sleep(config.timeout).pipe(Effect.zipRight(new JjTimeout({ args, timeoutMs }))))
+      )
+
+    const decodeLines = <A, I>(
+      args: ReadonlyArray<string>,
+      schema: Schema.Schema<A, I>
+    ): Stream.Stream<A, JjError> => {
+      const decode = Schema.decodeUnknownEither(schema as Schema.Schema<A, I, never>)
+      return lines(args).pipe(
+        Stream.filter((line) => line.length > 0),
+        Stream.mapEffect((line) =>
+          decode(line).pipe(
+            Effect.mapError((error) =>
+              new JjOutputInvalid({ args, line: line.slice(0, 1_000), reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+            )
+          )
+        )
+      )
+    }
+
+    const pinned = (location: RepositoryLocation, operationId: OperationId, rest: ReadonlyArray<string>) => [
+      "--repository",
+      location.workspaceRoot,
+      "--ignore-working-copy",
+      "--at-operation",
+      operationId,
+      "--no-pager",
+      "--color",
+      "never",
+      ...rest
+    ]
+
+    const version = lines(["--version"]).pipe(
+      Stream.runCollect,
+      Effect.map((chunk) => Arr.fromIterable(chunk).join("\n")),
+      Effect.flatMap((output) => {
+        const match = /^jj (\d+\.\d+\.\d+)/.exec(output.trim())
+        return match?.[1] === undefined
+          ? new JjUnavailable({ message: `${config.bin} --version printed ${JSON.stringify(output)}, not a jj version` })
+          : Effect.succeed(match[1])
+      }),
+      Effect.catchTags({
+        JjCommandFailed: (error) => new JjUnavailable({ message: `${config.bin} --version failed: ${error.stderr}` }),
+        JjOutputInvalid: (error) => new JjUnavailable({ message: error.message }),
+        JjTimeout: (error) => new JjUnavailable({ message: error.message })
+      })
+    )
+
+    /** Fails unless a supported jj is installed; returns its version. */
+    const checkVersion = version.pipe(
+      Effect.filterOrFail(
+        (found) => compareVersions(found, minimumJjVersion) >= 0,
+        (found) =>
+          new JjUnavailable({
+            message: `${config.bin} is jj ${found}; jj-watcher needs jj ${minimumJjVersion} or newer (scripts/install-jj.sh)`
+          })
+      ),
+      Effect.withSpan("JjClient.checkVersion")
+    )
+
+    /** Finds the workspace root, the store (through `.jj/repo` when it is a pointer file) and its op heads. */
+    const locate = (directory: string) =>
+      Effect.gen(function*() {
+        const workspaceRoot = path.resolve(directory)
+        const rootInfo = yield* fs.stat(workspaceRoot).pipe(
+          Effect.mapError(() => new RepositoryPathNotFound({ path: workspaceRoot }))
+        )
+        if (rootInfo.type !== "Directory") {
+          return yield* new RepositoryPathNotFound({ path: workspaceRoot })
+        }
+        const notRepo = (reason: string) => new NotAJjRepository({ path: workspaceRoot, reason })
+        const dotJj = path.join(workspaceRoot, ".jj")
+        const dotJjInfo = yield* fs.stat(dotJj).pipe(Effect.mapError(() => notRepo("no .jj directory")))
+        if (dotJjInfo.type !== "Directory") return yield* notRepo(".jj is not a directory")
+        const repoPointer = path.join(dotJj, "repo")
+        const pointerInfo = yield* fs.stat(repoPointer).pipe(Effect.mapError(() => notRepo("no .jj/repo")))
+        const storePath = pointerInfo.type === "Directory"
+          ? repoPointer
+          : path.resolve(
+            dotJj,
+            (yield* fs.readFileString(repoPointer).pipe(Effect.mapError(() => notRepo("unreadable .jj/repo")))).trim()
+          )
+        const opHeadsPath = path.join(storePath, "op_heads", "heads")
+        const headsInfo = yield* fs.stat(opHeadsPath).pipe(
+          Effect.mapError(() => notRepo(`no op heads at ${opHeadsPath}`))
+        )
+        if (headsInfo.type !== "Directory") return yield* notRepo(`${opHeadsPath} is not a directory`)
+        return { workspaceRoot, storePath, opHeadsPath } satisfies RepositoryLocation
+      }).pipe(Effect.withSpan("JjClient.locate", { attributes: { directory } }))
+
+    const operationEnd = (location: RepositoryLocation, operationId: OperationId) =>
+      decodeLines(pinned(location, operationId, ["op", "log", "--limit", "1", "--no-graph", "-T", operationEndTemplate]), OperationEndLine)
+        .pipe(Stream.runHead, Effect.map(Option.getOrElse(() => new Date(0))))
+
+    /**
+     * The operation to read at: the op head, read from disk. With several heads, the one that ended last (ties:
+     * the greater id), so the choice is deterministic; no merge operation is ever written.
+     */
+    const currentOperation = (location: RepositoryLocation) =>
+      Effect.gen(function*() {
+        const entries = yield* fs.readDirectory(location.opHeadsPath).pipe(
+          Effect.mapError(() =>
+            new NotAJjRepository({ path: location.workspaceRoot, reason: `cannot read ${location.opHeadsPath}` })
+          )
+        )
+        const heads = Arr.sort(entries.filter((name) => opIdPattern.test(name)), Order.string) as Array<OperationId>
+        if (heads.length === 0) {
+          return yield* new NotAJjRepository({ path: location.workspaceRoot, reason: "no operation heads" })
+        }
+        if (heads.length === 1) return { operationId: heads[0]!, heads } satisfies PinnedOperation
+        const ends = yield* Effect.forEach(heads, (id) => Effect.map(operationEnd(location, id), (end) => ({ id, end })))
+        const latest = ends.reduce((best, next) =>
+          next.end.getTime() > best.end.getTime() || (next.end.getTime() === best.end.getTime() && next.id > best.id)
+            ? next
+            : best
+        )
+        return { operationId: latest.id, heads } satisfies PinnedOperation
+      }).pipe(Effect.withSpan("JjClient.currentOperation", { attributes: { repository: location.workspaceRoot } }))
+
+    /** Every visible commit but the root, newest first. */
+    const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> =>
+      decodeLines(
+        pinned(location, operationId, ["log", "--revisions", "all() ~ root()", "--no-graph", "-T", changeTemplate]),
+        ChangeLine
+      ).pipe(Stream.withSpan("JjClient.changes"))
+
+    /** Local and remote bookmarks (all remotes, `git` included) that point somewhere. */
+    const bookmarks = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Bookmark, JjError> =>
+      decodeLines(
+        pinned(location, operationId, ["bookmark", "list", "--all-remotes", "-T", bookmarkTemplate]),
+        BookmarkLine
+      ).pipe(
+        Stream.filterMap((line) => line.present ? Option.some(line.bookmark) : Option.none()),
+        Stream.withSpan("JjClient.bookmarks")
+      )
+
+    /** The whole operation log reachable from the pinned operation, newest first, root included. */
+    const operations = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Operation, JjError> =>
+      decodeLines(
+        pinned(location, operationId, ["op", "log", "--no-graph", "-T", operationTemplate]),
+        OperationLine
+      ).pipe(Stream.withSpan("JjClient.operations"))
+
+    /** Each conflicted visible commit with its conflicted paths and their number of sides. */
+    const conflicts = (
+      location: RepositoryLocation,
+      operationId: OperationId
+    ): Stream.Stream<ConflictedCommit, JjError> =>
+      decodeLines(
+        pinned(location, operationId, ["log", "--revisions", "conflicts() ~ root()", "--no-graph", "-T", conflictTemplate]),
+        ConflictLine
+      ).pipe(Stream.withSpan("JjClient.conflicts"))
+
+    return { checkVersion, locate, currentOperation, changes, bookmarks, operations, conflicts } as const
+  }),
+  dependencies: [NodeContext.layer]
+}) {}

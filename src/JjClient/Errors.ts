@@ -1,0 +1,56 @@
+import { Schema } from "effect"
+
+/** jj is not installed where we look (`JJ_BIN` or PATH), or is older than the supported minimum. */
+export class JjUnavailable extends Schema.TaggedError<JjUnavailable>()("JjUnavailable", {
+  message: Schema.String
+}) {}
+
+export class RepositoryPathNotFound extends Schema.TaggedError<RepositoryPathNotFound>()("RepositoryPathNotFound", {
+  path: Schema.String
+}) {
+  get message() {
+    return `no such directory: ${this.path}`
+  }
+}
+
+/** The directory exists but holds no usable jj repository (no `.jj`, or a `.jj` that is corrupt). */
+export class NotAJjRepository extends Schema.TaggedError<NotAJjRepository>()("NotAJjRepository", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  get message() {
+    return `not a jj repository: ${this.path} (${this.reason})`
+  }
+}
+
+export class JjCommandFailed extends Schema.TaggedError<JjCommandFailed>()("JjCommandFailed", {
+  args: Schema.Array(Schema.String),
+  exitCode: Schema.Number,
+  stderr: Schema.String
+}) {
+  get message() {
+    return `jj ${this.args.join(" ")} exited with ${this.exitCode}: ${this.stderr.trim()}`
+  }
+}
+
+export class JjOutputInvalid extends Schema.TaggedError<JjOutputInvalid>()("JjOutputInvalid", {
+  args: Schema.Array(Schema.String),
+  line: Schema.String,
+  reason: Schema.String
+}) {
+  get message() {
+    return `could not understand the output of jj ${this.args.join(" ")}: ${this.reason}`
+  }
+}
+
+export class JjTimeout extends Schema.TaggedError<JjTimeout>()("JjTimeout", {
+  args: Schema.Array(Schema.String),
+  timeoutMs: Schema.Number
+}) {
+  get message() {
+    return `jj ${this.args.join(" ")} did not finish within ${this.timeoutMs} ms`
+  }
+}
+
+export type JjError = JjUnavailable | JjCommandFailed | JjOutputInvalid | JjTimeout
+export type RepositoryError = RepositoryPathNotFound | NotAJjRepository

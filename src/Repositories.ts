@@ -1,0 +1,79 @@
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Effect, Option, Schema } from "effect"
+import { DatabaseLive } from "./Database.js"
+import type { RepositoryId } from "./Domain/Ids.js"
+import type { RepositoryName, SyncKind } from "./Domain/Repository.js"
+import { Repository } from "./Domain/Repository.js"
+
+/** The `repositories` table: one row per mirrored repository, created on first sync. */
+export class Repositories extends Effect.Service<Repositories>()("Repositories", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const findByName = SqlSchema.findOne({
+      Request: Schema.Struct({ owner: Schema.String, name: Schema.String }),
+      Result: Repository,
+      execute: ({ name, owner }) => sql`SELECT * FROM repositories WHERE owner = ${owner} AND name = ${name}`
+    })
+
+    const findById = SqlSchema.findOne({
+      Request: Schema.Number,
+      Result: Repository,
+      execute: (id) => sql`SELECT * FROM repositories WHERE id = ${id}`
+    })
+
+    const upsert = SqlSchema.single({
+      Request: Schema.Struct({ owner: Schema.String, name: Schema.String, path: Schema.String }),
+      Result: Repository,
+      execute: ({ name, owner, path }) =>
+        sql`
+          INSERT INTO repositories (owner, name, path) VALUES (${owner}, ${name}, ${path})
+          ON CONFLICT (owner, name) DO UPDATE SET path = excluded.path
+          RETURNING *
+        `
+    })
+
+    /** The repository row for owner/name at `path`, created when missing; writes nothing when it is current. */
+    const ensure = (owner: RepositoryName, name: RepositoryName, path: string) =>
+      findByName({ owner, name }).pipe(
+        Effect.flatMap(Option.match({
+          onSome: (found) => found.path === path ? Effect.succeed(found) : upsert({ owner, name, path }),
+          onNone: () => upsert({ owner, name, path })
+        })),
+        Effect.orDie,
+        Effect.withSpan("Repositories.ensure", { attributes: { owner, name, path } })
+      )
+
+    /** Switches the kinds a sync mirrors for this repository; the others are left as they are. */
+    const setSyncKinds = (id: RepositoryId, kinds: ReadonlyArray<SyncKind>) =>
+      sql`
+        UPDATE repositories SET
+          sync_changes = ${kinds.includes("changes")},
+          sync_bookmarks = ${kinds.includes("bookmarks")},
+          sync_operations = ${kinds.includes("operations")},
+          sync_conflicts = ${kinds.includes("conflicts")}
+        WHERE id = ${id}
+      `.pipe(
+        Effect.zipRight(findById(id)),
+        Effect.map(Option.getOrThrow),
+        Effect.orDie,
+        Effect.withSpan("Repositories.setSyncKinds", { attributes: { id, kinds } })
+      )
+
+    const recordFailure = (id: RepositoryId, message: string) =>
+      sql`
+        UPDATE repositories SET last_error = ${message}, consecutive_failures = consecutive_failures + 1
+        WHERE id = ${id}
+      `.pipe(Effect.asVoid, Effect.withSpan("Repositories.recordFailure", { attributes: { id } }))
+
+    return {
+      findByName: (owner: string, name: string) =>
+        findByName({ owner, name }).pipe(Effect.orDie, Effect.withSpan("Repositories.findByName")),
+      findById: (id: RepositoryId) => findById(id).pipe(Effect.orDie, Effect.withSpan("Repositories.findById")),
+      ensure,
+      setSyncKinds,
+      recordFailure
+    } as const
+  }),
+  dependencies: [DatabaseLive]
+}) {}

@@ -1,0 +1,319 @@
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+import type { OperationId, RepositoryId } from "../Domain/Ids.js"
+import type { Bookmark, Change, ConflictedCommit, Operation } from "../Domain/Jj.js"
+import type { SyncKind } from "../Domain/Repository.js"
+import { DatabaseLive } from "../Database.js"
+import { operationType } from "../Operations/OperationType.js"
+
+export interface KindCounts {
+  readonly changes: number
+  readonly bookmarks: number
+  readonly operations: number
+  readonly conflicts: number
+}
+
+/** Bookmark names jj's `trunk()` looks for, in its order; the first one present is the default bookmark. */
+const defaultBookmarkNames = ["main", "master", "trunk"]
+
+/**
+ * Set-based SQL of one sync, all inside the caller's transaction: readers append batches to temporary staging tables
+ * (one statement per batch), then one statement per kind brings the real table to exactly the staged rows, writing
+ * only rows that differ.
+ */
+export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const asJson = (value: unknown) => sql`${JSON.stringify(value)}::json`
+    const count = (statement: Effect.Effect<ReadonlyArray<{ readonly n: number }>, SqlError>) =>
+      Effect.map(statement, (rows) => rows[0]?.n ?? 0)
+
+    /** Locks the repository row against concurrent syncs and returns what it last synced. */
+    const lock = (id: RepositoryId) =>
+      sql<{ lastSyncedOperationId: OperationId | null; operationHeads: ReadonlyArray<OperationId> }>`
+        SELECT last_synced_operation_id, operation_heads FROM repositories WHERE id = ${id} FOR UPDATE
+      `.pipe(Effect.map((rows) => rows[0]), Effect.withSpan("SyncRepo.lock"))
+
+    const createStaging = Effect.all([
+      sql`CREATE TEMP TABLE incoming_changes (LIKE changes) ON COMMIT DROP`,
+      sql`CREATE TEMP TABLE incoming_bookmarks (LIKE bookmarks INCLUDING DEFAULTS) ON COMMIT DROP`,
+      sql`CREATE TEMP TABLE incoming_operations (LIKE jj_operations) ON COMMIT DROP`,
+      sql`
+        CREATE TEMP TABLE incoming_conflicts (change_id text, commit_id text, file_path text, sides integer)
+        ON COMMIT DROP
+      `
+    ], { discard: true }).pipe(Effect.withSpan("SyncRepo.createStaging"))
+
+    const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>) =>
+      sql`
+        INSERT INTO incoming_changes
+        SELECT ${id}, r.commit_id, r.change_id, r.parent_commit_ids, r.description, r.author_name, r.author_email,
+          r.timestamp, r.committer_name, r.committer_email, r.committer_timestamp, r.is_empty, r.has_conflicts,
+          r.is_divergent
+        FROM json_to_recordset(${
+        asJson(batch.map((change) => ({
+          commit_id: change.commitId,
+          change_id: change.changeId,
+          parent_commit_ids: change.parentCommitIds,
+          description: change.description,
+          author_name: change.author.name,
+          author_email: change.author.email,
+          timestamp: change.author.timestamp,
+          committer_name: change.committer.name,
+          committer_email: change.committer.email,
+          committer_timestamp: change.committer.timestamp,
+          is_empty: change.isEmpty,
+          has_conflicts: change.hasConflicts,
+          is_divergent: change.isDivergent
+        })))
+      }) AS r(commit_id text, change_id text, parent_commit_ids text[], description text, author_name text,
+          author_email text, timestamp timestamptz, committer_name text, committer_email text,
+          committer_timestamp timestamptz, is_empty boolean, has_conflicts boolean, is_divergent boolean)
+      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.stageChanges", { attributes: { rows: batch.length } }))
+
+    const stageBookmarks = (id: RepositoryId, batch: ReadonlyArray<Bookmark>) =>
+      sql`
+        INSERT INTO incoming_bookmarks (repository_id, name, remote, target_commit_ids, target_change_id,
+          is_conflicted, is_tracked, is_default)
+        SELECT ${id}, r.name, r.remote, r.target_commit_ids, r.target_change_id, r.is_conflicted, r.is_tracked, false
+        FROM json_to_recordset(${
+        asJson(batch.map((bookmark) => ({
+          name: bookmark.name,
+          remote: bookmark.remote,
+          target_commit_ids: bookmark.targetCommitIds,
+          target_change_id: bookmark.targetChangeId,
+          is_conflicted: bookmark.isConflicted,
+          is_tracked: bookmark.isTracked
+        })))
+      }) AS r(name text, remote text, target_commit_ids text[], target_change_id text, is_conflicted boolean,
+          is_tracked boolean)
+      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.stageBookmarks", { attributes: { rows: batch.length } }))
+
+    const stageOperations = (id: RepositoryId, batch: ReadonlyArray<Operation>) =>
+      sql`
+        INSERT INTO incoming_operations
+        SELECT ${id}, r.operation_id, r.parent_operation_ids, r.operation_type, r.description, r.username,
+          r.hostname, r.start_time, r.timestamp, r.is_snapshot, false, r.workspace_name, r.tags
+        FROM json_to_recordset(${
+        asJson(batch.map((operation) => ({
+          operation_id: operation.operationId,
+          parent_operation_ids: operation.parentOperationIds,
+          operation_type: operationType(operation),
+          description: operation.description,
+          username: operation.username,
+          hostname: operation.hostname,
+          start_time: operation.startTime,
+          timestamp: operation.endTime,
+          is_snapshot: operation.isSnapshot,
+          workspace_name: operation.workspaceName,
+          tags: operation.tags
+        })))
+      }) AS r(operation_id text, parent_operation_ids text[], operation_type text, description text, username text,
+          hostname text, start_time timestamptz, timestamp timestamptz, is_snapshot boolean, workspace_name text,
+          tags jsonb)
+      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.stageOperations", { attributes: { rows: batch.length } }))
+
+    const stageConflicts = (batch: ReadonlyArray<ConflictedCommit>) =>
+      sql`
+        INSERT INTO incoming_conflicts (change_id, commit_id, file_path, sides)
+        SELECT r.change_id, r.commit_id, r.file_path, r.sides
+        FROM json_to_recordset(${
+        asJson(batch.flatMap((commit) =>
+          commit.files.map((file) => ({
+            change_id: commit.changeId,
+            commit_id: commit.commitId,
+            file_path: file.path,
+            sides: file.sides
+          }))
+        ))
+      }) AS r(change_id text, commit_id text, file_path text, sides integer)
+      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.stageConflicts", { attributes: { commits: batch.length } }))
+
+    const markUndone = (operationIds: ReadonlyArray<string>) =>
+      operationIds.length === 0 ? Effect.void : sql`
+        UPDATE incoming_operations SET is_undone = true
+        WHERE operation_id IN (SELECT json_array_elements_text(${asJson(operationIds)}))
+      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.markUndone"))
+
+    // Fresh planner statistics for the staged rows, so large loads are joined with hashes, not nested loops.
+    const analyze = (table: string) => sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid)
+
+    const mergeChanges = (id: RepositoryId) =>
+      Effect.gen(function*() {
+        yield* analyze("incoming_changes")
+        const upserted = yield* count(sql<{ readonly n: number }>`
+          WITH upserted AS (
+            INSERT INTO changes SELECT * FROM incoming_changes
+            ON CONFLICT (repository_id, commit_id) DO UPDATE SET
+              change_id = excluded.change_id, parent_commit_ids = excluded.parent_commit_ids,
+              description = excluded.description, author_name = excluded.author_name,
+              author_email = excluded.author_email, timestamp = excluded.timestamp,
+              committer_name = excluded.committer_name, committer_email = excluded.committer_email,
+              committer_timestamp = excluded.committer_timestamp, is_empty = excluded.is_empty,
+              has_conflicts = excluded.has_conflicts, is_divergent = excluded.is_divergent
+            WHERE changes.* IS DISTINCT FROM excluded.*
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM upserted
+        `)
+        const deleted = yield* count(sql<{ readonly n: number }>`
+          WITH deleted AS (
+            DELETE FROM changes c WHERE c.repository_id = ${id}
+              AND NOT EXISTS (SELECT 1 FROM incoming_changes i WHERE i.commit_id = c.commit_id)
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM deleted
+        `)
+        return upserted + deleted
+      }).pipe(Effect.withSpan("SyncRepo.mergeChanges"))
+
+    const mergeBookmarks = (id: RepositoryId) =>
+      Effect.gen(function*() {
+        yield* sql`
+          UPDATE incoming_bookmarks SET is_default = true
+          WHERE name = (
+            SELECT name FROM incoming_bookmarks WHERE name IN (SELECT json_array_elements_text(${
+          asJson(defaultBookmarkNames)
+        }))
+            ORDER BY array_position(ARRAY(SELECT json_array_elements_text(${
+          asJson(defaultBookmarkNames)
+        })), name)
+            LIMIT 1
+          )
+        `
+        const upserted = yield* count(sql<{ readonly n: number }>`
+          WITH upserted AS (
+            INSERT INTO bookmarks SELECT * FROM incoming_bookmarks
+            ON CONFLICT (repository_id, name, remote) DO UPDATE SET
+              target_commit_ids = excluded.target_commit_ids, target_change_id = excluded.target_change_id,
+              is_conflicted = excluded.is_conflicted, is_tracked = excluded.is_tracked,
+              is_default = excluded.is_default, updated_at = now()
+            WHERE (bookmarks.target_commit_ids, bookmarks.target_change_id, bookmarks.is_conflicted,
+                bookmarks.is_tracked, bookmarks.is_default)
+              IS DISTINCT FROM (excluded.target_commit_ids, excluded.target_change_id, excluded.is_conflicted,
+                excluded.is_tracked, excluded.is_default)
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM upserted
+        `)
+        const deleted = yield* count(sql<{ readonly n: number }>`
+          WITH deleted AS (
+            DELETE FROM bookmarks b WHERE b.repository_id = ${id}
+              AND NOT EXISTS (SELECT 1 FROM incoming_bookmarks i WHERE i.name = b.name AND i.remote = b.remote)
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM deleted
+        `)
+        return upserted + deleted
+      }).pipe(Effect.withSpan("SyncRepo.mergeBookmarks"))
+
+    const mergeOperations = (id: RepositoryId) =>
+      Effect.gen(function*() {
+        yield* analyze("incoming_operations")
+        const upserted = yield* count(sql<{ readonly n: number }>`
+          WITH upserted AS (
+            INSERT INTO jj_operations SELECT * FROM incoming_operations
+            ON CONFLICT (repository_id, operation_id) DO UPDATE SET
+              parent_operation_ids = excluded.parent_operation_ids, operation_type = excluded.operation_type,
+              description = excluded.description, username = excluded.username, hostname = excluded.hostname,
+              start_time = excluded.start_time, timestamp = excluded.timestamp, is_snapshot = excluded.is_snapshot,
+              is_undone = excluded.is_undone, workspace_name = excluded.workspace_name, tags = excluded.tags
+            WHERE jj_operations.* IS DISTINCT FROM excluded.*
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM upserted
+        `)
+        const deleted = yield* count(sql<{ readonly n: number }>`
+          WITH deleted AS (
+            DELETE FROM jj_operations o WHERE o.repository_id = ${id}
+              AND NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM deleted
+        `)
+        return upserted + deleted
+      }).pipe(Effect.withSpan("SyncRepo.mergeOperations"))
+
+    /**
+     * Conflicts still present are opened (or reopened); ones that vanished are kept as resolved. A divergent change
+     * with the same conflicted path in several commits keeps one row, from the lowest commit id.
+     */
+    const mergeConflicts = (id: RepositoryId) =>
+      Effect.gen(function*() {
+        const upserted = yield* count(sql<{ readonly n: number }>`
+          WITH upserted AS (
+            INSERT INTO conflicts (repository_id, change_id, commit_id, file_path, sides, resolved, resolved_at)
+            SELECT DISTINCT ON (change_id, file_path) ${id}::bigint, change_id, commit_id, file_path, sides, false,
+              NULL::timestamptz
+            FROM incoming_conflicts ORDER BY change_id, file_path, commit_id
+            ON CONFLICT (repository_id, change_id, file_path) DO UPDATE SET
+              commit_id = excluded.commit_id, sides = excluded.sides, resolved = false, resolved_at = NULL
+            WHERE (conflicts.commit_id, conflicts.sides, conflicts.resolved)
+              IS DISTINCT FROM (excluded.commit_id, excluded.sides, false)
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM upserted
+        `)
+        const resolved = yield* count(sql<{ readonly n: number }>`
+          WITH resolved AS (
+            UPDATE conflicts c SET resolved = true, resolved_at = now()
+            WHERE c.repository_id = ${id} AND NOT c.resolved
+              AND NOT EXISTS (
+                SELECT 1 FROM incoming_conflicts i WHERE i.change_id = c.change_id AND i.file_path = c.file_path
+              )
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM resolved
+        `)
+        return upserted + resolved
+      }).pipe(Effect.withSpan("SyncRepo.mergeConflicts"))
+
+    const merge = (id: RepositoryId, kind: SyncKind): Effect.Effect<number, SqlError> => {
+      switch (kind) {
+        case "changes":
+          return mergeChanges(id)
+        case "bookmarks":
+          return mergeBookmarks(id)
+        case "operations":
+          return mergeOperations(id)
+        case "conflicts":
+          return mergeConflicts(id)
+      }
+    }
+
+    const markSynced = (
+      id: RepositoryId,
+      operationId: OperationId,
+      heads: ReadonlyArray<OperationId>,
+      changesTruncated: boolean
+    ) =>
+      sql`
+        UPDATE repositories SET last_synced_operation_id = ${operationId}, last_synced_at = now(),
+          last_error = NULL, consecutive_failures = 0, changes_truncated = ${changesTruncated},
+          operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(heads)}))
+        WHERE id = ${id}
+      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.markSynced"))
+
+    /** Rows the mirror holds for the repository (open conflicts only). */
+    const counts = (id: RepositoryId) =>
+      sql<KindCounts>`
+        SELECT
+          (SELECT count(*) FROM changes WHERE repository_id = ${id})::int AS changes,
+          (SELECT count(*) FROM bookmarks WHERE repository_id = ${id})::int AS bookmarks,
+          (SELECT count(*) FROM jj_operations WHERE repository_id = ${id})::int AS operations,
+          (SELECT count(*) FROM conflicts WHERE repository_id = ${id} AND NOT resolved)::int AS conflicts
+      `.pipe(Effect.map((rows) => rows[0]!), Effect.withSpan("SyncRepo.counts"))
+
+    /** Delivered to listeners when the transaction commits. */
+    const notify = (channel: string, payload: unknown) =>
+      sql`SELECT pg_notify(${channel}, ${JSON.stringify(payload)})`.pipe(Effect.asVoid)
+
+    return {
+      lock,
+      createStaging,
+      stageChanges,
+      stageBookmarks,
+      stageOperations,
+      stageConflicts,
+      markUndone,
+      merge,
+      markSynced,
+      counts,
+      notify
+    } as const
+  }),
+  dependencies: [DatabaseLive]
+}) {}
