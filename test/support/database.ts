@@ -1,0 +1,117 @@
+import { SqlClient } from "@effect/sql"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { DatabaseLive } from "../../src/Database.js"
+import { JjClient } from "../../src/JjClient.js"
+import { Repositories } from "../../src/Repositories.js"
+import { SyncService } from "../../src/Sync.js"
+import { jjBin } from "./jj.js"
+import type { OracleBookmark, OracleChange, OracleConflict } from "./jj.js"
+
+/** A schema of its own for each test file, dropped when the file's layer closes, so files run in parallel. */
+export const testSchemaName = (label: string) =>
+  `test_${label.replace(/[^a-z0-9]/g, "_")}_${process.pid}_${Math.floor(Math.random() * 1e6)}`
+
+export const testConfig = (schema: string, extra: Record<string, string> = {}) =>
+  ConfigProvider.fromMap(new Map(Object.entries({ DATABASE_SCHEMA: schema, JJ_BIN: jjBin, ...extra }))).pipe(
+    ConfigProvider.orElse(() => ConfigProvider.fromEnv())
+  )
+
+const dropSchemaOnClose = (schema: string) =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* Effect.addFinalizer(() => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`.pipe(Effect.ignore))
+  }))
+
+/** Sync service, jj client, repositories and SQL client over a fresh schema. */
+export const makeTestLayer = (label: string, extra: Record<string, string> = {}) => {
+  const schema = testSchemaName(label)
+  return Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default).pipe(
+    Layer.provideMerge(dropSchemaOnClose(schema).pipe(Layer.provideMerge(DatabaseLive))),
+    Layer.provide(Layer.setConfigProvider(testConfig(schema, extra)))
+  )
+}
+
+const iso = (date: Date) => date.toISOString()
+
+/** What the database holds for a repository, in the oracle's shapes. */
+export const mirrorOf = (repositoryId: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const changes = yield* sql<
+      Omit<OracleChange, "timestamp" | "committerTimestamp"> & { timestamp: Date; committerTimestamp: Date }
+    >`SELECT * FROM changes WHERE repository_id = ${repositoryId}`
+    const bookmarks = yield* sql<OracleBookmark & { targetChangeId: string | null; isDefault: boolean }>`
+      SELECT * FROM bookmarks WHERE repository_id = ${repositoryId}`
+    const operations = yield* sql<{
+      operationId: string
+      parentOperationIds: Array<string>
+      description: string
+      username: string
+      hostname: string
+      timestamp: Date
+      isSnapshot: boolean
+      isUndone: boolean
+      operationType: string
+    }>`SELECT * FROM jj_operations WHERE repository_id = ${repositoryId}`
+    const conflicts = yield* sql<OracleConflict & { resolved: boolean; resolvedAt: Date | null }>`
+      SELECT * FROM conflicts WHERE repository_id = ${repositoryId}`
+    return {
+      changes: changes.map((row): OracleChange => ({
+        commitId: row.commitId,
+        changeId: row.changeId,
+        parentCommitIds: row.parentCommitIds,
+        description: row.description,
+        authorName: row.authorName,
+        authorEmail: row.authorEmail,
+        timestamp: iso(row.timestamp),
+        committerName: row.committerName,
+        committerEmail: row.committerEmail,
+        committerTimestamp: iso(row.committerTimestamp),
+        isEmpty: row.isEmpty,
+        hasConflicts: row.hasConflicts,
+        isDivergent: row.isDivergent
+      })),
+      bookmarks: bookmarks.map((row) => ({
+        name: row.name,
+        remote: row.remote,
+        targetCommitIds: row.targetCommitIds,
+        isConflicted: row.isConflicted,
+        isTracked: row.isTracked,
+        targetChangeId: row.targetChangeId,
+        isDefault: row.isDefault
+      })),
+      operations: operations.map((row) => ({
+        operationId: row.operationId,
+        parentOperationIds: row.parentOperationIds,
+        description: row.description,
+        user: `${row.username}@${row.hostname}`,
+        endTime: iso(row.timestamp),
+        isSnapshot: row.isSnapshot,
+        isUndone: row.isUndone,
+        operationType: row.operationType
+      })),
+      conflicts: conflicts.map((row) => ({
+        commitId: row.commitId,
+        changeId: row.changeId,
+        filePath: row.filePath,
+        sides: row.sides,
+        resolved: row.resolved,
+        resolvedAt: row.resolvedAt
+      }))
+    }
+  })
+
+/** Row versions (xmin) of everything stored for a repository: any write changes them. */
+export const rowVersions = (repositoryId: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return yield* sql<{ table: string; key: string; xmin: string }>`
+      SELECT 'repositories' AS table, id::text AS key, xmin::text FROM repositories WHERE id = ${repositoryId}
+      UNION ALL SELECT 'changes', commit_id, xmin::text FROM changes WHERE repository_id = ${repositoryId}
+      UNION ALL SELECT 'bookmarks', name || '@' || remote, xmin::text FROM bookmarks WHERE repository_id = ${repositoryId}
+      UNION ALL SELECT 'jj_operations', operation_id, xmin::text FROM jj_operations WHERE repository_id = ${repositoryId}
+      UNION ALL SELECT 'conflicts', change_id || ':' || file_path, xmin::text FROM conflicts
+        WHERE repository_id = ${repositoryId}
+      ORDER BY 1, 2
+    `
+  })

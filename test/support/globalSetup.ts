@@ -1,0 +1,25 @@
+import { execFileSync } from "node:child_process"
+import path from "node:path"
+import pg from "pg"
+
+/**
+ * Makes the suite self-sufficient: finds the pinned jj (installing it through scripts/install-jj.sh when neither
+ * JJ_BIN nor PATH has it) and checks that PostgreSQL answers, with a clear message when it does not.
+ */
+export default async function setup() {
+  if (process.env["JJ_BIN"] === undefined) {
+    const script = path.resolve(import.meta.dirname, "../../scripts/install-jj.sh")
+    const output = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    process.env["JJ_BIN"] = output.trim().split("\n").at(-1)!
+  }
+  const url = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
+  const client = new pg.Client({ connectionString: url })
+  try {
+    await client.connect()
+    await client.query("SELECT 1")
+  } catch (error) {
+    throw new Error(`PostgreSQL is not reachable at DATABASE_URL (${String(error)}); start it or set DATABASE_URL`)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}

@@ -1,0 +1,219 @@
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import fs from "node:fs"
+import os from "node:os"
+import path from "node:path"
+
+/** Test-side jj: makes repositories and operations (the watcher itself never writes), and reads jj as the oracle. */
+
+export const jjBin = process.env["JJ_BIN"] ?? "jj"
+
+const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "jj-watcher-test-config-"))
+fs.writeFileSync(
+  path.join(configDir, "config.toml"),
+  [
+    `user.name = "Test User"`,
+    `user.email = "test@example.com"`,
+    `ui.color = "never"`,
+    `ui.paginate = "never"`,
+    `snapshot.auto-track = "all()"`
+  ].join("\n")
+)
+
+const env = { ...process.env, JJ_CONFIG: configDir }
+
+export const jj = (cwd: string, ...args: ReadonlyArray<string>): string =>
+  execFileSync(jjBin, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+
+export const git = (cwd: string, ...args: ReadonlyArray<string>): string =>
+  execFileSync("git", args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+
+export const makeBaseDir = (label: string) => fs.mkdtempSync(path.join(os.tmpdir(), `jj-watcher-${label}-`))
+
+/** `jj git init` of `<base>/<owner>/<name>`; returns its path. */
+export const initRepo = (base: string, owner: string, name: string): string => {
+  const dir = path.join(base, owner, name)
+  fs.mkdirSync(path.dirname(dir), { recursive: true })
+  jj(path.dirname(dir), "git", "init", name)
+  return dir
+}
+
+export const writeFile = (repo: string, file: string, content: string) => {
+  fs.mkdirSync(path.dirname(path.join(repo, file)), { recursive: true })
+  fs.writeFileSync(path.join(repo, file), content)
+}
+
+/** The operation the repository is at (after jj has merged any concurrent heads). */
+export const headOperation = (repo: string): string => jj(repo, "op", "log", "--no-graph", "-n", "1", "-T", "id").trim()
+
+export const changeIdOf = (repo: string, revset: string): string =>
+  jj(repo, "log", "--ignore-working-copy", "--no-graph", "-r", revset, "-T", "change_id").trim()
+
+export const commitIdOf = (repo: string, revset: string): string =>
+  jj(repo, "log", "--ignore-working-copy", "--no-graph", "-r", revset, "-T", "commit_id").trim()
+
+/** A digest of every file under `dir` (paths and bytes), to prove nothing there changed. */
+export const digestTree = (dir: string): string => {
+  const hash = createHash("sha256")
+  const walk = (current: string) => {
+    for (const entry of fs.readdirSync(current, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(current, entry.name)
+      hash.update(path.relative(dir, full))
+      if (entry.isDirectory()) walk(full)
+      else hash.update(fs.readFileSync(full))
+    }
+  }
+  walk(dir)
+  return hash.digest("hex")
+}
+
+// The oracle: jj's own listings, in plain text templates independent of the watcher's JSON ones, read at the
+// current head without touching the working copy.
+
+const lines = (output: string) => output.split("\n").filter((line) => line !== "")
+const iso = (timestamp: string) => `timestamp.utc().format("%Y-%m-%dT%H:%M:%S%.3fZ")`.replace("timestamp", timestamp)
+
+export interface OracleChange {
+  readonly commitId: string
+  readonly changeId: string
+  readonly parentCommitIds: ReadonlyArray<string>
+  readonly description: string
+  readonly authorName: string
+  readonly authorEmail: string
+  readonly timestamp: string
+  readonly committerName: string
+  readonly committerEmail: string
+  readonly committerTimestamp: string
+  readonly isEmpty: boolean
+  readonly hasConflicts: boolean
+  readonly isDivergent: boolean
+}
+
+export const jjLog = (repo: string): Array<OracleChange> =>
+  lines(jj(
+    repo,
+    "log",
+    "--ignore-working-copy",
+    "--no-graph",
+    "-r",
+    "all() ~ root()",
+    "-T",
+    [
+      "commit_id",
+      "change_id",
+      `parents.map(|c| c.commit_id()).join(",")`,
+      "description.escape_json()",
+      "author.name().escape_json()",
+      "stringify(author.email()).escape_json()",
+      iso("author.timestamp()"),
+      "committer.name().escape_json()",
+      "stringify(committer.email()).escape_json()",
+      iso("committer.timestamp()"),
+      "empty",
+      "conflict",
+      "divergent"
+    ].join(` ++ "\\t" ++ `) + ` ++ "\\n"`
+  )).map((line) => {
+    const f = line.split("\t")
+    const text = (i: number) => JSON.parse(f[i]!) as string
+    return {
+      commitId: f[0]!,
+      changeId: f[1]!,
+      parentCommitIds: f[2] === "" ? [] : f[2]!.split(","),
+      description: text(3),
+      authorName: text(4),
+      authorEmail: text(5),
+      timestamp: f[6]!,
+      committerName: text(7),
+      committerEmail: text(8),
+      committerTimestamp: f[9]!,
+      isEmpty: f[10] === "true",
+      hasConflicts: f[11] === "true",
+      isDivergent: f[12] === "true"
+    }
+  })
+
+export interface OracleBookmark {
+  readonly name: string
+  readonly remote: string
+  readonly targetCommitIds: ReadonlyArray<string>
+  readonly isConflicted: boolean
+  readonly isTracked: boolean
+}
+
+export const jjBookmarkList = (repo: string): Array<OracleBookmark> =>
+  lines(jj(
+    repo,
+    "bookmark",
+    "list",
+    "--ignore-working-copy",
+    "--all-remotes",
+    "-T",
+    `if(present, name ++ "\\t" ++ if(remote, remote, "") ++ "\\t" ++ added_targets.map(|c| c.commit_id()).join(",")` +
+      ` ++ "\\t" ++ conflict ++ "\\t" ++ if(remote, tracked, false) ++ "\\n")`
+  )).map((line) => {
+    const [name, remote, targets, conflict, tracked] = line.split("\t")
+    return {
+      name: name!,
+      remote: remote!,
+      targetCommitIds: targets!.split(",").filter((id) => id !== ""),
+      isConflicted: conflict === "true",
+      isTracked: tracked === "true"
+    }
+  })
+
+export interface OracleOperation {
+  readonly operationId: string
+  readonly parentOperationIds: ReadonlyArray<string>
+  readonly description: string
+  readonly user: string
+  readonly endTime: string
+  readonly isSnapshot: boolean
+}
+
+export const jjOpLog = (repo: string): Array<OracleOperation> =>
+  lines(jj(
+    repo,
+    "op",
+    "log",
+    "--ignore-working-copy",
+    "--no-graph",
+    "-T",
+    [
+      "id",
+      `parents.map(|o| o.id()).join(",")`,
+      "description.escape_json()",
+      "user.escape_json()",
+      iso("time.end()"),
+      "snapshot"
+    ].join(` ++ "\\t" ++ `) + ` ++ "\\n"`
+  )).map((line) => {
+    const f = line.split("\t")
+    return {
+      operationId: f[0]!,
+      parentOperationIds: f[1] === "" ? [] : f[1]!.split(","),
+      description: JSON.parse(f[2]!) as string,
+      user: JSON.parse(f[3]!) as string,
+      endTime: f[4]!,
+      isSnapshot: f[5] === "true"
+    }
+  })
+
+export interface OracleConflict {
+  readonly commitId: string
+  readonly changeId: string
+  readonly filePath: string
+  readonly sides: number
+}
+
+/** `jj resolve --list` for every conflicted visible commit. */
+export const jjResolveList = (repo: string): Array<OracleConflict> =>
+  lines(jj(repo, "log", "--ignore-working-copy", "--no-graph", "-r", "conflicts()", "-T", `commit_id ++ " " ++ change_id ++ "\\n"`))
+    .flatMap((line) => {
+      const [commitId, changeId] = line.split(" ")
+      return lines(jj(repo, "resolve", "--ignore-working-copy", "--list", "-r", commitId!)).map((entry) => {
+        const match = /^(.*?)\s+(\d+)-sided conflict/.exec(entry)
+        if (match === null) throw new Error(`unexpected jj resolve --list line: ${entry}`)
+        return { commitId: commitId!, changeId: changeId!, filePath: match[1]!, sides: Number(match[2]) }
+      })
+    })
