@@ -4,6 +4,7 @@ import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { Config, Data, Effect, Layer, Redacted, String } from "effect"
 import Pg from "pg"
 import CreateTables from "./migrations/0001_create_tables.js"
+import WatchList from "./migrations/0002_watch_list.js"
 
 export const DatabaseConfig = Config.all({
   url: Config.redacted("DATABASE_URL").pipe(
@@ -25,7 +26,8 @@ export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")
 
 /** Numbered migrations, applied in order by the @effect/sql Migrator. */
 export const migrations = Migrator.fromRecord({
-  "0001_create_tables": CreateTables
+  "0001_create_tables": CreateTables,
+  "0002_watch_list": WatchList
 })
 
 // bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.

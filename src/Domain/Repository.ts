@@ -31,7 +31,8 @@ export class Repository extends Schema.Class<Repository>("Repository")({
   syncChanges: Schema.Boolean,
   syncBookmarks: Schema.Boolean,
   syncOperations: Schema.Boolean,
-  syncConflicts: Schema.Boolean
+  syncConflicts: Schema.Boolean,
+  watched: Schema.Boolean
 }) {
   get enabledKinds(): ReadonlyArray<SyncKind> {
     return allSyncKinds.filter((kind) => this.syncs(kind))

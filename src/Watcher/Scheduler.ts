@@ -1,0 +1,126 @@
+import { Clock, Duration, Effect, Exit, FiberMap, Random } from "effect"
+import type { Scope } from "effect"
+
+export interface SchedulerOptions<K, E> {
+  /** Quiet time that coalesces a burst arriving while a sync is running or about to run again. */
+  readonly debounce: Duration.DurationInput
+  /** A repository that never goes quiet is still synced at least this often. */
+  readonly maxWait: Duration.DurationInput
+  /** Syncs in flight across all repositories. */
+  readonly concurrency: number
+  /** First retry delay after a failure; doubles per consecutive failure (with jitter) up to `retryMax`. */
+  readonly retryBase: Duration.DurationInput
+  readonly retryMax: Duration.DurationInput
+  readonly sync: (key: K) => Effect.Effect<unknown, E>
+  readonly onResult?: (key: K, exit: Exit.Exit<unknown, E>) => Effect.Effect<void>
+}
+
+interface KeyState {
+  dirty: boolean
+  firstDirtyAt: number
+  lastEventAt: number
+  failures: number
+}
+
+/**
+ * Turns change notifications into syncs, per key (repository):
+ * - a notification for an idle key starts a sync at once (a lone operation waits for nothing);
+ * - notifications during a sync schedule exactly one follow-up, started once the key has been quiet for `debounce`,
+ *   or `maxWait` after the first of them, whichever comes first;
+ * - at most one sync per key in flight, and at most `concurrency` in all;
+ * - a failed sync is retried with exponential backoff and jitter until one succeeds.
+ * A key whose work is done holds no fiber and no state.
+ */
+export const makeScheduler = <K, E>(
+  options: SchedulerOptions<K, E>
+): Effect.Effect<Scheduler<K>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const debounceMs = Duration.toMillis(options.debounce)
+    const maxWaitMs = Duration.toMillis(options.maxWait)
+    const retryBaseMs = Duration.toMillis(options.retryBase)
+    const retryMaxMs = Duration.toMillis(options.retryMax)
+    const permits = yield* Effect.makeSemaphore(options.concurrency)
+    const workers = yield* FiberMap.make<K, void, never>()
+    const states = new Map<K, KeyState>()
+    let running = 0
+    let waiting = 0
+
+    const runOnce = (key: K, state: KeyState) =>
+      Effect.gen(function*() {
+        let started = false
+        waiting++
+        const exit = yield* permits.withPermits(1)(
+          Effect.suspend(() => {
+            started = true
+            waiting--
+            running++
+            // Everything notified so far is covered by this sync: it reads the op heads after this point.
+            state.dirty = false
+            return Effect.exit(options.sync(key)).pipe(Effect.ensuring(Effect.sync(() => running--)))
+          })
+        ).pipe(Effect.onInterrupt(() => Effect.sync(() => started ? undefined : waiting--)))
+        if (options.onResult) yield* options.onResult(key, exit)
+        return exit
+      })
+
+    const backoff = (failures: number) =>
+      Effect.map(Random.nextRange(0.5, 1.5), (jitter) =>
+        Math.round(Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 30)) * jitter))
+
+    const worker = (key: K, state: KeyState): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        while (true) {
+          const exit = yield* runOnce(key, state)
+          if (Exit.isFailure(exit)) {
+            state.failures++
+            yield* Effect.sleep(Duration.millis(yield* backoff(state.failures)))
+            continue
+          }
+          state.failures = 0
+          // Deciding to stop and forgetting the key happen in one step, so no notification falls in between.
+          const done = yield* Effect.sync(() => !state.dirty && states.delete(key))
+          if (done) return
+          // Coalesce the notifications that came during the sync.
+          while (true) {
+            const now = yield* Clock.currentTimeMillis
+            const wait = Math.min(state.lastEventAt + debounceMs, state.firstDirtyAt + maxWaitMs) - now
+            if (wait <= 0) break
+            yield* Effect.sleep(Duration.millis(wait))
+          }
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => {
+        if (states.get(key) === state) states.delete(key)
+      })))
+
+    const notify = (key: K) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const state = states.get(key)
+        if (state !== undefined) {
+          if (!state.dirty) state.firstDirtyAt = now
+          state.dirty = true
+          state.lastEventAt = now
+          return
+        }
+        const fresh: KeyState = { dirty: true, firstDirtyAt: now, lastEventAt: now, failures: 0 }
+        states.set(key, fresh)
+        yield* FiberMap.run(workers, key, worker(key, fresh))
+      })
+
+    /** Stops any sync or retry of this key (e.g. its directory vanished). */
+    const cancel = (key: K) => FiberMap.remove(workers, key)
+
+    /** Waits until no key has work pending or in flight. */
+    const awaitIdle = FiberMap.awaitEmpty(workers)
+
+    const stats = Effect.sync(() => ({ inFlight: running, queued: waiting, active: states.size }))
+
+    return { notify, cancel, awaitIdle, stats } satisfies Scheduler<K>
+  })
+
+export interface Scheduler<K> {
+  readonly notify: (key: K) => Effect.Effect<void>
+  readonly cancel: (key: K) => Effect.Effect<void>
+  readonly awaitIdle: Effect.Effect<void>
+  readonly stats: Effect.Effect<{ readonly inFlight: number; readonly queued: number; readonly active: number }>
+}
