@@ -1,9 +1,10 @@
 import { Args, Command, Options } from "@effect/cli"
-import { Cause, Console, Effect, Layer, Option, Schema } from "effect"
+import { Cause, ConfigProvider, Console, Effect, Layer, Option, Schema } from "effect"
 import { DatabaseLive } from "./Database.js"
 import { SyncKind } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
 import { SyncResult, SyncService } from "./Sync.js"
+import { Watcher } from "./Watcher.js"
 import packageJson from "../package.json" with { type: "json" }
 
 const shortId = (id: string) => id.slice(0, 12)
@@ -72,6 +73,61 @@ const syncCommand = Command.make("sync", { path, owner, name, json, full, kinds 
     reportFailure
   )).pipe(Command.withDescription("Mirror one jj repository into PostgreSQL now, in one transaction"))
 
+// `serve` flags override the environment variable of the same setting; unset flags leave it to the environment.
+const serveOptions = {
+  repos: Options.text("repos").pipe(
+    Options.withDescription("base directory of <owner>/<repo> repositories (REPOS_BASE_PATH, default repos)"),
+    Options.optional
+  ),
+  port: Options.integer("port").pipe(Options.withDescription("HTTP port (PORT, default 4000)"), Options.optional),
+  watcher: Options.choice("watcher", ["true", "false"]).pipe(
+    Options.withDescription("run the watcher (WATCHER_ENABLED, default true)"),
+    Options.optional
+  ),
+  fsEvents: Options.choice("fs-events", ["true", "false"]).pipe(
+    Options.withDescription("use native file-system events (WATCHER_FS_EVENTS, default true)"),
+    Options.optional
+  ),
+  pollIntervalMs: Options.integer("poll-interval-ms").pipe(
+    Options.withDescription("WATCHER_POLL_INTERVAL_MS"),
+    Options.optional
+  ),
+  debounceMs: Options.integer("debounce-ms").pipe(Options.withDescription("WATCHER_DEBOUNCE_MS"), Options.optional),
+  maxWaitMs: Options.integer("max-wait-ms").pipe(Options.withDescription("WATCHER_MAX_WAIT_MS"), Options.optional),
+  concurrency: Options.integer("concurrency").pipe(Options.withDescription("WATCHER_CONCURRENCY"), Options.optional)
+}
+const serveEnvNames: Record<keyof typeof serveOptions, string> = {
+  repos: "REPOS_BASE_PATH",
+  port: "PORT",
+  watcher: "WATCHER_ENABLED",
+  fsEvents: "WATCHER_FS_EVENTS",
+  pollIntervalMs: "WATCHER_POLL_INTERVAL_MS",
+  debounceMs: "WATCHER_DEBOUNCE_MS",
+  maxWaitMs: "WATCHER_MAX_WAIT_MS",
+  concurrency: "WATCHER_CONCURRENCY"
+}
+
+/** The given flags as a config provider in front of the environment. */
+const flagsProvider = (flags: Record<keyof typeof serveOptions, Option.Option<string | number>>) => {
+  const given = new Map<string, string>()
+  for (const key of Object.keys(serveEnvNames) as Array<keyof typeof serveOptions>) {
+    const value = flags[key]
+    if (Option.isSome(value)) given.set(serveEnvNames[key], String(value.value))
+  }
+  return ConfigProvider.fromMap(given).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+}
+
+const serveCommand = Command.make("serve", serveOptions, (flags) =>
+  Effect.gen(function*() {
+    yield* JjClient.pipe(Effect.flatMap((jj) => jj.checkVersion))
+    yield* Watcher
+    return yield* Effect.never
+  }).pipe(
+    Effect.provide(Layer.merge(Watcher.Default, JjClient.Default)),
+    Effect.withConfigProvider(flagsProvider(flags)),
+    reportFailure
+  )).pipe(Command.withDescription("Watch every jj repository under the base directory and keep PostgreSQL current"))
+
 const migrateCommand = Command.make("migrate", {}, () =>
   Console.log("database schema is up to date").pipe(
     Effect.provide(DatabaseLive),
@@ -80,7 +136,7 @@ const migrateCommand = Command.make("migrate", {}, () =>
 
 export const command = Command.make("jj-watcher").pipe(
   Command.withDescription("Keeps a live copy of jj repositories in PostgreSQL"),
-  Command.withSubcommands([syncCommand, migrateCommand])
+  Command.withSubcommands([serveCommand, syncCommand, migrateCommand])
 )
 
 export const cli = Command.run(command, { name: "jj-watcher", version: packageJson.version })

@@ -72,6 +72,14 @@ export class SyncTimeout extends Schema.TaggedError<SyncTimeout>()("SyncTimeout"
   }
 }
 
+export class RepositoryNotFound extends Schema.TaggedError<RepositoryNotFound>()("RepositoryNotFound", {
+  id: RepositoryId
+}) {
+  get message() {
+    return `no repository with id ${this.id}`
+  }
+}
+
 /** What `jj-watcher sync` asks for: a directory, and optionally its owner/name and the kinds to mirror. */
 export interface SyncTarget {
   readonly path: string
@@ -263,7 +271,17 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         return yield* syncRepository(repository, { full: target.full })
       }).pipe(Effect.withSpan("SyncService.syncPath", { attributes: { path: target.path } }))
 
-    return { syncRepository, syncPath } as const
+    /** Syncs a repository by its row id, reading the row afresh (the watcher's entry point). */
+    const syncById = (id: RepositoryId) =>
+      Effect.gen(function*() {
+        const found = yield* repositories.findById(id)
+        if (Option.isNone(found)) return yield* new RepositoryNotFound({ id })
+        return yield* syncRepository(found.value)
+      }).pipe(
+        Effect.withSpan("SyncService.syncById", { attributes: { id } })
+      )
+
+    return { syncRepository, syncPath, syncById } as const
   }),
   dependencies: [DatabaseLive, JjClient.Default, Repositories.Default, SyncRepo.Default]
 }) {}

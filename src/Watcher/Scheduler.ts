@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Exit, FiberMap, Random } from "effect"
+import { Clock, Duration, Effect, Exit, FiberMap, Option, Random } from "effect"
 import type { Scope } from "effect"
 
 export interface SchedulerOptions<K, E> {
@@ -12,7 +12,8 @@ export interface SchedulerOptions<K, E> {
   readonly retryBase: Duration.DurationInput
   readonly retryMax: Duration.DurationInput
   readonly sync: (key: K) => Effect.Effect<unknown, E>
-  readonly onResult?: (key: K, exit: Exit.Exit<unknown, E>) => Effect.Effect<void>
+  /** Told of every sync's outcome; answering `false` drops the key (no retry) until it is notified again. */
+  readonly onResult?: (key: K, exit: Exit.Exit<unknown, E>) => Effect.Effect<boolean>
 }
 
 interface KeyState {
@@ -44,6 +45,9 @@ export const makeScheduler = <K, E>(
     const states = new Map<K, KeyState>()
     let running = 0
     let waiting = 0
+    let closing = false
+    // Open while no sync is running; shutdown waits on it.
+    const noneRunning = yield* Effect.makeLatch(true)
 
     const runOnce = (key: K, state: KeyState) =>
       Effect.gen(function*() {
@@ -53,14 +57,17 @@ export const makeScheduler = <K, E>(
           Effect.suspend(() => {
             started = true
             waiting--
-            running++
+            if (closing) return Effect.succeed(Exit.void)
+            if (running++ === 0) noneRunning.unsafeClose()
             // Everything notified so far is covered by this sync: it reads the op heads after this point.
             state.dirty = false
-            return Effect.exit(options.sync(key)).pipe(Effect.ensuring(Effect.sync(() => running--)))
+            return Effect.exit(options.sync(key)).pipe(Effect.ensuring(Effect.suspend(() =>
+              --running === 0 ? noneRunning.open : Effect.void
+            )))
           })
         ).pipe(Effect.onInterrupt(() => Effect.sync(() => started ? undefined : waiting--)))
-        if (options.onResult) yield* options.onResult(key, exit)
-        return exit
+        const keep = options.onResult ? yield* options.onResult(key, exit) : true
+        return { exit, keep }
       })
 
     const backoff = (failures: number) =>
@@ -69,8 +76,9 @@ export const makeScheduler = <K, E>(
 
     const worker = (key: K, state: KeyState): Effect.Effect<void> =>
       Effect.gen(function*() {
-        while (true) {
-          const exit = yield* runOnce(key, state)
+        while (!closing) {
+          const { exit, keep } = yield* runOnce(key, state)
+          if (!keep) return
           if (Exit.isFailure(exit)) {
             state.failures++
             yield* Effect.sleep(Duration.millis(yield* backoff(state.failures)))
@@ -94,6 +102,7 @@ export const makeScheduler = <K, E>(
 
     const notify = (key: K) =>
       Effect.gen(function*() {
+        if (closing) return
         const now = yield* Clock.currentTimeMillis
         const state = states.get(key)
         if (state !== undefined) {
@@ -113,14 +122,24 @@ export const makeScheduler = <K, E>(
     /** Waits until no key has work pending or in flight. */
     const awaitIdle = FiberMap.awaitEmpty(workers)
 
+    /** Starts no more syncs and waits, at most `timeout`, for the ones in flight to finish. */
+    const shutdown = (timeout: Duration.DurationInput) =>
+      Effect.sync(() => (closing = true)).pipe(
+        Effect.zipRight(noneRunning.await),
+        Effect.timeoutOption(timeout),
+        Effect.map(Option.isSome)
+      )
+
     const stats = Effect.sync(() => ({ inFlight: running, queued: waiting, active: states.size }))
 
-    return { notify, cancel, awaitIdle, stats } satisfies Scheduler<K>
+    return { notify, cancel, awaitIdle, shutdown, stats } satisfies Scheduler<K>
   })
 
 export interface Scheduler<K> {
   readonly notify: (key: K) => Effect.Effect<void>
   readonly cancel: (key: K) => Effect.Effect<void>
   readonly awaitIdle: Effect.Effect<void>
+  /** True when every sync in flight finished within the timeout. */
+  readonly shutdown: (timeout: Duration.DurationInput) => Effect.Effect<boolean>
   readonly stats: Effect.Effect<{ readonly inFlight: number; readonly queued: number; readonly active: number }>
 }

@@ -1,0 +1,296 @@
+import { FileSystem, Path } from "@effect/platform"
+import { Config, Duration, Effect, Exit, Option, Schedule, Schema, Stream } from "effect"
+import os from "node:os"
+import type { RepositoryId } from "./Domain/Ids.js"
+import type { RepositoryLocation } from "./Domain/Jj.js"
+import { Repository, RepositoryName } from "./Domain/Repository.js"
+import { JjClient } from "./JjClient.js"
+import { Repositories } from "./Repositories.js"
+import { SyncService } from "./Sync.js"
+import { makeNativeEvents } from "./Watcher/NativeEvents.js"
+import { makeScheduler } from "./Watcher/Scheduler.js"
+import type { Scheduler } from "./Watcher/Scheduler.js"
+
+const millis = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({ message: `${name} must be a non-negative number of milliseconds`, validation: (n) => n >= 0 }),
+    Config.map(Duration.millis)
+  )
+
+export const WatcherConfig = Config.all({
+  basePath: Config.string("REPOS_BASE_PATH").pipe(Config.withDefault("repos")),
+  enabled: Config.boolean("WATCHER_ENABLED").pipe(Config.withDefault(true)),
+  fsEvents: Config.boolean("WATCHER_FS_EVENTS").pipe(Config.withDefault(true)),
+  /** Polling of repositories without native events (100 reproduces the earlier design). */
+  pollInterval: millis("WATCHER_POLL_INTERVAL_MS", 1_000),
+  /** Safety-net polling of repositories that have native events. */
+  safetyPollInterval: millis("WATCHER_SAFETY_POLL_INTERVAL_MS", 30_000),
+  /** Rescan of the base directory for repositories created or removed (also triggered by native events). */
+  scanInterval: millis("WATCHER_SCAN_INTERVAL_MS", 10_000),
+  debounce: millis("WATCHER_DEBOUNCE_MS", 10),
+  maxWait: millis("WATCHER_MAX_WAIT_MS", 500),
+  concurrency: Config.integer("WATCHER_CONCURRENCY").pipe(Config.withDefault(Math.max(2, os.availableParallelism()))),
+  retryBase: millis("WATCHER_RETRY_BASE_MS", 1_000),
+  retryMax: millis("WATCHER_RETRY_MAX_MS", 300_000),
+  shutdownTimeout: millis("WATCHER_SHUTDOWN_TIMEOUT_MS", 10_000)
+})
+
+interface Watched {
+  repository: Repository
+  readonly location: RepositoryLocation
+  /** Last modification time seen on the op-heads directory. */
+  mtime: number | undefined
+  native: boolean
+}
+
+export class WatcherStatus extends Schema.Class<WatcherStatus>("WatcherStatus")({
+  running: Schema.Boolean,
+  watchedRepos: Schema.Number,
+  nativeEvents: Schema.Boolean,
+  nativelyWatched: Schema.Number,
+  inFlight: Schema.Number,
+  queued: Schema.Number,
+  syncsSucceeded: Schema.Number,
+  syncsFailed: Schema.Number
+}) {}
+
+/**
+ * Keeps the mirror of every watched repository current: the jj repositories under `REPOS_BASE_PATH/<owner>/<repo>`
+ * plus the persisted watch list (`repositories.watched`). Detection is one Stream of repository ids: native events
+ * on each op-heads directory merged with polling of their modification times; the scheduler turns it into syncs.
+ */
+export class Watcher extends Effect.Service<Watcher>()("Watcher", {
+  scoped: Effect.gen(function*() {
+    const config = yield* WatcherConfig
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const jj = yield* JjClient
+    const repositories = yield* Repositories
+    const sync = yield* SyncService
+    const basePath = path.resolve(config.basePath)
+
+    const watched = new Map<RepositoryId, Watched>()
+    const vanishedReported = new Set<RepositoryId>()
+    let syncsSucceeded = 0
+    let syncsFailed = 0
+
+    let fallbackLogged = false
+    const onRefused = (refusal: { directory: string; reason: string }) =>
+      fallbackLogged ? Effect.void : Effect.logWarning(
+        `native file-system events refused (${refusal.reason}); polling such repositories every ${
+          Duration.format(config.pollInterval)
+        }`
+      ).pipe(Effect.tap(() => (fallbackLogged = true)))
+    const repoEvents = yield* makeNativeEvents<RepositoryId>(onRefused)
+    const directoryEvents = yield* makeNativeEvents<string>(onRefused)
+
+    /**
+     * Stops watching a repository whose directory is gone; its rows stay. Reported once. The caller stops its
+     * scheduled work (from inside a sync's outcome, by dropping the key).
+     */
+    const forget = (id: RepositoryId): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const entry = watched.get(id)
+        if (entry === undefined) return
+        watched.delete(id)
+        yield* repoEvents.remove(id)
+        if (!vanishedReported.has(id)) {
+          vanishedReported.add(id)
+          yield* Effect.logWarning(`stopped watching ${entry.repository.owner}/${entry.repository.name}: ${entry.location.workspaceRoot} vanished`)
+          yield* repositories.recordFailure(id, `repository directory vanished: ${entry.location.workspaceRoot}`).pipe(
+            Effect.ignore
+          )
+        }
+      })
+
+    const vanish = (id: RepositoryId) => Effect.zipRight(forget(id), scheduler.cancel(id))
+
+    const scheduler: Scheduler<RepositoryId> = yield* makeScheduler<RepositoryId, unknown>({
+      debounce: config.debounce,
+      maxWait: config.maxWait,
+      concurrency: config.concurrency,
+      retryBase: config.retryBase,
+      retryMax: config.retryMax,
+      sync: (id) => sync.syncById(id),
+      onResult: (id, exit) =>
+        Exit.match(exit, {
+          onSuccess: () => Effect.sync(() => (syncsSucceeded++, true)),
+          onFailure: (cause) =>
+            Effect.gen(function*() {
+              syncsFailed++
+              const entry = watched.get(id)
+              const gone = entry === undefined || !(yield* fs.exists(entry.location.opHeadsPath).pipe(
+                Effect.orElseSucceed(() => false)
+              ))
+              if (gone) {
+                yield* forget(id)
+                return false
+              }
+              yield* Effect.logWarning(`sync of ${entry.repository.owner}/${entry.repository.name} failed`, cause)
+              return true
+            })
+        })
+    })
+
+    /** Reads the op heads and asks for a sync when they differ from what was last synced. */
+    const catchUp = (entry: Watched) =>
+      fs.readDirectory(entry.location.opHeadsPath).pipe(
+        Effect.flatMap((heads) =>
+          heads.length === 1 && heads[0] === entry.repository.lastSyncedOperationId
+            ? Effect.void
+            : scheduler.notify(entry.repository.id)
+        ),
+        Effect.catchAll(() => vanish(entry.repository.id))
+      )
+
+    const watch = (repository: Repository, location: RepositoryLocation) =>
+      Effect.gen(function*() {
+        const native = config.fsEvents && (yield* repoEvents.add(repository.id, location.opHeadsPath))
+        const mtime = yield* fs.stat(location.opHeadsPath).pipe(
+          Effect.map((info) => Option.getOrUndefined(Option.map(info.mtime, (date) => date.getTime()))),
+          Effect.orElseSucceed(() => undefined)
+        )
+        const entry: Watched = { repository, location, mtime, native }
+        watched.set(repository.id, entry)
+        vanishedReported.delete(repository.id)
+        yield* catchUp(entry)
+      })
+
+    const isName = Schema.is(RepositoryName)
+    const listDirectories = (directory: string) =>
+      fs.readDirectory(directory).pipe(Effect.orElseSucceed((): Array<string> => []))
+
+    /**
+     * Brings the watched set in line with the disk and the watch list: new `<owner>/<repo>` directories holding a
+     * `.jj` get a row and are watched; rows marked watched are watched at their path; the rest is dropped.
+     */
+    const scan = Effect.gen(function*() {
+      const known = new Set([...watched.values()].map((entry) => entry.location.workspaceRoot))
+      if (config.fsEvents) yield* directoryEvents.add(basePath, basePath)
+      const found: Array<{ owner: RepositoryName; name: RepositoryName; path: string }> = []
+      for (const owner of (yield* listDirectories(basePath)).filter(isName)) {
+        const ownerPath = path.join(basePath, owner)
+        if (config.fsEvents) yield* directoryEvents.add(ownerPath, ownerPath)
+        for (const name of (yield* listDirectories(ownerPath)).filter(isName)) {
+          const repoPath = path.join(ownerPath, name)
+          if (known.has(repoPath)) continue
+          if (yield* fs.exists(path.join(repoPath, ".jj")).pipe(Effect.orElseSucceed(() => false))) {
+            found.push({ owner, name, path: repoPath })
+          }
+        }
+      }
+      yield* repositories.ensureMany(found)
+      const wanted = yield* repositories.listWatched
+      const wantedIds = new Set(wanted.map((repository) => repository.id))
+      for (const [id] of watched) {
+        if (!wantedIds.has(id)) {
+          watched.delete(id)
+          yield* repoEvents.remove(id)
+          yield* scheduler.cancel(id)
+        }
+      }
+      for (const repository of wanted) {
+        const entry = watched.get(repository.id)
+        if (entry !== undefined) {
+          entry.repository = repository
+          continue
+        }
+        const location = yield* jj.locate(repository.path).pipe(Effect.option)
+        if (Option.isSome(location)) {
+          yield* watch(repository, location.value)
+          yield* Effect.logInfo(`watching ${repository.owner}/${repository.name} at ${location.value.workspaceRoot}`)
+        } else if (!vanishedReported.has(repository.id)) {
+          vanishedReported.add(repository.id)
+          yield* Effect.logWarning(`not watching ${repository.owner}/${repository.name}: no jj repository at ${repository.path}`)
+        }
+      }
+    }).pipe(Effect.withSpan("Watcher.scan"))
+
+    /** Ids whose op-heads directory changed since the last look; vanished ones are dropped. */
+    const poll = (which: "polled" | "native"): Effect.Effect<Array<RepositoryId>> =>
+      Effect.gen(function*() {
+        const changed: Array<RepositoryId> = []
+        const entries = [...watched.values()].filter((entry) => entry.native === (which === "native"))
+        yield* Effect.forEach(entries, (entry) =>
+          fs.stat(entry.location.opHeadsPath).pipe(
+            Effect.flatMap((info) =>
+              Effect.sync(() => {
+                const mtime = Option.getOrUndefined(Option.map(info.mtime, (date) => date.getTime()))
+                if (mtime !== entry.mtime) {
+                  entry.mtime = mtime
+                  changed.push(entry.repository.id)
+                }
+              })
+            ),
+            Effect.catchAll(() => vanish(entry.repository.id))
+          ), { concurrency: 16, discard: true })
+        return changed
+      })
+
+    const polling = (which: "polled" | "native", interval: Duration.Duration) =>
+      Stream.fromSchedule(Schedule.spaced(interval)).pipe(Stream.mapConcatEffect(() => poll(which)))
+
+    /** Every change notice for every watched repository, native and polled. */
+    const detection: Stream.Stream<RepositoryId> = Stream.mergeAll([
+      repoEvents.events,
+      polling("polled", config.pollInterval),
+      polling("native", config.safetyPollInterval)
+    ], { concurrency: "unbounded" })
+
+    const rescans = Stream.merge(
+      directoryEvents.events.pipe(Stream.debounce(Duration.millis(50))),
+      Stream.fromSchedule(Schedule.spaced(config.scanInterval))
+    )
+
+    const running = config.enabled
+    if (running) {
+      yield* scan
+      yield* Effect.logInfo(
+        `watching ${watched.size} repositories (base ${basePath}, native events ${config.fsEvents ? "on" : "off"}, ` +
+          `poll ${Duration.format(config.pollInterval)}, concurrency ${config.concurrency})`
+      )
+      yield* detection.pipe(Stream.runForEach(scheduler.notify), Effect.forkScoped)
+      yield* rescans.pipe(
+        Stream.runForEach(() => scan.pipe(Effect.catchAllCause((cause) => Effect.logWarning("scan failed", cause)))),
+        Effect.forkScoped
+      )
+      // Runs first on shutdown: no new syncs, in-flight ones get a bounded time to commit.
+      yield* Effect.addFinalizer(() =>
+        scheduler.shutdown(config.shutdownTimeout).pipe(
+          Effect.flatMap((finished) =>
+            finished
+              ? Effect.logInfo("watcher stopped")
+              : Effect.logWarning("watcher stopped with syncs still running; they were rolled back")
+          )
+        )
+      )
+    }
+
+    const status = Effect.gen(function*() {
+      const stats = yield* scheduler.stats
+      return new WatcherStatus({
+        running,
+        watchedRepos: watched.size,
+        nativeEvents: config.fsEvents,
+        nativelyWatched: yield* repoEvents.size,
+        inFlight: stats.inFlight,
+        queued: stats.queued,
+        syncsSucceeded,
+        syncsFailed
+      })
+    }).pipe(Effect.withSpan("Watcher.status"))
+
+    /** Asks for a sync of a watched repository now (it runs through the scheduler like any change). */
+    const requestSync = (id: RepositoryId) => scheduler.notify(id).pipe(Effect.withSpan("Watcher.requestSync"))
+
+    return {
+      status,
+      requestSync,
+      rescan: scan,
+      awaitIdle: scheduler.awaitIdle,
+      isWatched: (id: RepositoryId) => Effect.sync(() => watched.has(id))
+    } as const
+  }),
+  dependencies: [JjClient.Default, Repositories.Default, SyncService.Default]
+}) {}
