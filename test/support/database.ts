@@ -1,3 +1,4 @@
+import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { DatabaseLive } from "../../src/Database.js"
@@ -25,7 +26,7 @@ const dropSchemaOnClose = (schema: string) =>
 /** Sync service, jj client, repositories and SQL client over a fresh schema. */
 export const makeTestLayer = (label: string, extra: Record<string, string> = {}) => {
   const schema = testSchemaName(label)
-  return Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default).pipe(
+  return Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default, NodeContext.layer).pipe(
     Layer.provideMerge(dropSchemaOnClose(schema).pipe(Layer.provideMerge(DatabaseLive))),
     Layer.provide(Layer.setConfigProvider(testConfig(schema, extra)))
   )
