@@ -140,13 +140,18 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         const undoGraph: Array<OperationNode> = []
         // The readers share the transaction's one connection: their statements take turns on it.
         const connection = yield* Effect.makeSemaphore(1)
+        const staged: Record<SyncKind, number> = { changes: 0, bookmarks: 0, operations: 0, conflicts: 0 }
         const batches = <A, E>(
+          kind: SyncKind,
           stream: Stream.Stream<A, E>,
           stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
         ) =>
           stream.pipe(
             Stream.grouped(config.batchSize),
-            Stream.runForEach((chunk) => connection.withPermits(1)(stage(Arr.fromIterable(chunk))))
+            Stream.runForEach((chunk) => {
+              staged[kind] += chunk.length
+              return connection.withPermits(1)(stage(Arr.fromIterable(chunk)))
+            })
           )
         const limitChanges = <A, E>(stream: Stream.Stream<A, E>) =>
           Option.match(config.maxChanges, {
@@ -161,9 +166,10 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
               )
           })
         const readers: Record<SyncKind, Effect.Effect<void, JjError | SqlError>> = {
-          changes: batches(limitChanges(jj.changes(location, operationId)), (batch) => repo.stageChanges(id, batch)),
-          bookmarks: batches(jj.bookmarks(location, operationId), (batch) => repo.stageBookmarks(id, batch)),
+          changes: batches("changes", limitChanges(jj.changes(location, operationId)), (batch) => repo.stageChanges(id, batch)),
+          bookmarks: batches("bookmarks", jj.bookmarks(location, operationId), (batch) => repo.stageBookmarks(id, batch)),
           operations: batches(
+            "operations",
             jj.operations(location, operationId).pipe(Stream.tap((operation) =>
               Effect.sync(() =>
                 undoGraph.push({
@@ -178,23 +184,22 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
           ).pipe(Effect.zipRight(Effect.suspend(() =>
             connection.withPermits(1)(repo.markUndone([...undoneOperations(undoGraph, operationId)]))
           ))),
-          conflicts: batches(jj.conflicts(location, operationId), (batch) => repo.stageConflicts(batch))
+          conflicts: batches("conflicts", jj.conflicts(location, operationId), (batch) => repo.stageConflicts(batch))
         }
         const kinds = repository.enabledKinds
         // Four readers as parallel fibers at the same pinned operation; their batches share this transaction.
         yield* Effect.all(kinds.map((kind) => readers[kind]), { concurrency: "unbounded", discard: true })
         const written = { changes: 0, bookmarks: 0, operations: 0, conflicts: 0 }
-        for (const kind of kinds) written[kind] = yield* repo.merge(id, kind)
+        for (const kind of kinds) written[kind] = yield* repo.merge(id, kind, staged[kind] > config.batchSize)
         const changesTruncated = yield* Ref.get(truncated)
-        yield* repo.markSynced(id, operationId, pinned.heads, changesTruncated)
-        yield* repo.notify(config.notifyChannel, {
-          schema,
-          repositoryId: id,
-          owner: repository.owner,
-          name: repository.name,
-          operationId
+        const counts = yield* repo.finish({
+          id,
+          operationId,
+          heads: pinned.heads,
+          changesTruncated,
+          channel: config.notifyChannel,
+          payload: { schema, repositoryId: id, owner: repository.owner, name: repository.name, operationId }
         })
-        const counts = yield* repo.counts(id)
         return { written, counts, changesTruncated, previousOperationId: last?.lastSyncedOperationId ?? null }
       }).pipe(sql.withTransaction)
 

@@ -29,6 +29,8 @@ export const WatcherConfig = Config.all({
   /** Rescan of the base directory for repositories created or removed (also triggered by native events). */
   scanInterval: millis("WATCHER_SCAN_INTERVAL_MS", 10_000),
   debounce: millis("WATCHER_DEBOUNCE_MS", 10),
+  /** Sync a lone change at once; false waits out the debounce first, as the earlier design did. */
+  leadingEdge: Config.boolean("WATCHER_LEADING_EDGE").pipe(Config.withDefault(true)),
   maxWait: millis("WATCHER_MAX_WAIT_MS", 500),
   concurrency: Config.integer("WATCHER_CONCURRENCY").pipe(Config.withDefault(Math.max(2, os.availableParallelism()))),
   retryBase: millis("WATCHER_RETRY_BASE_MS", 1_000),
@@ -109,6 +111,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
     const scheduler: Scheduler<RepositoryId> = yield* makeScheduler<RepositoryId, unknown>({
       debounce: config.debounce,
       maxWait: config.maxWait,
+      leading: config.leadingEdge,
       concurrency: config.concurrency,
       retryBase: config.retryBase,
       retryMax: config.retryMax,
@@ -199,7 +202,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
         const location = yield* jj.locate(repository.path).pipe(Effect.option)
         if (Option.isSome(location)) {
           yield* watch(repository, location.value)
-          yield* Effect.logInfo(`watching ${repository.owner}/${repository.name} at ${location.value.workspaceRoot}`)
+          yield* Effect.logDebug(`watching ${repository.owner}/${repository.name} at ${location.value.workspaceRoot}`)
         } else if (!vanishedReported.has(repository.id)) {
           vanishedReported.add(repository.id)
           yield* Effect.logWarning(`not watching ${repository.owner}/${repository.name}: no jj repository at ${repository.path}`)

@@ -147,3 +147,23 @@ describe("scheduler", () => {
       yield* scheduler.awaitIdle
     }))
 })
+
+describe("scheduler without leading edge (the earlier design's trailing debounce)", () => {
+  it.scoped("waits out the quiet period before the first sync", () =>
+    Effect.gen(function*() {
+      const recorder = yield* makeRecorder
+      const scheduler = yield* makeScheduler({ ...options, leading: false, sync: recorder.sync })
+      yield* scheduler.notify("a")
+      yield* settle
+      expect(recorder.starts).toEqual([])
+      yield* TestClock.adjust("10 millis")
+      yield* scheduler.notify("a")
+      yield* TestClock.adjust("19 millis")
+      yield* settle
+      expect(recorder.starts).toEqual([])
+      yield* TestClock.adjust("1 millis")
+      yield* settle
+      expect(recorder.starts).toEqual([{ key: "a", at: 30 }])
+      yield* recorder.release
+    }))
+})

@@ -14,9 +14,6 @@ export interface KindCounts {
   readonly conflicts: number
 }
 
-/** Bookmark names jj's `trunk()` looks for, in its order; the first one present is the default bookmark. */
-const defaultBookmarkNames = ["main", "master", "trunk"]
-
 /**
  * Set-based SQL of one sync, all inside the caller's transaction: readers append batches to temporary staging tables
  * (one statement per batch), then one statement per kind brings the real table to exactly the staged rows, writing
@@ -35,15 +32,17 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         SELECT last_synced_operation_id, operation_heads FROM repositories WHERE id = ${id} FOR UPDATE
       `.pipe(Effect.map((rows) => rows[0]), Effect.withSpan("SyncRepo.lock"))
 
-    const createStaging = Effect.all([
-      sql`CREATE TEMP TABLE incoming_changes (LIKE changes) ON COMMIT DROP`,
-      sql`CREATE TEMP TABLE incoming_bookmarks (LIKE bookmarks INCLUDING DEFAULTS) ON COMMIT DROP`,
-      sql`CREATE TEMP TABLE incoming_operations (LIKE jj_operations) ON COMMIT DROP`,
-      sql`
-        CREATE TEMP TABLE incoming_conflicts (change_id text, commit_id text, file_path text, sides integer)
-        ON COMMIT DROP
-      `
-    ], { discard: true }).pipe(Effect.withSpan("SyncRepo.createStaging"))
+    /**
+     * Staging tables live for the connection and are emptied at each commit, so a sync pays no catalog writes for
+     * them; one round trip creates any that are missing.
+     */
+    const createStaging = sql.unsafe(`
+      CREATE TEMP TABLE IF NOT EXISTS incoming_changes (LIKE changes) ON COMMIT DELETE ROWS;
+      CREATE TEMP TABLE IF NOT EXISTS incoming_bookmarks (LIKE bookmarks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+      CREATE TEMP TABLE IF NOT EXISTS incoming_operations (LIKE jj_operations) ON COMMIT DELETE ROWS;
+      CREATE TEMP TABLE IF NOT EXISTS incoming_conflicts (change_id text, commit_id text, file_path text, sides integer)
+        ON COMMIT DELETE ROWS;
+    `).pipe(Effect.asVoid, Effect.withSpan("SyncRepo.createStaging"))
 
     const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>) =>
       sql`
@@ -136,13 +135,13 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         WHERE operation_id IN (SELECT json_array_elements_text(${asJson(operationIds)}))
       `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.markUndone"))
 
-    // Fresh planner statistics for the staged rows, so large loads are joined with hashes, not nested loops.
-    const analyze = (table: string) => sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid)
+    // Fresh planner statistics for large staged loads, so they are joined with hashes, not nested loops.
+    const analyze = (table: string, large: boolean) => large ? sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid) : Effect.void
 
-    const mergeChanges = (id: RepositoryId) =>
-      Effect.gen(function*() {
-        yield* analyze("incoming_changes")
-        const upserted = yield* count(sql<{ readonly n: number }>`
+    // Each merge is one statement: the upsert and the delete touch disjoint rows (staged vs. not staged).
+    const mergeChanges = (id: RepositoryId, large: boolean) =>
+      analyze("incoming_changes", large).pipe(
+        Effect.zipRight(count(sql<{ readonly n: number }>`
           WITH upserted AS (
             INSERT INTO changes SELECT * FROM incoming_changes
             ON CONFLICT (repository_id, commit_id) DO UPDATE SET
@@ -154,60 +153,46 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
               has_conflicts = excluded.has_conflicts, is_divergent = excluded.is_divergent
             WHERE changes.* IS DISTINCT FROM excluded.*
             RETURNING 1
-          ) SELECT count(*)::int AS n FROM upserted
-        `)
-        const deleted = yield* count(sql<{ readonly n: number }>`
-          WITH deleted AS (
+          ), deleted AS (
             DELETE FROM changes c WHERE c.repository_id = ${id}
               AND NOT EXISTS (SELECT 1 FROM incoming_changes i WHERE i.commit_id = c.commit_id)
             RETURNING 1
-          ) SELECT count(*)::int AS n FROM deleted
-        `)
-        return upserted + deleted
-      }).pipe(Effect.withSpan("SyncRepo.mergeChanges"))
+          ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
+        `)),
+        Effect.withSpan("SyncRepo.mergeChanges")
+      )
 
+    /** The default bookmark is the first of main, master, trunk present (the names jj's `trunk()` looks for). */
     const mergeBookmarks = (id: RepositoryId) =>
-      Effect.gen(function*() {
-        yield* sql`
-          UPDATE incoming_bookmarks SET is_default = true
-          WHERE name = (
-            SELECT name FROM incoming_bookmarks WHERE name IN (SELECT json_array_elements_text(${
-          asJson(defaultBookmarkNames)
-        }))
-            ORDER BY array_position(ARRAY(SELECT json_array_elements_text(${
-          asJson(defaultBookmarkNames)
-        })), name)
-            LIMIT 1
-          )
-        `
-        const upserted = yield* count(sql<{ readonly n: number }>`
-          WITH upserted AS (
-            INSERT INTO bookmarks SELECT * FROM incoming_bookmarks
-            ON CONFLICT (repository_id, name, remote) DO UPDATE SET
-              target_commit_ids = excluded.target_commit_ids, target_change_id = excluded.target_change_id,
-              is_conflicted = excluded.is_conflicted, is_tracked = excluded.is_tracked,
-              is_default = excluded.is_default, updated_at = now()
-            WHERE (bookmarks.target_commit_ids, bookmarks.target_change_id, bookmarks.is_conflicted,
-                bookmarks.is_tracked, bookmarks.is_default)
-              IS DISTINCT FROM (excluded.target_commit_ids, excluded.target_change_id, excluded.is_conflicted,
-                excluded.is_tracked, excluded.is_default)
-            RETURNING 1
-          ) SELECT count(*)::int AS n FROM upserted
-        `)
-        const deleted = yield* count(sql<{ readonly n: number }>`
-          WITH deleted AS (
-            DELETE FROM bookmarks b WHERE b.repository_id = ${id}
-              AND NOT EXISTS (SELECT 1 FROM incoming_bookmarks i WHERE i.name = b.name AND i.remote = b.remote)
-            RETURNING 1
-          ) SELECT count(*)::int AS n FROM deleted
-        `)
-        return upserted + deleted
-      }).pipe(Effect.withSpan("SyncRepo.mergeBookmarks"))
+      count(sql<{ readonly n: number }>`
+        WITH default_name AS (
+          SELECT name FROM incoming_bookmarks WHERE name IN ('main', 'master', 'trunk')
+          ORDER BY array_position(ARRAY['main', 'master', 'trunk'], name) LIMIT 1
+        ), upserted AS (
+          INSERT INTO bookmarks (repository_id, name, remote, target_commit_ids, target_change_id, is_conflicted,
+            is_tracked, is_default)
+          SELECT repository_id, name, remote, target_commit_ids, target_change_id, is_conflicted, is_tracked,
+            name IN (SELECT name FROM default_name)
+          FROM incoming_bookmarks
+          ON CONFLICT (repository_id, name, remote) DO UPDATE SET
+            target_commit_ids = excluded.target_commit_ids, target_change_id = excluded.target_change_id,
+            is_conflicted = excluded.is_conflicted, is_tracked = excluded.is_tracked,
+            is_default = excluded.is_default, updated_at = now()
+          WHERE (bookmarks.target_commit_ids, bookmarks.target_change_id, bookmarks.is_conflicted,
+              bookmarks.is_tracked, bookmarks.is_default)
+            IS DISTINCT FROM (excluded.target_commit_ids, excluded.target_change_id, excluded.is_conflicted,
+              excluded.is_tracked, excluded.is_default)
+          RETURNING 1
+        ), deleted AS (
+          DELETE FROM bookmarks b WHERE b.repository_id = ${id}
+            AND NOT EXISTS (SELECT 1 FROM incoming_bookmarks i WHERE i.name = b.name AND i.remote = b.remote)
+          RETURNING 1
+        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
+      `).pipe(Effect.withSpan("SyncRepo.mergeBookmarks"))
 
-    const mergeOperations = (id: RepositoryId) =>
-      Effect.gen(function*() {
-        yield* analyze("incoming_operations")
-        const upserted = yield* count(sql<{ readonly n: number }>`
+    const mergeOperations = (id: RepositoryId, large: boolean) =>
+      analyze("incoming_operations", large).pipe(
+        Effect.zipRight(count(sql<{ readonly n: number }>`
           WITH upserted AS (
             INSERT INTO jj_operations SELECT * FROM incoming_operations
             ON CONFLICT (repository_id, operation_id) DO UPDATE SET
@@ -217,75 +202,92 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
               is_undone = excluded.is_undone, workspace_name = excluded.workspace_name, tags = excluded.tags
             WHERE jj_operations.* IS DISTINCT FROM excluded.*
             RETURNING 1
-          ) SELECT count(*)::int AS n FROM upserted
-        `)
-        const deleted = yield* count(sql<{ readonly n: number }>`
-          WITH deleted AS (
+          ), deleted AS (
             DELETE FROM jj_operations o WHERE o.repository_id = ${id}
               AND NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)
             RETURNING 1
-          ) SELECT count(*)::int AS n FROM deleted
-        `)
-        return upserted + deleted
-      }).pipe(Effect.withSpan("SyncRepo.mergeOperations"))
+          ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
+        `)),
+        Effect.withSpan("SyncRepo.mergeOperations")
+      )
 
     /**
      * Conflicts still present are opened (or reopened); ones that vanished are kept as resolved. A divergent change
      * with the same conflicted path in several commits keeps one row, from the lowest commit id.
      */
     const mergeConflicts = (id: RepositoryId) =>
-      Effect.gen(function*() {
-        const upserted = yield* count(sql<{ readonly n: number }>`
-          WITH upserted AS (
-            INSERT INTO conflicts (repository_id, change_id, commit_id, file_path, sides, resolved, resolved_at)
-            SELECT DISTINCT ON (change_id, file_path) ${id}::bigint, change_id, commit_id, file_path, sides, false,
-              NULL::timestamptz
-            FROM incoming_conflicts ORDER BY change_id, file_path, commit_id
-            ON CONFLICT (repository_id, change_id, file_path) DO UPDATE SET
-              commit_id = excluded.commit_id, sides = excluded.sides, resolved = false, resolved_at = NULL
-            WHERE (conflicts.commit_id, conflicts.sides, conflicts.resolved)
-              IS DISTINCT FROM (excluded.commit_id, excluded.sides, false)
-            RETURNING 1
-          ) SELECT count(*)::int AS n FROM upserted
-        `)
-        const resolved = yield* count(sql<{ readonly n: number }>`
-          WITH resolved AS (
-            UPDATE conflicts c SET resolved = true, resolved_at = now()
-            WHERE c.repository_id = ${id} AND NOT c.resolved
-              AND NOT EXISTS (
-                SELECT 1 FROM incoming_conflicts i WHERE i.change_id = c.change_id AND i.file_path = c.file_path
-              )
-            RETURNING 1
-          ) SELECT count(*)::int AS n FROM resolved
-        `)
-        return upserted + resolved
-      }).pipe(Effect.withSpan("SyncRepo.mergeConflicts"))
+      count(sql<{ readonly n: number }>`
+        WITH upserted AS (
+          INSERT INTO conflicts (repository_id, change_id, commit_id, file_path, sides, resolved, resolved_at)
+          SELECT DISTINCT ON (change_id, file_path) ${id}::bigint, change_id, commit_id, file_path, sides, false,
+            NULL::timestamptz
+          FROM incoming_conflicts ORDER BY change_id, file_path, commit_id
+          ON CONFLICT (repository_id, change_id, file_path) DO UPDATE SET
+            commit_id = excluded.commit_id, sides = excluded.sides, resolved = false, resolved_at = NULL
+          WHERE (conflicts.commit_id, conflicts.sides, conflicts.resolved)
+            IS DISTINCT FROM (excluded.commit_id, excluded.sides, false)
+          RETURNING 1
+        ), resolved AS (
+          UPDATE conflicts c SET resolved = true, resolved_at = now()
+          WHERE c.repository_id = ${id} AND NOT c.resolved
+            AND NOT EXISTS (
+              SELECT 1 FROM incoming_conflicts i WHERE i.change_id = c.change_id AND i.file_path = c.file_path
+            )
+          RETURNING 1
+        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM resolved))::int AS n
+      `).pipe(Effect.withSpan("SyncRepo.mergeConflicts"))
 
-    const merge = (id: RepositoryId, kind: SyncKind): Effect.Effect<number, SqlError> => {
+    /** Makes the kind's table equal to its staged rows; `large` loads get fresh statistics first. */
+    const merge = (id: RepositoryId, kind: SyncKind, large: boolean): Effect.Effect<number, SqlError> => {
       switch (kind) {
         case "changes":
-          return mergeChanges(id)
+          return mergeChanges(id, large)
         case "bookmarks":
           return mergeBookmarks(id)
         case "operations":
-          return mergeOperations(id)
+          return mergeOperations(id, large)
         case "conflicts":
           return mergeConflicts(id)
       }
     }
 
-    const markSynced = (
-      id: RepositoryId,
-      operationId: OperationId,
-      heads: ReadonlyArray<OperationId>,
-      changesTruncated: boolean
-    ) =>
-      sql`
-        UPDATE repositories SET last_synced_operation_id = ${operationId}, last_synced_at = now(),
-          last_error = NULL, consecutive_failures = 0, changes_truncated = ${changesTruncated},
-          operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(heads)}))
-        WHERE id = ${id}
-      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.markSynced"))
+    /**
+     * Records the synced operation, queues the notification (delivered on commit) and counts the rows the mirror
+     * holds (open conflicts only), in one statement.
+     */
+    const finish = (options: {
+      readonly id: RepositoryId
+      readonly operationId: OperationId
+      readonly heads: ReadonlyArray<OperationId>
+      readonly changesTruncated: boolean
+      readonly channel: string
+      readonly payload: unknown
+    }) =>
+      sql<KindCounts & { readonly notified: number }>`
+        WITH synced AS (
+          UPDATE repositories SET last_synced_operation_id = ${options.operationId}, last_synced_at = now(),
+            last_error = NULL, consecutive_failures = 0, changes_truncated = ${options.changesTruncated},
+            operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(options.heads)}))
+          WHERE id = ${options.id}
+          RETURNING id
+        ), notified AS (
+          SELECT pg_notify(${options.channel}, ${JSON.stringify(options.payload)}) FROM synced
+        )
+        SELECT
+          (SELECT count(*) FROM notified)::int AS notified,
+          (SELECT count(*) FROM changes WHERE repository_id = ${options.id})::int AS changes,
+          (SELECT count(*) FROM bookmarks WHERE repository_id = ${options.id})::int AS bookmarks,
+          (SELECT count(*) FROM jj_operations WHERE repository_id = ${options.id})::int AS operations,
+          (SELECT count(*) FROM conflicts WHERE repository_id = ${options.id} AND NOT resolved)::int AS conflicts
+      `.pipe(
+        Effect.map(([row]) => ({
+          changes: row!.changes,
+          bookmarks: row!.bookmarks,
+          operations: row!.operations,
+          conflicts: row!.conflicts
+        })),
+        Effect.withSpan("SyncRepo.finish")
+      )
 
     /** Rows the mirror holds for the repository (open conflicts only). */
     const counts = (id: RepositoryId) =>
@@ -297,10 +299,6 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
           (SELECT count(*) FROM conflicts WHERE repository_id = ${id} AND NOT resolved)::int AS conflicts
       `.pipe(Effect.map((rows) => rows[0]!), Effect.withSpan("SyncRepo.counts"))
 
-    /** Delivered to listeners when the transaction commits. */
-    const notify = (channel: string, payload: unknown) =>
-      sql`SELECT pg_notify(${channel}, ${JSON.stringify(payload)})`.pipe(Effect.asVoid)
-
     return {
       lock,
       createStaging,
@@ -310,9 +308,8 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       stageConflicts,
       markUndone,
       merge,
-      markSynced,
-      counts,
-      notify
+      finish,
+      counts
     } as const
   }),
   dependencies: [DatabaseLive]

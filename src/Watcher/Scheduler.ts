@@ -8,6 +8,11 @@ export interface SchedulerOptions<K, E> {
   readonly maxWait: Duration.DurationInput
   /** Syncs in flight across all repositories. */
   readonly concurrency: number
+  /**
+   * Sync a lone notification at once (default). When false, every sync waits out the quiet period first: the
+   * earlier design's trailing debounce, kept for comparison in benchmarks.
+   */
+  readonly leading?: boolean
   /** First retry delay after a failure; doubles per consecutive failure (with jitter) up to `retryMax`. */
   readonly retryBase: Duration.DurationInput
   readonly retryMax: Duration.DurationInput
@@ -74,8 +79,20 @@ export const makeScheduler = <K, E>(
       Effect.map(Random.nextRange(0.5, 1.5), (jitter) =>
         Math.round(Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 30)) * jitter))
 
+    // Waits until the key has been quiet for `debounce`, or `maxWait` after its first pending notification.
+    const coalesce = (state: KeyState) =>
+      Effect.gen(function*() {
+        while (true) {
+          const now = yield* Clock.currentTimeMillis
+          const wait = Math.min(state.lastEventAt + debounceMs, state.firstDirtyAt + maxWaitMs) - now
+          if (wait <= 0) return
+          yield* Effect.sleep(Duration.millis(wait))
+        }
+      })
+
     const worker = (key: K, state: KeyState): Effect.Effect<void> =>
       Effect.gen(function*() {
+        if (options.leading === false) yield* coalesce(state)
         while (!closing) {
           const { exit, keep } = yield* runOnce(key, state)
           if (!keep) return
@@ -89,12 +106,7 @@ export const makeScheduler = <K, E>(
           const done = yield* Effect.sync(() => !state.dirty && states.delete(key))
           if (done) return
           // Coalesce the notifications that came during the sync.
-          while (true) {
-            const now = yield* Clock.currentTimeMillis
-            const wait = Math.min(state.lastEventAt + debounceMs, state.firstDirtyAt + maxWaitMs) - now
-            if (wait <= 0) break
-            yield* Effect.sleep(Duration.millis(wait))
-          }
+          yield* coalesce(state)
         }
       }).pipe(Effect.ensuring(Effect.sync(() => {
         if (states.get(key) === state) states.delete(key)

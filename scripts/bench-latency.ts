@@ -1,0 +1,114 @@
+/**
+ * Change-to-database latency: K repositories, N jj operations each (repositories in parallel, operations within
+ * one repository in sequence); per operation, the time from the jj command's exit to the NOTIFY that the database
+ * holds that operation. Runs jj-watcher's defaults and the earlier design's configuration (poll 100 ms, trailing
+ * debounce 300 ms, no native events) in the same run and prints the ratio.
+ */
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { PgClient } from "@effect/sql-pg"
+import { SqlClient } from "@effect/sql"
+import { ConfigProvider, Console, Deferred, Effect, Layer, Schema, Stream } from "effect"
+import { DatabaseLive } from "../src/Database.js"
+import { JjClient } from "../src/JjClient.js"
+import { Repositories } from "../src/Repositories.js"
+import { SyncService } from "../src/Sync.js"
+import { Watcher } from "../src/Watcher.js"
+import { fixed, headOf, jj, jjBin, makeBase, makeRepos, summarize } from "./bench/support.js"
+
+const configurations = {
+  "jj-watcher": {},
+  "earlier design": {
+    WATCHER_FS_EVENTS: "false",
+    WATCHER_POLL_INTERVAL_MS: "100",
+    WATCHER_DEBOUNCE_MS: "300",
+    WATCHER_LEADING_EDGE: "false",
+    WATCHER_MAX_WAIT_MS: "60000"
+  }
+} as const
+
+const scenarios = [
+  ...(process.env["BENCH_ONE"] ? [{ repos: 1, operations: 20 }] : []),
+  { repos: 4, operations: Number(process.env["BENCH_OPS_4"] ?? 25) },
+  { repos: 50, operations: Number(process.env["BENCH_OPS_50"] ?? 4) }
+]
+
+const Notification = Schema.parseJson(Schema.Struct({ operationId: Schema.String }))
+
+const measure = (label: string, settings: Record<string, string>, repos: number, operations: number) =>
+  Effect.gen(function*() {
+    const base = makeBase(`latency-${repos}`)
+    const paths = makeRepos(base, repos)
+    const schema = `bench_latency_${process.pid}_${Math.floor(Math.random() * 1e6)}`
+    const provider = ConfigProvider.fromMap(new Map(Object.entries({
+      DATABASE_SCHEMA: schema,
+      REPOS_BASE_PATH: base,
+      JJ_BIN: jjBin,
+      ...settings
+    }))).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+
+    return yield* Effect.gen(function*() {
+      const pg = yield* PgClient.PgClient
+      const sql = yield* SqlClient.SqlClient
+      const arrivals = new Map<string, Deferred.Deferred<number>>()
+      const arrival = (operationId: string) => {
+        let deferred = arrivals.get(operationId)
+        if (deferred === undefined) {
+          deferred = Deferred.unsafeMake<number>(Effect.runSync(Effect.fiberId))
+          arrivals.set(operationId, deferred)
+        }
+        return deferred
+      }
+      yield* pg.listen("jj_watcher").pipe(
+        Stream.mapEffect((payload) => Schema.decode(Notification)(payload)),
+        Stream.runForEach(({ operationId }) => Deferred.succeed(arrival(operationId), performance.now())),
+        Effect.forkScoped
+      )
+      yield* Effect.sleep("200 millis") // LISTEN is registered before the watcher starts
+      yield* Layer.build(Watcher.DefaultWithoutDependencies)
+      // Every repository mirrored once before timing starts.
+      yield* Effect.forEach(paths, (repo) =>
+        headOf(repo).pipe(Effect.flatMap(([head]) => Deferred.await(arrival(head!)))), { discard: true })
+
+      const latencies: Array<number> = []
+      yield* Effect.forEach(paths, (repo) =>
+        Effect.forEach(Array.from({ length: operations }, (_, i) => i), (i) =>
+          Effect.gen(function*() {
+            yield* jj(repo, "new", "-m", `operation ${i}`)
+            const exited = performance.now()
+            const [head] = yield* headOf(repo)
+            const synced = yield* Deferred.await(arrival(head!))
+            latencies.push(Math.max(0, synced - exited))
+          }), { discard: true }), { concurrency: "unbounded", discard: true })
+      yield* sql`DROP SCHEMA ${sql(schema)} CASCADE`
+      return { label, repos, operations, ...summarize(latencies) }
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default, DatabaseLive, NodeContext.layer)),
+      Effect.withConfigProvider(provider)
+    )
+  })
+
+const main = Effect.gen(function*() {
+  yield* Console.log(`jj ${jjBin}; change-to-database latency in ms (jj exit -> NOTIFY received)`)
+  yield* Console.log("configuration      repos  ops/repo  samples     p50     p95     p99")
+  for (const scenario of scenarios) {
+    const results = []
+    for (const [label, settings] of Object.entries(configurations)) {
+      const result = yield* measure(label, settings, scenario.repos, scenario.operations)
+      results.push(result)
+      yield* Console.log(
+        `${label.padEnd(18)} ${String(result.repos).padStart(5)} ${String(result.operations).padStart(9)} ${
+          String(result.n).padStart(8)
+        } ${fixed(result.p50).padStart(7)} ${fixed(result.p95).padStart(7)} ${fixed(result.p99).padStart(7)}`
+      )
+    }
+    const [ours, earlier] = results
+    yield* Console.log(
+      `ratio (earlier / jj-watcher) at ${scenario.repos} repos: p50 ${fixed(earlier!.p50 / ours!.p50)}x, p95 ${
+        fixed(earlier!.p95 / ours!.p95)
+      }x, p99 ${fixed(earlier!.p99 / ours!.p99)}x`
+    )
+  }
+})
+
+main.pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

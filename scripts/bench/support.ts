@@ -1,0 +1,60 @@
+import { Command } from "@effect/platform"
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import fs from "node:fs"
+import os from "node:os"
+import path from "node:path"
+
+/** Shared by the benchmarks: the pinned jj, a jj configuration for making test operations, statistics. */
+
+const scriptsDir = path.resolve(import.meta.dirname, "..")
+
+export const jjBin = process.env["JJ_BIN"] ??
+  execFileSync("bash", [path.join(scriptsDir, "install-jj.sh")], { encoding: "utf8" }).trim().split("\n").at(-1)!
+
+export const jjConfigDir = (() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jj-watcher-bench-config-"))
+  fs.writeFileSync(path.join(dir, "config.toml"), `user.name = "Bench"\nuser.email = "bench@example.com"\n`)
+  return dir
+})()
+
+/** Runs jj without blocking the event loop, so an in-process watcher keeps reacting. */
+export const jj = (cwd: string, ...args: Array<string>) =>
+  Command.make(jjBin, ...args).pipe(
+    Command.workingDirectory(cwd),
+    Command.env({ JJ_CONFIG: jjConfigDir }),
+    Command.string
+  )
+
+export const jjSync = (cwd: string, ...args: Array<string>) =>
+  execFileSync(jjBin, args, { cwd, env: { ...process.env, JJ_CONFIG: jjConfigDir }, encoding: "utf8" })
+
+export const makeBase = (label: string) => fs.mkdtempSync(path.join(os.tmpdir(), `jj-watcher-bench-${label}-`))
+
+/** One repository made with jj, then copied: copies are complete jj repositories and cost no jj start-up each. */
+export const makeRepos = (base: string, count: number, perOwner = 100): Array<string> => {
+  const template = path.join(base, ".template")
+  fs.mkdirSync(template, { recursive: true })
+  jjSync(template, "git", "init", "repo")
+  const paths: Array<string> = []
+  for (let i = 0; i < count; i++) {
+    const repo = path.join(base, `owner${Math.floor(i / perOwner)}`, `repo${i}`)
+    fs.mkdirSync(path.dirname(repo), { recursive: true })
+    fs.cpSync(path.join(template, "repo"), repo, { recursive: true })
+    paths.push(repo)
+  }
+  return paths
+}
+
+export const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+
+export const summarize = (samples: ReadonlyArray<number>) => {
+  const sorted = [...samples].sort((a, b) => a - b)
+  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) }
+}
+
+export const fixed = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(digits) : "n/a"
+
+export const headOf = (repo: string) =>
+  Effect.sync(() => fs.readdirSync(path.join(repo, ".jj", "repo", "op_heads", "heads")))
