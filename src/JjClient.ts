@@ -62,7 +62,8 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
 
     const command = (args: ReadonlyArray<string>) =>
       Command.make(config.bin, ...args).pipe(
-        Command.env({ JJ_CONFIG: emptyConfigDir, NO_COLOR: "1", PAGER: "cat" })
+        // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width).
+        Command.env({ JJ_CONFIG: emptyConfigDir, NO_COLOR: "1", PAGER: "cat", COLUMNS: "1000" })
       )
 
     /** Runs jj and streams its stdout line by line; fails with its stderr when it exits non-zero. */
