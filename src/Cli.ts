@@ -119,7 +119,6 @@ const flagsProvider = (flags: Record<keyof typeof serveOptions, Option.Option<st
 
 const serveCommand = Command.make("serve", serveOptions, (flags) =>
   Effect.gen(function*() {
-    yield* JjClient.pipe(Effect.flatMap((jj) => jj.checkVersion))
     yield* Watcher
     return yield* Effect.never
   }).pipe(

@@ -60,10 +60,15 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         Effect.withSpan("Repositories.setSyncKinds", { attributes: { id, kinds } })
       )
 
-    const listWatched = SqlSchema.findAll({
-      Request: Schema.Void,
+    const watchedIds = sql<{ readonly id: RepositoryId }>`SELECT id FROM repositories WHERE watched`.pipe(
+      Effect.map((rows) => rows.map((row) => row.id))
+    )
+
+    const findByIds = SqlSchema.findAll({
+      Request: Schema.Array(Schema.Number),
       Result: Repository,
-      execute: () => sql`SELECT * FROM repositories WHERE watched ORDER BY id`
+      execute: (ids) =>
+        sql`SELECT * FROM repositories WHERE id IN (SELECT json_array_elements_text(${JSON.stringify(ids)}::json)::bigint)`
     })
 
     /**
@@ -103,7 +108,12 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
       findById: (id: RepositoryId) => findById(id).pipe(Effect.orDie, Effect.withSpan("Repositories.findById")),
       ensure,
       setSyncKinds,
-      listWatched: listWatched(undefined).pipe(Effect.orDie, Effect.withSpan("Repositories.listWatched")),
+      /** Ids on the persisted watch list; cheap enough to compare often with what is watched. */
+      watchedIds: watchedIds.pipe(Effect.orDie, Effect.withSpan("Repositories.watchedIds")),
+      findByIds: (ids: ReadonlyArray<RepositoryId>) =>
+        ids.length === 0
+          ? Effect.succeed([])
+          : findByIds(ids).pipe(Effect.orDie, Effect.withSpan("Repositories.findByIds")),
       ensureMany,
       recordFailure
     } as const

@@ -27,7 +27,7 @@ export const WatcherConfig = Config.all({
   /** Safety-net polling of repositories that have native events. */
   safetyPollInterval: millis("WATCHER_SAFETY_POLL_INTERVAL_MS", 30_000),
   /** Rescan of the base directory for repositories created or removed (also triggered by native events). */
-  scanInterval: millis("WATCHER_SCAN_INTERVAL_MS", 10_000),
+  scanInterval: millis("WATCHER_SCAN_INTERVAL_MS", 30_000),
   debounce: millis("WATCHER_DEBOUNCE_MS", 10),
   /** Sync a lone change at once; false waits out the debounce first, as the earlier design did. */
   leadingEdge: Config.boolean("WATCHER_LEADING_EDGE").pipe(Config.withDefault(true)),
@@ -38,9 +38,13 @@ export const WatcherConfig = Config.all({
   shutdownTimeout: millis("WATCHER_SHUTDOWN_TIMEOUT_MS", 10_000)
 })
 
+/** What is kept per watched repository: deliberately small, as there may be tens of thousands. */
 interface Watched {
-  repository: Repository
-  readonly location: RepositoryLocation
+  readonly id: RepositoryId
+  /** "owner/name", for logs. */
+  readonly label: string
+  readonly root: string
+  readonly opHeadsPath: string
   /** Last modification time seen on the op-heads directory. */
   mtime: number | undefined
   native: boolean
@@ -71,6 +75,8 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
     const repositories = yield* Repositories
     const sync = yield* SyncService
     const basePath = path.resolve(config.basePath)
+    // A watcher without a usable jj would only collect failures: refuse to start instead.
+    if (config.enabled) yield* jj.checkVersion
 
     const watched = new Map<RepositoryId, Watched>()
     const vanishedReported = new Set<RepositoryId>()
@@ -99,8 +105,8 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
         yield* repoEvents.remove(id)
         if (!vanishedReported.has(id)) {
           vanishedReported.add(id)
-          yield* Effect.logWarning(`stopped watching ${entry.repository.owner}/${entry.repository.name}: ${entry.location.workspaceRoot} vanished`)
-          yield* repositories.recordFailure(id, `repository directory vanished: ${entry.location.workspaceRoot}`).pipe(
+          yield* Effect.logWarning(`stopped watching ${entry.label}: ${entry.root} vanished`)
+          yield* repositories.recordFailure(id, `repository directory vanished: ${entry.root}`).pipe(
             Effect.ignore
           )
         }
@@ -123,28 +129,26 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
             Effect.gen(function*() {
               syncsFailed++
               const entry = watched.get(id)
-              const gone = entry === undefined || !(yield* fs.exists(entry.location.opHeadsPath).pipe(
+              const gone = entry === undefined || !(yield* fs.exists(entry.opHeadsPath).pipe(
                 Effect.orElseSucceed(() => false)
               ))
               if (gone) {
                 yield* forget(id)
                 return false
               }
-              yield* Effect.logWarning(`sync of ${entry.repository.owner}/${entry.repository.name} failed`, cause)
+              yield* Effect.logWarning(`sync of ${entry.label} failed`, cause)
               return true
             })
         })
     })
 
     /** Reads the op heads and asks for a sync when they differ from what was last synced. */
-    const catchUp = (entry: Watched) =>
-      fs.readDirectory(entry.location.opHeadsPath).pipe(
+    const catchUp = (entry: Watched, lastSyncedOperationId: string | null) =>
+      fs.readDirectory(entry.opHeadsPath).pipe(
         Effect.flatMap((heads) =>
-          heads.length === 1 && heads[0] === entry.repository.lastSyncedOperationId
-            ? Effect.void
-            : scheduler.notify(entry.repository.id)
+          heads.length === 1 && heads[0] === lastSyncedOperationId ? Effect.void : scheduler.notify(entry.id)
         ),
-        Effect.catchAll(() => vanish(entry.repository.id))
+        Effect.catchAll(() => vanish(entry.id))
       )
 
     const watch = (repository: Repository, location: RepositoryLocation) =>
@@ -154,10 +158,17 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
           Effect.map((info) => Option.getOrUndefined(Option.map(info.mtime, (date) => date.getTime()))),
           Effect.orElseSucceed(() => undefined)
         )
-        const entry: Watched = { repository, location, mtime, native }
+        const entry: Watched = {
+          id: repository.id,
+          label: `${repository.owner}/${repository.name}`,
+          root: location.workspaceRoot,
+          opHeadsPath: location.opHeadsPath,
+          mtime,
+          native
+        }
         watched.set(repository.id, entry)
         vanishedReported.delete(repository.id)
-        yield* catchUp(entry)
+        yield* catchUp(entry, repository.lastSyncedOperationId)
       })
 
     const isName = Schema.is(RepositoryName)
@@ -169,7 +180,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
      * `.jj` get a row and are watched; rows marked watched are watched at their path; the rest is dropped.
      */
     const scan = Effect.gen(function*() {
-      const known = new Set([...watched.values()].map((entry) => entry.location.workspaceRoot))
+      const known = new Set([...watched.values()].map((entry) => entry.root))
       if (config.fsEvents) yield* directoryEvents.add(basePath, basePath)
       const found: Array<{ owner: RepositoryName; name: RepositoryName; path: string }> = []
       for (const owner of (yield* listDirectories(basePath)).filter(isName)) {
@@ -184,8 +195,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
         }
       }
       yield* repositories.ensureMany(found)
-      const wanted = yield* repositories.listWatched
-      const wantedIds = new Set(wanted.map((repository) => repository.id))
+      const wantedIds = new Set(yield* repositories.watchedIds)
       for (const [id] of watched) {
         if (!wantedIds.has(id)) {
           watched.delete(id)
@@ -193,12 +203,8 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
           yield* scheduler.cancel(id)
         }
       }
+      const wanted = yield* repositories.findByIds([...wantedIds].filter((id) => !watched.has(id)))
       for (const repository of wanted) {
-        const entry = watched.get(repository.id)
-        if (entry !== undefined) {
-          entry.repository = repository
-          continue
-        }
         const location = yield* jj.locate(repository.path).pipe(Effect.option)
         if (Option.isSome(location)) {
           yield* watch(repository, location.value)
@@ -216,17 +222,17 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
         const changed: Array<RepositoryId> = []
         const entries = [...watched.values()].filter((entry) => entry.native === (which === "native"))
         yield* Effect.forEach(entries, (entry) =>
-          fs.stat(entry.location.opHeadsPath).pipe(
+          fs.stat(entry.opHeadsPath).pipe(
             Effect.flatMap((info) =>
               Effect.sync(() => {
                 const mtime = Option.getOrUndefined(Option.map(info.mtime, (date) => date.getTime()))
                 if (mtime !== entry.mtime) {
                   entry.mtime = mtime
-                  changed.push(entry.repository.id)
+                  changed.push(entry.id)
                 }
               })
             ),
-            Effect.catchAll(() => vanish(entry.repository.id))
+            Effect.catchAll(() => vanish(entry.id))
           ), { concurrency: 16, discard: true })
         return changed
       })
