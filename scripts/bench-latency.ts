@@ -1,5 +1,5 @@
 /**
- * Change-to-database latency: K repositories, N jj operations each (repositories in parallel, operations within
+* Change-to-database latency: K repositories (1, 4 and 50), N jj operations each (repositories in parallel, operations within
  * one repository in sequence); per operation, the time from the jj command's exit to the NOTIFY that the database
  * holds that operation. Runs jj-watcher's defaults and the earlier design's configuration (poll 100 ms, trailing
  * debounce 300 ms, no native events) in the same run and prints the ratio.
@@ -27,7 +27,7 @@ const configurations = {
 } as const
 
 const scenarios = [
-  ...(process.env["BENCH_ONE"] ? [{ repos: 1, operations: 20 }] : []),
+  { repos: 1, operations: Number(process.env["BENCH_OPS_1"] ?? 20) },
   { repos: 4, operations: Number(process.env["BENCH_OPS_4"] ?? 25) },
   { repos: 50, operations: Number(process.env["BENCH_OPS_50"] ?? 4) }
 ]
