@@ -1,7 +1,7 @@
 import { Migrator, SqlClient } from "@effect/sql"
 import { NodeContext } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
-import { Config, Data, Effect, Layer, Redacted, String } from "effect"
+import { Config, Data, Duration, Effect, Layer, Redacted, String } from "effect"
 import Pg from "pg"
 import CreateTables from "./migrations/0001_create_tables.js"
 import WatchList from "./migrations/0002_watch_list.js"
@@ -63,6 +63,9 @@ export const DatabaseLive = Layer.unwrapEffect(
     const client = PgClient.layer({
       url: withSearchPath(config.url, config.schema),
       applicationName: "jj-watcher",
+      // Idle connections (and the staging tables they hold) are kept, so a sync after a quiet spell pays no
+      // connection set-up.
+      idleTimeout: Duration.minutes(10),
       transformQueryNames: String.camelToSnake,
       transformResultNames: String.snakeToCamel,
       types

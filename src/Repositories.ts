@@ -71,30 +71,19 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         sql`SELECT * FROM repositories WHERE id IN (SELECT json_array_elements_text(${JSON.stringify(ids)}::json)::bigint)`
     })
 
-    /**
-     * Rows for repositories found on disk, created or re-pointed in one statement; returns all of them, unwatched
-     * ones included (the caller leaves those alone).
-     */
+    /** Rows for repositories found on disk, created or re-pointed in one statement. */
     const ensureMany = (found: ReadonlyArray<{ owner: RepositoryName; name: RepositoryName; path: string }>) =>
-      found.length === 0 ? Effect.succeed([]) : SqlSchema.findAll({
-        Request: Schema.Void,
-        Result: Repository,
-        execute: () =>
-          sql`
-            WITH found AS (
-              SELECT * FROM json_to_recordset(${JSON.stringify(found)}::json) AS f(owner text, name text, path text)
-            ), upserted AS (
-              INSERT INTO repositories (owner, name, path) SELECT owner, name, path FROM found
-              ON CONFLICT (owner, name) DO UPDATE SET path = excluded.path
-                WHERE repositories.path IS DISTINCT FROM excluded.path
-              RETURNING *
-            )
-            SELECT * FROM upserted
-            UNION ALL
-            SELECT r.* FROM repositories r JOIN found f ON f.owner = r.owner AND f.name = r.name
-              WHERE NOT EXISTS (SELECT 1 FROM upserted u WHERE u.id = r.id)
-          `
-      })(undefined).pipe(Effect.orDie, Effect.withSpan("Repositories.ensureMany", { attributes: { count: found.length } }))
+      found.length === 0 ? Effect.void : sql`
+        INSERT INTO repositories (owner, name, path)
+        SELECT owner, name, path FROM json_to_recordset(${JSON.stringify(found)}::json)
+          AS f(owner text, name text, path text)
+        ON CONFLICT (owner, name) DO UPDATE SET path = excluded.path
+          WHERE repositories.path IS DISTINCT FROM excluded.path
+      `.pipe(
+        Effect.asVoid,
+        Effect.orDie,
+        Effect.withSpan("Repositories.ensureMany", { attributes: { count: found.length } })
+      )
 
     const recordFailure = (id: RepositoryId, message: string) =>
       sql`

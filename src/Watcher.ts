@@ -79,6 +79,8 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
     if (config.enabled) yield* jj.checkVersion
 
     const watched = new Map<RepositoryId, Watched>()
+    // Repositories without native events, polled often; kept apart so idle ticks do not walk the whole map.
+    const polledOnly = new Set<Watched>()
     const vanishedReported = new Set<RepositoryId>()
     let syncsSucceeded = 0
     let syncsFailed = 0
@@ -93,6 +95,13 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
     const repoEvents = yield* makeNativeEvents<RepositoryId>(onRefused)
     const directoryEvents = yield* makeNativeEvents<string>(onRefused)
 
+    const unwatch = (entry: Watched) =>
+      Effect.suspend(() => {
+        watched.delete(entry.id)
+        polledOnly.delete(entry)
+        return repoEvents.remove(entry.id)
+      })
+
     /**
      * Stops watching a repository whose directory is gone; its rows stay. Reported once. The caller stops its
      * scheduled work (from inside a sync's outcome, by dropping the key).
@@ -101,8 +110,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
       Effect.gen(function*() {
         const entry = watched.get(id)
         if (entry === undefined) return
-        watched.delete(id)
-        yield* repoEvents.remove(id)
+        yield* unwatch(entry)
         if (!vanishedReported.has(id)) {
           vanishedReported.add(id)
           yield* Effect.logWarning(`stopped watching ${entry.label}: ${entry.root} vanished`)
@@ -167,6 +175,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
           native
         }
         watched.set(repository.id, entry)
+        if (!native) polledOnly.add(entry)
         vanishedReported.delete(repository.id)
         yield* catchUp(entry, repository.lastSyncedOperationId)
       })
@@ -196,22 +205,26 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
       }
       yield* repositories.ensureMany(found)
       const wantedIds = new Set(yield* repositories.watchedIds)
-      for (const [id] of watched) {
+      for (const [id, entry] of watched) {
         if (!wantedIds.has(id)) {
-          watched.delete(id)
-          yield* repoEvents.remove(id)
+          yield* unwatch(entry)
           yield* scheduler.cancel(id)
         }
       }
-      const wanted = yield* repositories.findByIds([...wantedIds].filter((id) => !watched.has(id)))
-      for (const repository of wanted) {
-        const location = yield* jj.locate(repository.path).pipe(Effect.option)
-        if (Option.isSome(location)) {
-          yield* watch(repository, location.value)
-          yield* Effect.logDebug(`watching ${repository.owner}/${repository.name} at ${location.value.workspaceRoot}`)
-        } else if (!vanishedReported.has(repository.id)) {
-          vanishedReported.add(repository.id)
-          yield* Effect.logWarning(`not watching ${repository.owner}/${repository.name}: no jj repository at ${repository.path}`)
+      // In chunks, so that starting on tens of thousands of repositories keeps a low memory high-water mark.
+      const missing = [...wantedIds].filter((id) => !watched.has(id))
+      for (let start = 0; start < missing.length; start += 500) {
+        for (const repository of yield* repositories.findByIds(missing.slice(start, start + 500))) {
+          const location = yield* jj.locate(repository.path).pipe(Effect.option)
+          if (Option.isSome(location)) {
+            yield* watch(repository, location.value)
+            yield* Effect.logDebug(`watching ${repository.owner}/${repository.name} at ${location.value.workspaceRoot}`)
+          } else if (!vanishedReported.has(repository.id)) {
+            vanishedReported.add(repository.id)
+            yield* Effect.logWarning(
+              `not watching ${repository.owner}/${repository.name}: no jj repository at ${repository.path}`
+            )
+          }
         }
       }
     }).pipe(Effect.withSpan("Watcher.scan"))
@@ -220,7 +233,8 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
     const poll = (which: "polled" | "native"): Effect.Effect<Array<RepositoryId>> =>
       Effect.gen(function*() {
         const changed: Array<RepositoryId> = []
-        const entries = [...watched.values()].filter((entry) => entry.native === (which === "native"))
+        const entries = which === "polled" ? polledOnly : watched.values()
+        // One at a time: a sweep is rare (or small) and sequential stats cost no fiber each.
         yield* Effect.forEach(entries, (entry) =>
           fs.stat(entry.opHeadsPath).pipe(
             Effect.flatMap((info) =>
@@ -233,12 +247,14 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
               })
             ),
             Effect.catchAll(() => vanish(entry.id))
-          ), { concurrency: 16, discard: true })
+          ), { discard: true })
         return changed
       })
 
     const polling = (which: "polled" | "native", interval: Duration.Duration) =>
-      Stream.fromSchedule(Schedule.spaced(interval)).pipe(Stream.mapConcatEffect(() => poll(which)))
+      Stream.fromSchedule(Schedule.spaced(interval)).pipe(
+        Stream.mapConcatEffect(() => which === "polled" && polledOnly.size === 0 ? Effect.succeed([]) : poll(which))
+      )
 
     /** Every change notice for every watched repository, native and polled. */
     const detection: Stream.Stream<RepositoryId> = Stream.mergeAll([
