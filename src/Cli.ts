@@ -4,8 +4,11 @@ import { DatabaseLive } from "./Database.js"
 import { SyncKind } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
 import { SyncResult, SyncService } from "./Sync.js"
+import { HttpLive } from "./Http.js"
+import { Repositories } from "./Repositories.js"
+import { SyncRepo } from "./Sync/Repo.js"
 import { Watcher } from "./Watcher.js"
-import packageJson from "../package.json" with { type: "json" }
+import { version } from "./Version.js"
 
 const shortId = (id: string) => id.slice(0, 12)
 
@@ -117,12 +120,14 @@ const flagsProvider = (flags: Record<keyof typeof serveOptions, Option.Option<st
   return ConfigProvider.fromMap(given).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
 }
 
+/** `serve`: the watcher and the HTTP API over one database pool. */
+const ServeLive = HttpLive.pipe(
+  Layer.provide(Layer.mergeAll(Watcher.Default, Repositories.Default, SyncRepo.Default, SyncService.Default, JjClient.Default)),
+  Layer.provide(DatabaseLive)
+)
+
 const serveCommand = Command.make("serve", serveOptions, (flags) =>
-  Effect.gen(function*() {
-    yield* Watcher
-    return yield* Effect.never
-  }).pipe(
-    Effect.provide(Layer.merge(Watcher.Default, JjClient.Default)),
+  Layer.launch(ServeLive).pipe(
     Effect.withConfigProvider(flagsProvider(flags)),
     reportFailure
   )).pipe(Command.withDescription("Watch every jj repository under the base directory and keep PostgreSQL current"))
@@ -138,4 +143,4 @@ export const command = Command.make("jj-watcher").pipe(
   Command.withSubcommands([serveCommand, syncCommand, migrateCommand])
 )
 
-export const cli = Command.run(command, { name: "jj-watcher", version: packageJson.version })
+export const cli = Command.run(command, { name: "jj-watcher", version })

@@ -38,6 +38,14 @@ const types: Pg.CustomTypesConfig = {
     ]
 }
 
+/**
+ * Applies jj-watcher's migrations on whatever PgClient is provided (an embedding application's own included), in its
+ * current schema, tracked in a table of their own so they never mix with the host's migrations.
+ */
+export const MigrationsLive = PgMigrator.layer({ loader: migrations, table: "jj_watcher_migrations" }).pipe(
+  Layer.provide(NodeContext.layer)
+)
+
 /** Every connection of the pool works inside the configured schema. */
 const withSearchPath = (url: Redacted.Redacted, schema: string) => {
   const parsed = new URL(Redacted.value(url))
@@ -71,9 +79,8 @@ export const DatabaseLive = Layer.unwrapEffect(
       types
     })
     // Layer.provide builds the schema before the migrator creates its table inside it.
-    const prepare = PgMigrator.layer({ loader: migrations }).pipe(
-      Layer.provide(Layer.effectDiscard(ensureSchema(config.schema))),
-      Layer.provide(NodeContext.layer)
+    const prepare = MigrationsLive.pipe(
+      Layer.provide(Layer.effectDiscard(ensureSchema(config.schema)))
     )
     return prepare.pipe(Layer.provideMerge(client))
   })

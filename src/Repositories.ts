@@ -85,6 +85,37 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         Effect.withSpan("Repositories.ensureMany", { attributes: { count: found.length } })
       )
 
+    /** A page of repositories in id order, after `afterId`. */
+    const list = SqlSchema.findAll({
+      Request: Schema.Struct({ afterId: Schema.Number, limit: Schema.Number }),
+      Result: Repository,
+      execute: ({ afterId, limit }) => sql`SELECT * FROM repositories WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
+    })
+
+    const setWatched = (id: RepositoryId, watched: boolean) =>
+      sql`UPDATE repositories SET watched = ${watched} WHERE id = ${id}`.pipe(
+        Effect.asVoid,
+        Effect.orDie,
+        Effect.withSpan("Repositories.setWatched", { attributes: { id, watched } })
+      )
+
+    /** Deletes a repository's mirrored rows and forgets what was synced; the row itself stays (unwatched). */
+    const purgeMirror = (id: RepositoryId) =>
+      Effect.all([
+        sql`DELETE FROM changes WHERE repository_id = ${id}`,
+        sql`DELETE FROM bookmarks WHERE repository_id = ${id}`,
+        sql`DELETE FROM jj_operations WHERE repository_id = ${id}`,
+        sql`DELETE FROM conflicts WHERE repository_id = ${id}`,
+        sql`
+          UPDATE repositories SET last_synced_operation_id = NULL, last_synced_at = NULL, operation_heads = '{}'
+          WHERE id = ${id}
+        `
+      ], { discard: true }).pipe(
+        sql.withTransaction,
+        Effect.orDie,
+        Effect.withSpan("Repositories.purgeMirror", { attributes: { id } })
+      )
+
     const recordFailure = (id: RepositoryId, message: string) =>
       sql`
         UPDATE repositories SET last_error = ${message}, consecutive_failures = consecutive_failures + 1
@@ -96,6 +127,10 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         findByName({ owner, name }).pipe(Effect.orDie, Effect.withSpan("Repositories.findByName")),
       findById: (id: RepositoryId) => findById(id).pipe(Effect.orDie, Effect.withSpan("Repositories.findById")),
       ensure,
+      list: (afterId: number, limit: number) =>
+        list({ afterId, limit }).pipe(Effect.orDie, Effect.withSpan("Repositories.list")),
+      setWatched,
+      purgeMirror,
       setSyncKinds,
       /** Ids on the persisted watch list; cheap enough to compare often with what is watched. */
       watchedIds: watchedIds.pipe(Effect.orDie, Effect.withSpan("Repositories.watchedIds")),

@@ -18,6 +18,7 @@ import type { PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import { InvalidRepositoryName, RepositoryName, SyncKind } from "./Domain/Repository.js"
 import type { Repository } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
+import * as Metrics from "./Metrics.js"
 import type { JjError, RepositoryError } from "./JjClient/Errors.js"
 import { undoneOperations } from "./Operations/UndoState.js"
 import type { OperationNode } from "./Operations/UndoState.js"
@@ -246,8 +247,14 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
           durationMs: finished - started
         })
       }).pipe(
+        Effect.tap((result) =>
+          Metrics.recordSync(result.upToDate ? "up_to_date" : "success", result.durationMs / 1000)
+        ),
         Effect.tapError((error) =>
-          repositories.recordFailure(repository.id, errorMessage(error)).pipe(Effect.ignore)
+          Effect.zipRight(
+            repositories.recordFailure(repository.id, errorMessage(error)).pipe(Effect.ignore),
+            Metrics.recordSync("failure", 0)
+          )
         ),
         Effect.scoped,
         Effect.withSpan("SyncService.syncRepository", {

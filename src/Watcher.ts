@@ -1,12 +1,15 @@
 import { FileSystem, Path } from "@effect/platform"
-import { Config, Duration, Effect, Exit, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, Config, Duration, Effect, Exit, Metric, Option, Schedule, Schema, Stream } from "effect"
 import os from "node:os"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryLocation } from "./Domain/Jj.js"
 import { Repository, RepositoryName } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
+import { RepositoryPathNotFound } from "./JjClient/Errors.js"
 import { Repositories } from "./Repositories.js"
+import * as Metrics from "./Metrics.js"
 import { SyncService } from "./Sync.js"
+import type { SyncResult } from "./Sync.js"
 import { makeNativeEvents } from "./Watcher/NativeEvents.js"
 import { makeScheduler } from "./Watcher/Scheduler.js"
 import type { Scheduler } from "./Watcher/Scheduler.js"
@@ -50,7 +53,19 @@ interface Watched {
   native: boolean
 }
 
+/** A path given for a repository leaves `REPOS_BASE_PATH` (through `..` or a symlink). */
+export class PathOutsideBase extends Schema.TaggedError<PathOutsideBase>()("PathOutsideBase", {
+  path: Schema.String
+}) {
+  get message() {
+    return `${this.path} resolves outside the base directory`
+  }
+}
+
 export class WatcherStatus extends Schema.Class<WatcherStatus>("WatcherStatus")({
+  /** Configured on (`WATCHER_ENABLED`). */
+  enabled: Schema.Boolean,
+  /** Detection is running (false once shutdown began). */
   running: Schema.Boolean,
   watchedRepos: Schema.Number,
   nativeEvents: Schema.Boolean,
@@ -122,7 +137,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
 
     const vanish = (id: RepositoryId) => Effect.zipRight(forget(id), scheduler.cancel(id))
 
-    const scheduler: Scheduler<RepositoryId> = yield* makeScheduler<RepositoryId, unknown>({
+    const scheduler: Scheduler<RepositoryId> = yield* makeScheduler<RepositoryId, unknown, SyncResult>({
       debounce: config.debounce,
       maxWait: config.maxWait,
       leading: config.leadingEdge,
@@ -130,13 +145,31 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
       retryBase: config.retryBase,
       retryMax: config.retryMax,
       sync: (id) => sync.syncById(id),
-      onResult: (id, exit) =>
+      onResult: (id, exit, { pendingSince, previousFailures }) =>
         Exit.match(exit, {
-          onSuccess: () => Effect.sync(() => (syncsSucceeded++, true)),
+          onSuccess: (result) =>
+            Effect.gen(function*() {
+              syncsSucceeded++
+              const entry = watched.get(id)
+              if (entry !== undefined && previousFailures > 0) {
+                yield* Metric.set(Metric.tagged(Metrics.repositoryFailures, "repository", entry.label), 0)
+              }
+              if (!result.upToDate) {
+                const now = yield* Clock.currentTimeMillis
+                yield* Metric.update(Metrics.changeToDatabase, Math.max(0, now - pendingSince) / 1000)
+              }
+              return true
+            }),
           onFailure: (cause) =>
             Effect.gen(function*() {
               syncsFailed++
               const entry = watched.get(id)
+              if (entry !== undefined) {
+                yield* Metric.set(
+                  Metric.tagged(Metrics.repositoryFailures, "repository", entry.label),
+                  previousFailures + 1
+                )
+              }
               const gone = entry === undefined || !(yield* fs.exists(entry.opHeadsPath).pipe(
                 Effect.orElseSucceed(() => false)
               ))
@@ -190,6 +223,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
      */
     const scan = Effect.gen(function*() {
       const known = new Set([...watched.values()].map((entry) => entry.root))
+      const realBase = yield* fs.realPath(basePath).pipe(Effect.orElseSucceed(() => basePath))
       if (config.fsEvents) yield* directoryEvents.add(basePath, basePath)
       const found: Array<{ owner: RepositoryName; name: RepositoryName; path: string }> = []
       for (const owner of (yield* listDirectories(basePath)).filter(isName)) {
@@ -198,9 +232,10 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
         for (const name of (yield* listDirectories(ownerPath)).filter(isName)) {
           const repoPath = path.join(ownerPath, name)
           if (known.has(repoPath)) continue
-          if (yield* fs.exists(path.join(repoPath, ".jj")).pipe(Effect.orElseSucceed(() => false))) {
-            found.push({ owner, name, path: repoPath })
-          }
+          if (!(yield* fs.exists(path.join(repoPath, ".jj")).pipe(Effect.orElseSucceed(() => false)))) continue
+          // Symlinks may not lead discovery out of the base directory.
+          const real = yield* fs.realPath(repoPath).pipe(Effect.orElseSucceed(() => ""))
+          if (real.startsWith(realBase + path.sep)) found.push({ owner, name, path: repoPath })
         }
       }
       yield* repositories.ensureMany(found)
@@ -269,6 +304,7 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
     )
 
     const running = config.enabled
+    let stopping = false
     if (running) {
       yield* scan
       yield* Effect.logInfo(
@@ -282,7 +318,8 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
       )
       // Runs first on shutdown: no new syncs, in-flight ones get a bounded time to commit.
       yield* Effect.addFinalizer(() =>
-        scheduler.shutdown(config.shutdownTimeout).pipe(
+        Effect.sync(() => (stopping = true)).pipe(
+          Effect.zipRight(scheduler.shutdown(config.shutdownTimeout)),
           Effect.flatMap((finished) =>
             finished
               ? Effect.logInfo("watcher stopped")
@@ -295,7 +332,8 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
     const status = Effect.gen(function*() {
       const stats = yield* scheduler.stats
       return new WatcherStatus({
-        running,
+        enabled: config.enabled,
+        running: running && !stopping,
         watchedRepos: watched.size,
         nativeEvents: config.fsEvents,
         nativelyWatched: yield* repoEvents.size,
@@ -306,11 +344,51 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
       })
     }).pipe(Effect.withSpan("Watcher.status"))
 
+    /**
+     * `<base>/<user>/<repo>` resolved through symlinks; fails unless it exists and stays inside the base directory.
+     */
+    const resolveUnderBase = (user: RepositoryName, repo: RepositoryName) =>
+      Effect.gen(function*() {
+        const candidate = path.join(basePath, user, repo)
+        const real = yield* fs.realPath(candidate).pipe(
+          Effect.mapError(() => new RepositoryPathNotFound({ path: candidate }))
+        )
+        const realBase = yield* fs.realPath(basePath).pipe(
+          Effect.mapError(() => new RepositoryPathNotFound({ path: basePath }))
+        )
+        if (!real.startsWith(realBase + path.sep)) {
+          return yield* new PathOutsideBase({ path: candidate })
+        }
+        return real
+      }).pipe(Effect.withSpan("Watcher.resolveUnderBase", { attributes: { user, repo } }))
+
+    /** Puts a repository row on the watch list and starts watching it now. */
+    const watchRepository = (repository: Repository) =>
+      Effect.gen(function*() {
+        yield* repositories.setWatched(repository.id, true)
+        if (!running || watched.has(repository.id)) return
+        const location = yield* jj.locate(repository.path)
+        yield* watch(repository, location)
+      }).pipe(Effect.withSpan("Watcher.watchRepository", { attributes: { id: repository.id } }))
+
+    /** Takes a repository off the watch list; its rows stay. */
+    const unwatchRepository = (id: RepositoryId) =>
+      Effect.gen(function*() {
+        yield* repositories.setWatched(id, false)
+        const entry = watched.get(id)
+        if (entry !== undefined) yield* unwatch(entry)
+        yield* scheduler.cancel(id)
+      }).pipe(Effect.withSpan("Watcher.unwatchRepository", { attributes: { id } }))
+
     /** Asks for a sync of a watched repository now (it runs through the scheduler like any change). */
     const requestSync = (id: RepositoryId) => scheduler.notify(id).pipe(Effect.withSpan("Watcher.requestSync"))
 
     return {
+      basePath,
       status,
+      resolveUnderBase,
+      watchRepository,
+      unwatchRepository,
       requestSync,
       rescan: scan,
       awaitIdle: scheduler.awaitIdle,

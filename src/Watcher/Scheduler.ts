@@ -1,7 +1,7 @@
 import { Clock, Duration, Effect, Exit, FiberMap, Option, Random } from "effect"
 import type { Scope } from "effect"
 
-export interface SchedulerOptions<K, E> {
+export interface SchedulerOptions<K, E, A = unknown> {
   /** Quiet time that coalesces a burst arriving while a sync is running or about to run again. */
   readonly debounce: Duration.DurationInput
   /** A repository that never goes quiet is still synced at least this often. */
@@ -16,9 +16,16 @@ export interface SchedulerOptions<K, E> {
   /** First retry delay after a failure; doubles per consecutive failure (with jitter) up to `retryMax`. */
   readonly retryBase: Duration.DurationInput
   readonly retryMax: Duration.DurationInput
-  readonly sync: (key: K) => Effect.Effect<unknown, E>
-  /** Told of every sync's outcome; answering `false` drops the key (no retry) until it is notified again. */
-  readonly onResult?: (key: K, exit: Exit.Exit<unknown, E>) => Effect.Effect<boolean>
+  readonly sync: (key: K) => Effect.Effect<A, E>
+  /**
+   * Told of every sync's outcome, with when the oldest change it covers was first notified and how many syncs of
+   * the key failed in a row before it; answering `false` drops the key (no retry) until it is notified again.
+   */
+  readonly onResult?: (
+    key: K,
+    exit: Exit.Exit<A, E>,
+    info: { readonly pendingSince: number; readonly previousFailures: number }
+  ) => Effect.Effect<boolean>
 }
 
 interface KeyState {
@@ -37,8 +44,8 @@ interface KeyState {
  * - a failed sync is retried with exponential backoff and jitter until one succeeds.
  * A key whose work is done holds no fiber and no state.
  */
-export const makeScheduler = <K, E>(
-  options: SchedulerOptions<K, E>
+export const makeScheduler = <K, E, A = unknown>(
+  options: SchedulerOptions<K, E, A>
 ): Effect.Effect<Scheduler<K>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const debounceMs = Duration.toMillis(options.debounce)
@@ -57,21 +64,26 @@ export const makeScheduler = <K, E>(
     const runOnce = (key: K, state: KeyState) =>
       Effect.gen(function*() {
         let started = false
+        let pendingSince = state.firstDirtyAt
         waiting++
         const exit = yield* permits.withPermits(1)(
           Effect.suspend(() => {
             started = true
             waiting--
-            if (closing) return Effect.succeed(Exit.void)
+            if (closing) return Effect.succeed(undefined)
             if (running++ === 0) noneRunning.unsafeClose()
             // Everything notified so far is covered by this sync: it reads the op heads after this point.
+            pendingSince = state.firstDirtyAt
             state.dirty = false
             return Effect.exit(options.sync(key)).pipe(Effect.ensuring(Effect.suspend(() =>
               --running === 0 ? noneRunning.open : Effect.void
             )))
           })
         ).pipe(Effect.onInterrupt(() => Effect.sync(() => started ? undefined : waiting--)))
-        const keep = options.onResult ? yield* options.onResult(key, exit) : true
+        if (exit === undefined) return undefined
+        const keep = options.onResult
+          ? yield* options.onResult(key, exit, { pendingSince, previousFailures: state.failures })
+          : true
         return { exit, keep }
       })
 
@@ -94,8 +106,9 @@ export const makeScheduler = <K, E>(
       Effect.gen(function*() {
         if (options.leading === false) yield* coalesce(state)
         while (!closing) {
-          const { exit, keep } = yield* runOnce(key, state)
-          if (!keep) return
+          const outcome = yield* runOnce(key, state)
+          if (outcome === undefined || !outcome.keep) return
+          const { exit } = outcome
           if (Exit.isFailure(exit)) {
             state.failures++
             yield* Effect.sleep(Duration.millis(yield* backoff(state.failures)))

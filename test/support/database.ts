@@ -5,6 +5,7 @@ import { DatabaseLive } from "../../src/Database.js"
 import { JjClient } from "../../src/JjClient.js"
 import { Repositories } from "../../src/Repositories.js"
 import { SyncService } from "../../src/Sync.js"
+import { SyncRepo } from "../../src/Sync/Repo.js"
 import { jjBin } from "./jj.js"
 import type { OracleBookmark, OracleChange, OracleConflict } from "./jj.js"
 
@@ -23,13 +24,16 @@ const dropSchemaOnClose = (schema: string) =>
     yield* Effect.addFinalizer(() => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`.pipe(Effect.ignore))
   }))
 
-/** Sync service, jj client, repositories and SQL client over a fresh schema. */
+/** Sync service, jj client, repositories and SQL client over `schema`, dropped when the layer closes. */
+export const servicesLayer = (schema: string) =>
+  Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default, SyncRepo.Default, NodeContext.layer).pipe(
+    Layer.provideMerge(dropSchemaOnClose(schema).pipe(Layer.provideMerge(DatabaseLive)))
+  )
+
+/** `servicesLayer` over a fresh schema, configured from `extra` and then the environment. */
 export const makeTestLayer = (label: string, extra: Record<string, string> = {}) => {
   const schema = testSchemaName(label)
-  return Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default, NodeContext.layer).pipe(
-    Layer.provideMerge(dropSchemaOnClose(schema).pipe(Layer.provideMerge(DatabaseLive))),
-    Layer.provide(Layer.setConfigProvider(testConfig(schema, extra)))
-  )
+  return servicesLayer(schema).pipe(Layer.provide(Layer.setConfigProvider(testConfig(schema, extra))))
 }
 
 const iso = (date: Date) => date.toISOString()

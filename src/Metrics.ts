@@ -1,0 +1,89 @@
+import { Effect, Metric, MetricBoundaries, MetricState } from "effect"
+
+/** The watcher's Prometheus metrics, recorded with Effect's Metric module and rendered by `prometheusText`. */
+
+const secondsBoundaries = MetricBoundaries.fromIterable([
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
+])
+
+export const watchedRepositories = Metric.gauge("jj_watcher_watched_repositories", {
+  description: "Repositories being watched"
+})
+
+export const syncsInFlight = Metric.gauge("jj_watcher_syncs_in_flight", { description: "Syncs running now" })
+
+export const syncQueueDepth = Metric.gauge("jj_watcher_sync_queue_depth", {
+  description: "Syncs waiting for a free slot"
+})
+
+/** Tagged with `result`: success, up_to_date or failure. */
+export const syncs = Metric.counter("jj_watcher_syncs_total", { description: "Syncs by result", incremental: true })
+
+export const syncDuration = Metric.histogram(
+  "jj_watcher_sync_duration_seconds",
+  secondsBoundaries,
+  "Time of one sync, from pinning the operation to commit"
+)
+
+export const changeToDatabase = Metric.histogram(
+  "jj_watcher_change_to_database_seconds",
+  secondsBoundaries,
+  "Time from noticing a change to committing it"
+)
+
+/** Tagged with `repository` (owner/name): consecutive failed syncs, 0 once one succeeds. */
+export const repositoryFailures = Metric.gauge("jj_watcher_repository_consecutive_failures", {
+  description: "Consecutive failed syncs per repository"
+})
+
+export const recordSync = (result: "success" | "up_to_date" | "failure", seconds: number) =>
+  Effect.zipRight(
+    Metric.increment(Metric.tagged(syncs, "result", result)),
+    result === "failure" ? Effect.void : Metric.update(syncDuration, seconds)
+  )
+
+const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
+
+const labels = (tags: ReadonlyArray<{ key: string; value: string }>, extra?: string) => {
+  const parts = tags.map((tag) => `${tag.key}="${escapeLabel(tag.value)}"`)
+  if (extra !== undefined) parts.push(extra)
+  return parts.length === 0 ? "" : `{${parts.join(",")}}`
+}
+
+/** The watcher's metrics in the Prometheus text exposition format (version 0.0.4). */
+export const prometheusText = Effect.map(Metric.snapshot, (pairs) => {
+  const families = new Map<string, { help: string; type: string; lines: Array<string> }>()
+  const family = (name: string, help: string | undefined, type: string) => {
+    let entry = families.get(name)
+    if (entry === undefined) {
+      entry = { help: help ?? name, type, lines: [] }
+      families.set(name, entry)
+    }
+    return entry.lines
+  }
+  for (const { metricKey, metricState } of pairs) {
+    // Only the watcher's own metrics: Effect's runtime metrics are not part of the contract.
+    if (!metricKey.name.startsWith("jj_watcher_")) continue
+    const name = metricKey.name.replace(/[^a-zA-Z0-9_:]/g, "_")
+    const help = metricKey.description._tag === "Some" ? metricKey.description.value : undefined
+    const tags = metricKey.tags
+    if (MetricState.isCounterState(metricState)) {
+      family(name, help, "counter").push(`${name}${labels(tags)} ${metricState.count}`)
+    } else if (MetricState.isGaugeState(metricState)) {
+      family(name, help, "gauge").push(`${name}${labels(tags)} ${metricState.value}`)
+    } else if (MetricState.isHistogramState(metricState)) {
+      const lines = family(name, help, "histogram")
+      for (const [boundary, count] of metricState.buckets) {
+        lines.push(`${name}_bucket${labels(tags, `le="${boundary === Number.POSITIVE_INFINITY ? "+Inf" : boundary}"`)} ${count}`)
+      }
+      if (!metricState.buckets.some(([boundary]) => boundary === Number.POSITIVE_INFINITY)) {
+        lines.push(`${name}_bucket${labels(tags, 'le="+Inf"')} ${metricState.count}`)
+      }
+      lines.push(`${name}_sum${labels(tags)} ${metricState.sum}`)
+      lines.push(`${name}_count${labels(tags)} ${metricState.count}`)
+    }
+  }
+  return [...families].map(([name, { help, lines, type }]) =>
+    `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${lines.join("\n")}\n`
+  ).join("")
+})
