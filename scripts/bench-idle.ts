@@ -62,13 +62,14 @@ const startWatcher = (base: string, schema: string, env: Record<string, string>)
     const started = performance.now()
     // Run as users do, through the shebang (which sets the daemon's V8 flags).
     const child = spawn(bin, ["serve", "--repos", base], {
-      env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, ...env },
+      env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0", ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let log = ""
     const onData = (chunk: Buffer) => {
       log += String(chunk)
-      if (/watching \d+ repositories/.test(log)) {
+      // Ready once it watches (or, with the watcher off, once it listens).
+      if (/watching \d+ repositories|Listening on/.test(log) && (env["WATCHER_ENABLED"] === "false" || /watching \d+/.test(log))) {
         resolve({ child, startupMs: performance.now() - started, log: () => log })
       }
     }

@@ -60,8 +60,9 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         Effect.withSpan("Repositories.setSyncKinds", { attributes: { id, kinds } })
       )
 
-    const watchedIds = sql<{ readonly id: RepositoryId }>`SELECT id FROM repositories WHERE watched`.pipe(
-      Effect.map((rows) => rows.map((row) => row.id))
+    const watchedIds = sql<{ readonly id: number | string }>`SELECT id FROM repositories WHERE watched`.pipe(
+      // A host application's pg client may return bigint as a string.
+      Effect.map((rows) => rows.map((row) => Number(row.id) as RepositoryId))
     )
 
     const findByIds = SqlSchema.findAll({

@@ -172,7 +172,7 @@ layer(makeTestLayer("watcher_shutdown"), { timeout: "120 seconds", excludeTestSe
       const sql = yield* SqlClient.SqlClient
       const [{ schema }] = (yield* sql`SELECT current_schema() AS schema`) as unknown as [{ schema: string }]
       const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../dist/bin.js"), "serve", "--repos", base], {
-        env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin },
+        env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
         stdio: ["ignore", "pipe", "pipe"]
       })
       let output = ""

@@ -12,5 +12,9 @@ export type ChangeId = typeof ChangeId.Type
 export const OperationId = Schema.String.pipe(Schema.pattern(/^[0-9a-f]+$/), Schema.brand("OperationId"))
 export type OperationId = typeof OperationId.Type
 
-export const RepositoryId = Schema.Number.pipe(Schema.int(), Schema.brand("RepositoryId"))
+/** A `repositories.id` (bigint); read as a number, or from the string a pg client without int8 parsing gives. */
+export const RepositoryId = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
+  Schema.int(),
+  Schema.brand("RepositoryId")
+)
 export type RepositoryId = typeof RepositoryId.Type
