@@ -10,6 +10,7 @@ export const DatabaseConfig = Config.all({
   url: Config.redacted("DATABASE_URL").pipe(
     Config.withDefault(Redacted.make("postgres://postgres@127.0.0.1:5432/postgres"))
   ),
+  poolSize: Config.integer("DATABASE_POOL_SIZE").pipe(Config.withDefault(10)),
   schema: Config.string("DATABASE_SCHEMA").pipe(
     Config.withDefault("jj_watcher"),
     Config.validate({
@@ -71,6 +72,7 @@ export const DatabaseLive = Layer.unwrapEffect(
     const client = PgClient.layer({
       url: withSearchPath(config.url, config.schema),
       applicationName: "jj-watcher",
+      maxConnections: config.poolSize,
       // Idle connections (and the staging tables they hold) are kept, so a sync after a quiet spell pays no
       // connection set-up.
       idleTimeout: Duration.minutes(10),
