@@ -1,6 +1,8 @@
 import { Command, CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Array as Arr, Config, Duration, Effect, Option, Order, ParseResult, Schema, Stream } from "effect"
+import os from "node:os"
+import nodePath from "node:path"
 import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import type { OperationId } from "./Domain/Ids.js"
 import {
@@ -29,7 +31,7 @@ import {
 export const minimumJjVersion = "0.45.0"
 
 export const JjConfig = Config.all({
-  bin: Config.string("JJ_BIN").pipe(Config.withDefault("jj")),
+  bin: Config.option(Config.string("JJ_BIN")),
   timeout: Config.duration("JJ_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60)))
 })
 
@@ -46,6 +48,29 @@ const compareVersions = (a: string, b: string): number => {
 const opIdPattern = /^[0-9a-f]+$/
 
 /**
+ * Without `JJ_BIN`: `jj` from PATH, or else the newest release scripts/install-jj.sh built into its cache.
+ */
+const defaultBin = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const exists = (file: string) => fs.exists(file).pipe(Effect.orElseSucceed(() => false))
+  for (const directory of (process.env["PATH"] ?? "").split(nodePath.delimiter).filter((entry) => entry !== "")) {
+    if (yield* exists(path.join(directory, "jj"))) return "jj"
+  }
+  const cache = path.join(
+    process.env["JJ_CACHE_DIR"] ?? path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher")
+  )
+  const releases = (yield* fs.readDirectory(cache).pipe(Effect.orElseSucceed((): Array<string> => [])))
+    .filter((entry) => /^jj-\d+\.\d+\.\d+$/.test(entry))
+    .sort((a, b) => compareVersions(b.slice(3), a.slice(3)))
+  for (const release of releases) {
+    const candidate = path.join(cache, release, "bin", "jj")
+    if (yield* exists(candidate)) return candidate
+  }
+  return "jj"
+})
+
+/**
  * Reads jj repositories through the jj CLI, strictly read-only: every call pins `--at-operation`, passes
  * `--ignore-working-copy`, and runs with an empty user configuration, so it never snapshots a working copy,
  * creates an operation or moves op heads, and user settings (templates, aliases, ui.*) cannot change its output.
@@ -53,6 +78,7 @@ const opIdPattern = /^[0-9a-f]+$/
 export class JjClient extends Effect.Service<JjClient>()("JjClient", {
   scoped: Effect.gen(function*() {
     const config = yield* JjConfig
+    const bin = Option.isSome(config.bin) ? config.bin.value : yield* defaultBin
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const executor = yield* CommandExecutor.CommandExecutor
@@ -61,7 +87,7 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
     const emptyConfigDir = yield* fs.makeTempDirectoryScoped({ prefix: "jj-watcher-config-" }).pipe(Effect.orDie)
 
     const command = (args: ReadonlyArray<string>) =>
-      Command.make(config.bin, ...args).pipe(
+      Command.make(bin, ...args).pipe(
         // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width).
         Command.env({ JJ_CONFIG: emptyConfigDir, NO_COLOR: "1", PAGER: "cat", COLUMNS: "1000" })
       )
@@ -70,7 +96,9 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
     const lines = (args: ReadonlyArray<string>): Stream.Stream<string, JjError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
         const process = yield* executor.start(command(args)).pipe(
-          Effect.mapError((error) => new JjUnavailable({ message: `cannot run ${config.bin}: ${error.message}` }))
+          Effect.mapError((error) => new JjUnavailable({
+              message: `cannot run ${bin}: ${error.message} (set JJ_BIN, or build jj with scripts/install-jj.sh)`
+            }))
         )
         const stderr = yield* process.stderr.pipe(
           Stream.decodeText(),
@@ -129,11 +157,11 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       Effect.flatMap((output) => {
         const match = /^jj (\d+\.\d+\.\d+)/.exec(output.trim())
         return match?.[1] === undefined
-          ? new JjUnavailable({ message: `${config.bin} --version printed ${JSON.stringify(output)}, not a jj version` })
+          ? new JjUnavailable({ message: `${bin} --version printed ${JSON.stringify(output)}, not a jj version` })
           : Effect.succeed(match[1])
       }),
       Effect.catchTags({
-        JjCommandFailed: (error) => new JjUnavailable({ message: `${config.bin} --version failed: ${error.stderr}` }),
+        JjCommandFailed: (error) => new JjUnavailable({ message: `${bin} --version failed: ${error.stderr}` }),
         JjOutputInvalid: (error) => new JjUnavailable({ message: error.message }),
         JjTimeout: (error) => new JjUnavailable({ message: error.message })
       })
@@ -145,7 +173,7 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
         (found) => compareVersions(found, minimumJjVersion) >= 0,
         (found) =>
           new JjUnavailable({
-            message: `${config.bin} is jj ${found}; jj-watcher needs jj ${minimumJjVersion} or newer (scripts/install-jj.sh)`
+            message: `${bin} is jj ${found}; jj-watcher needs jj ${minimumJjVersion} or newer (scripts/install-jj.sh)`
           })
       ),
       Effect.withSpan("JjClient.checkVersion")
