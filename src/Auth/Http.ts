@@ -2,16 +2,17 @@ import { HttpRouter } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { Authenticator } from "../Auth.js"
 import { AdminAccess, Forbidden, MetricsAccess, OwnerAccess } from "./Api.js"
+import type { User } from "./Api.js"
+
+const requireAdmin = <E, R>(authenticated: Effect.Effect<User, E, R>) =>
+  Effect.filterOrFail(authenticated, (user) => user.isAdmin, () => new Forbidden({ message: "admin access required" }))
 
 export const AdminAccessLive = Layer.effect(
   AdminAccess,
   Effect.gen(function*() {
     const authenticator = yield* Authenticator
     return {
-      bearer: (token) =>
-        authenticator.authenticate(token).pipe(
-          Effect.filterOrFail((user) => user.isAdmin, () => new Forbidden({ message: "admin access required" }))
-        )
+      bearer: (token) => authenticator.authenticate(token).pipe(requireAdmin)
     }
   })
 )
@@ -40,10 +41,7 @@ export const MetricsAccessLive = Layer.effect(
     return {
       bearer: (token) =>
         authenticator.metricsRequireToken
-          ? authenticator.authenticate(token).pipe(
-            Effect.filterOrFail((user) => user.isAdmin, () => new Forbidden({ message: "admin access required" })),
-            Effect.asVoid
-          )
+          ? authenticator.authenticate(token).pipe(requireAdmin, Effect.asVoid)
           : Effect.void
     }
   })
