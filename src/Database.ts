@@ -1,7 +1,7 @@
 import { Migrator, SqlClient } from "@effect/sql"
 import { NodeContext } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
-import { Config, Data, Duration, Effect, Layer, Redacted, String } from "effect"
+import { Cause, Config, Data, Duration, Effect, Layer, Redacted, String } from "effect"
 import Pg from "pg"
 import CreateTables from "./migrations/0001_create_tables.js"
 import WatchList from "./migrations/0002_watch_list.js"
@@ -54,7 +54,17 @@ const withSearchPath = (url: Redacted.Redacted, schema: string) => {
   return Redacted.make(parsed.toString())
 }
 
-const describe = (cause: unknown): string => cause instanceof Error ? cause.message : globalThis.String(cause)
+/** An error's message followed by those of its causes (a migration's SQL error, the driver's connection error). */
+const describeChain = (error: unknown): string => {
+  const messages: Array<string> = []
+  for (let current = error; current !== undefined && messages.length < 4;) {
+    messages.push(current instanceof Error ? current.message : globalThis.String(current))
+    current = current instanceof Error || (typeof current === "object" && current !== null && "cause" in current)
+      ? (current as { cause?: unknown }).cause
+      : undefined
+  }
+  return messages.filter((message) => message !== "").join(": ")
+}
 
 const ensureSchema = (schema: string) =>
   Effect.gen(function*() {
@@ -87,11 +97,8 @@ export const DatabaseLive = Layer.unwrapEffect(
     return prepare.pipe(Layer.provideMerge(client))
   })
 ).pipe(
-  Layer.catchAll((error) =>
-    Layer.fail(
-      new DatabaseUnavailable({
-        message: `cannot prepare the database: ${error._tag === "SqlError" ? `${error.message}: ${describe(error.cause)}` : describe(error)}`
-      })
-    )
+  // A failed migration arrives as a defect from the Migrator: it is reported the same way, with its SQL error.
+  Layer.catchAllCause((cause) =>
+    Layer.fail(new DatabaseUnavailable({ message: `cannot prepare the database: ${describeChain(Cause.squash(cause))}` }))
   )
 )
