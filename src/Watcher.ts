@@ -380,17 +380,12 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
         yield* scheduler.cancel(id)
       }).pipe(Effect.withSpan("Watcher.unwatchRepository", { attributes: { id } }))
 
-    /** Asks for a sync of a watched repository now (it runs through the scheduler like any change). */
-    const requestSync = (id: RepositoryId) => scheduler.notify(id).pipe(Effect.withSpan("Watcher.requestSync"))
-
     return {
       basePath,
       status,
       resolveUnderBase,
       watchRepository,
       unwatchRepository,
-      requestSync,
-      rescan: scan,
       awaitIdle: scheduler.awaitIdle,
       isWatched: (id: RepositoryId) => Effect.sync(() => watched.has(id))
     } as const
