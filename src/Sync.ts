@@ -15,7 +15,7 @@ import {
 import { DatabaseConfig, DatabaseLive } from "./Database.js"
 import { OperationId, RepositoryId } from "./Domain/Ids.js"
 import type { PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
-import { InvalidRepositoryName, RepositoryName, SyncKind } from "./Domain/Repository.js"
+import { InvalidRepositoryName, KindCounts, RepositoryName, SyncKind } from "./Domain/Repository.js"
 import type { Repository } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
@@ -35,13 +35,6 @@ export const SyncConfig = Config.all({
   retries: Config.integer("SYNC_RETRIES").pipe(Config.withDefault(3)),
   batchSize: Config.integer("SYNC_BATCH_SIZE").pipe(Config.withDefault(2_000)),
   notifyChannel: Config.string("NOTIFY_CHANNEL").pipe(Config.withDefault("jj_watcher"))
-})
-
-const KindCounts = Schema.Struct({
-  changes: Schema.Number,
-  bookmarks: Schema.Number,
-  operations: Schema.Number,
-  conflicts: Schema.Number
 })
 
 export class SyncResult extends Schema.Class<SyncResult>("SyncResult")({

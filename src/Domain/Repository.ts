@@ -17,6 +17,15 @@ export const SyncKind = Schema.Literal("changes", "bookmarks", "operations", "co
 export type SyncKind = typeof SyncKind.Type
 export const allSyncKinds: ReadonlyArray<SyncKind> = SyncKind.literals
 
+/** Rows per kind: held by the mirror (open conflicts only), or written by one sync. */
+export const KindCounts = Schema.Struct({
+  changes: Schema.Number,
+  bookmarks: Schema.Number,
+  operations: Schema.Number,
+  conflicts: Schema.Number
+})
+export type KindCounts = typeof KindCounts.Type
+
 export class Repository extends Schema.Class<Repository>("Repository")({
   id: RepositoryId,
   owner: RepositoryName,

@@ -3,16 +3,9 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import type { OperationId, RepositoryId } from "../Domain/Ids.js"
 import type { Bookmark, Change, ConflictedCommit, Operation } from "../Domain/Jj.js"
-import type { SyncKind } from "../Domain/Repository.js"
+import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { DatabaseLive } from "../Database.js"
 import { operationType } from "../Operations/OperationType.js"
-
-export interface KindCounts {
-  readonly changes: number
-  readonly bookmarks: number
-  readonly operations: number
-  readonly conflicts: number
-}
 
 /**
  * Set-based SQL of one sync, all inside the caller's transaction: readers append batches to temporary staging tables
@@ -251,6 +244,15 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       }
     }
 
+    // The row counts of a repository, as select-list columns named after the kinds.
+    const countColumns = (id: RepositoryId) =>
+      sql`
+        (SELECT count(*) FROM changes WHERE repository_id = ${id})::int AS changes,
+        (SELECT count(*) FROM bookmarks WHERE repository_id = ${id})::int AS bookmarks,
+        (SELECT count(*) FROM jj_operations WHERE repository_id = ${id})::int AS operations,
+        (SELECT count(*) FROM conflicts WHERE repository_id = ${id} AND NOT resolved)::int AS conflicts
+      `
+
     /**
      * Records the synced operation, queues the notification (delivered on commit) and counts the rows the mirror
      * holds (open conflicts only), in one statement.
@@ -273,12 +275,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         ), notified AS (
           SELECT pg_notify(${options.channel}, ${JSON.stringify(options.payload)}) FROM synced
         )
-        SELECT
-          (SELECT count(*) FROM notified)::int AS notified,
-          (SELECT count(*) FROM changes WHERE repository_id = ${options.id})::int AS changes,
-          (SELECT count(*) FROM bookmarks WHERE repository_id = ${options.id})::int AS bookmarks,
-          (SELECT count(*) FROM jj_operations WHERE repository_id = ${options.id})::int AS operations,
-          (SELECT count(*) FROM conflicts WHERE repository_id = ${options.id} AND NOT resolved)::int AS conflicts
+        SELECT (SELECT count(*) FROM notified)::int AS notified, ${countColumns(options.id)}
       `.pipe(
         Effect.map(([row]) => ({
           changes: row!.changes,
@@ -291,13 +288,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
 
     /** Rows the mirror holds for the repository (open conflicts only). */
     const counts = (id: RepositoryId) =>
-      sql<KindCounts>`
-        SELECT
-          (SELECT count(*) FROM changes WHERE repository_id = ${id})::int AS changes,
-          (SELECT count(*) FROM bookmarks WHERE repository_id = ${id})::int AS bookmarks,
-          (SELECT count(*) FROM jj_operations WHERE repository_id = ${id})::int AS operations,
-          (SELECT count(*) FROM conflicts WHERE repository_id = ${id} AND NOT resolved)::int AS conflicts
-      `.pipe(Effect.map((rows) => rows[0]!), Effect.withSpan("SyncRepo.counts"))
+      sql<KindCounts>`SELECT ${countColumns(id)}`.pipe(Effect.map((rows) => rows[0]!), Effect.withSpan("SyncRepo.counts"))
 
     return {
       lock,

@@ -2,7 +2,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 import { AdminAccess, OwnerAccess } from "../Auth/Api.js"
 import { OperationId, RepositoryId } from "../Domain/Ids.js"
-import { RepositoryName } from "../Domain/Repository.js"
+import { KindCounts, RepositoryName } from "../Domain/Repository.js"
 import { SyncResult } from "../Sync.js"
 
 export const RepoPath = Schema.Struct({ user: RepositoryName, repo: RepositoryName })
@@ -45,12 +45,7 @@ export class RepoDetail extends Schema.Class<RepoDetail>("RepoDetail")({
   ...RepoSummary.fields,
   operationHeads: Schema.Array(OperationId),
   changesTruncated: Schema.Boolean,
-  counts: Schema.Struct({
-    changes: Schema.Number,
-    bookmarks: Schema.Number,
-    operations: Schema.Number,
-    conflicts: Schema.Number
-  })
+  counts: KindCounts
 }) {}
 
 export class UnwatchResult extends Schema.Class<UnwatchResult>("UnwatchResult")({

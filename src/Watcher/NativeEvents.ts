@@ -1,4 +1,4 @@
-import { Effect, Queue, Stream } from "effect"
+import { Data, Effect, Queue, Stream } from "effect"
 import type { Scope } from "effect"
 import fs from "node:fs"
 
@@ -15,10 +15,11 @@ export interface NativeEvents<K> {
   readonly events: Stream.Stream<K>
 }
 
-export class NativeWatchRefused {
-  readonly _tag = "NativeWatchRefused"
-  constructor(readonly directory: string, readonly reason: string) {}
-}
+/** The platform refused another native watch (e.g. the inotify limit); that directory is polled instead. */
+export class NativeWatchRefused extends Data.TaggedError("NativeWatchRefused")<{
+  readonly directory: string
+  readonly reason: string
+}> {}
 
 export const makeNativeEvents = <K>(
   onRefused: (refusal: NativeWatchRefused) => Effect.Effect<void>
@@ -44,7 +45,8 @@ export const makeNativeEvents = <K>(
         if (handles.has(key)) return true
         const handle = yield* Effect.try({
           try: () => fs.watch(directory, { persistent: false }, () => queue.unsafeOffer(key)),
-          catch: (cause) => new NativeWatchRefused(directory, cause instanceof Error ? cause.message : String(cause))
+          catch: (cause) =>
+            new NativeWatchRefused({ directory, reason: cause instanceof Error ? cause.message : String(cause) })
         }).pipe(
           Effect.tapError(onRefused),
           Effect.option
