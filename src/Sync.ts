@@ -37,6 +37,19 @@ export const SyncConfig = Config.all({
   notifyChannel: Config.string("NOTIFY_CHANNEL").pipe(Config.withDefault("jj_watcher"))
 })
 
+export const SyncMode = Schema.Literal("unchanged", "incremental", "full")
+export type SyncMode = typeof SyncMode.Type
+
+export const FullSyncReason = Schema.Literal(
+  "first-sync",
+  "requested",
+  "previous-operation-missing",
+  "format-changed",
+  "reconciliation",
+  "changes-limit"
+)
+export type FullSyncReason = typeof FullSyncReason.Type
+
 export class SyncResult extends Schema.Class<SyncResult>("SyncResult")({
   repositoryId: RepositoryId,
   owner: Schema.String,
@@ -45,6 +58,12 @@ export class SyncResult extends Schema.Class<SyncResult>("SyncResult")({
   previousOperationId: Schema.NullOr(OperationId),
   /** True when the op head was already synced: nothing was read or written. */
   upToDate: Schema.Boolean,
+  /** How the sync read jj: not at all, only what changed since `previousOperationId`, or everything. */
+  mode: SyncMode,
+  /** Why a full sync was done; null unless `mode` is "full". */
+  fullReason: Schema.NullOr(FullSyncReason),
+  /** Rows a reconciliation found different from jj after the incremental part (drift it repaired); else null. */
+  repaired: Schema.NullOr(KindCounts),
   /** True when jj has several op heads (concurrent operations not merged yet); see `operationHeads`. */
   divergentOperations: Schema.Boolean,
   operationHeads: Schema.Array(OperationId),
@@ -231,6 +250,9 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
           operationId: pinned.operationId,
           previousOperationId: applied?.previousOperationId ?? repository.lastSyncedOperationId,
           upToDate: applied === undefined,
+          mode: applied === undefined ? "unchanged" : "full",
+          fullReason: applied === undefined ? null : "requested",
+          repaired: null,
           divergentOperations: pinned.heads.length > 1,
           operationHeads: pinned.heads,
           changesTruncated: applied?.changesTruncated ?? repository.changesTruncated,
