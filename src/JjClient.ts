@@ -11,6 +11,7 @@ import {
   JjTimeout,
   JjUnavailable,
   NotAJjRepository,
+  PreviousOperationMissing,
   RepositoryPathNotFound
 } from "./JjClient/Errors.js"
 import type { JjError } from "./JjClient/Errors.js"
@@ -167,6 +168,9 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       })
     )
 
+    /** The installed jj's version, asked once. */
+    const cachedVersion = yield* Effect.cached(version)
+
     /** Fails unless a supported jj is installed; returns its version. */
     const checkVersion = version.pipe(
       Effect.filterOrFail(
@@ -238,12 +242,48 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
         return { operationId: latest.id, heads } satisfies PinnedOperation
       }).pipe(Effect.withSpan("JjClient.currentOperation", { attributes: { repository: location.workspaceRoot } }))
 
+    /**
+     * Whether the store still has an operation (gone after `jj op abandon` or garbage collection): a stat in jj's
+     * operation store, so an incremental sync can fall back to a full one before starting any reader.
+     */
+    const hasOperation = (location: RepositoryLocation, operationId: OperationId) =>
+      fs.exists(path.join(location.storePath, "op_store", "operations", operationId)).pipe(
+        Effect.orElseSucceed(() => false)
+      )
+
     /** Every visible commit but the root, newest first. */
     const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> =>
       decodeLines(
         pinned(location, operationId, ["log", "--revisions", "all() ~ root()", "--no-graph", "-T", changeTemplate]),
         ChangeLine
-      ).pipe(Stream.withSpan("JjClient.changes"))
+      ).pipe(Stream.map((line) => line.change), Stream.withSpan("JjClient.changes"))
+
+    /**
+     * What changed in the visible set since `previous`: commits that became visible (`hidden` false) and commits
+     * that stopped being visible (`hidden` true). Both are ranges between the two operations' visible heads, which
+     * jj walks only as far as they differ, so the cost follows the change, not the history.
+     */
+    const changedCommits = (
+      location: RepositoryLocation,
+      operationId: OperationId,
+      previous: OperationId
+    ): Stream.Stream<{ readonly hidden: boolean; readonly change: Change }, JjError | PreviousOperationMissing> => {
+      const before = `at_operation(${previous}, visible_heads())`
+      const revset = `((${before}..visible_heads()) | (visible_heads()..${before})) ~ root()`
+      return decodeLines(
+        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", changeTemplate]),
+        ChangeLine
+      ).pipe(
+        Stream.catchTag("JjCommandFailed", (error): Stream.Stream<never, JjError | PreviousOperationMissing> =>
+          Stream.fail(
+            /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
+              ? new PreviousOperationMissing({ operationId: previous })
+              : error
+          )
+        ),
+        Stream.withSpan("JjClient.changedCommits")
+      )
+    }
 
     /** Local and remote bookmarks (all remotes, `git` included) that point somewhere. */
     const bookmarks = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Bookmark, JjError> =>
@@ -262,17 +302,39 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
         OperationLine
       ).pipe(Stream.withSpan("JjClient.operations"))
 
-    /** Each conflicted visible commit with its conflicted paths and their number of sides. */
+    /**
+     * Each conflicted visible commit with its conflicted paths and their number of sides; only among `commitIds`
+     * when given.
+     */
     const conflicts = (
       location: RepositoryLocation,
-      operationId: OperationId
+      operationId: OperationId,
+      commitIds?: ReadonlyArray<string>
     ): Stream.Stream<ConflictedCommit, JjError> =>
-      decodeLines(
-        pinned(location, operationId, ["log", "--revisions", "conflicts() ~ root()", "--no-graph", "-T", conflictTemplate]),
+      commitIds !== undefined && commitIds.length === 0 ? Stream.empty : decodeLines(
+        pinned(location, operationId, [
+          "log",
+          "--revisions",
+          commitIds === undefined ? "conflicts() ~ root()" : `conflicts() & (${commitIds.join(" | ")})`,
+          "--no-graph",
+          "-T",
+          conflictTemplate
+        ]),
         ConflictLine
       ).pipe(Stream.withSpan("JjClient.conflicts"))
 
-    return { checkVersion, locate, currentOperation, changes, bookmarks, operations, conflicts } as const
+    return {
+      checkVersion,
+      version: cachedVersion,
+      locate,
+      currentOperation,
+      hasOperation,
+      changes,
+      changedCommits,
+      bookmarks,
+      operations,
+      conflicts
+    } as const
   }),
   dependencies: [NodeContext.layer]
 }) {}

@@ -10,6 +10,7 @@ const field = (name: string, value: string) => `"\\"${name}\\":" ++ ${value}`
 const object = (...fields: ReadonlyArray<string>) => `"{" ++ ${fields.join(` ++ "," ++ `)} ++ "}\\n"`
 
 export const changeTemplate = object(
+  field("hidden", "json(self.hidden())"),
   field("empty", "json(self.empty())"),
   field("conflict", "json(self.conflict())"),
   field("divergent", "json(self.divergent())"),
@@ -40,8 +41,10 @@ export const conflictTemplate = object(
 
 const JjSignature = Schema.Struct({ name: Schema.String, email: Schema.String, timestamp: Schema.String })
 
+/** A commit line; `hidden` is true only for commits an incremental read lists because they stopped being visible. */
 export const ChangeLine = Schema.transform(
   Schema.parseJson(Schema.Struct({
+    hidden: Schema.Boolean,
     empty: Schema.Boolean,
     conflict: Schema.Boolean,
     divergent: Schema.Boolean,
@@ -54,21 +57,25 @@ export const ChangeLine = Schema.transform(
       committer: JjSignature
     })
   })),
-  Change,
+  Schema.Struct({ hidden: Schema.Boolean, change: Change }),
   {
     strict: true,
-    decode: ({ commit, conflict, divergent, empty }) => ({
-      commitId: commit.commit_id,
-      changeId: commit.change_id,
-      parentCommitIds: commit.parents,
-      description: commit.description,
-      author: commit.author,
-      committer: commit.committer,
-      isEmpty: empty,
-      hasConflicts: conflict,
-      isDivergent: divergent
+    decode: ({ commit, conflict, divergent, empty, hidden }) => ({
+      hidden,
+      change: {
+        commitId: commit.commit_id,
+        changeId: commit.change_id,
+        parentCommitIds: commit.parents,
+        description: commit.description,
+        author: commit.author,
+        committer: commit.committer,
+        isEmpty: empty,
+        hasConflicts: conflict,
+        isDivergent: divergent
+      }
     }),
-    encode: (change) => ({
+    encode: ({ change, hidden }) => ({
+      hidden,
       empty: change.isEmpty,
       conflict: change.hasConflicts,
       divergent: change.isDivergent,
