@@ -5,6 +5,7 @@ import { Cause, Config, Data, Duration, Effect, Layer, Redacted, String } from "
 import Pg from "pg"
 import CreateTables from "./migrations/0001_create_tables.js"
 import WatchList from "./migrations/0002_watch_list.js"
+import IncrementalSync from "./migrations/0003_incremental_sync.js"
 
 export const DatabaseConfig = Config.all({
   url: Config.redacted("DATABASE_URL").pipe(
@@ -28,7 +29,8 @@ export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")
 /** Numbered migrations, applied in order by the @effect/sql Migrator. */
 export const migrations = Migrator.fromRecord({
   "0001_create_tables": CreateTables,
-  "0002_watch_list": WatchList
+  "0002_watch_list": WatchList,
+  "0003_incremental_sync": IncrementalSync
 })
 
 // bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.

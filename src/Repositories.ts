@@ -1,5 +1,5 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Effect, Option, Schema } from "effect"
+import { Duration, Effect, Option, Schema } from "effect"
 import { DatabaseLive } from "./Database.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryName, SyncKind } from "./Domain/Repository.js"
@@ -65,6 +65,18 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
       Effect.map((rows) => rows.map((row) => Number(row.id) as RepositoryId))
     )
 
+    /** Watched, already synced repositories whose last full comparison with jj is older than `interval`. */
+    const dueForReconciliation = (interval: Duration.Duration) =>
+      sql<{ readonly id: number | string }>`
+        SELECT id FROM repositories
+        WHERE watched AND last_synced_operation_id IS NOT NULL
+          AND (last_full_sync_at IS NULL
+            OR last_full_sync_at <= now() - make_interval(secs => ${Duration.toSeconds(interval)}))
+      `.pipe(
+        Effect.map((rows) => rows.map((row) => Number(row.id) as RepositoryId)),
+        Effect.withSpan("Repositories.dueForReconciliation")
+      )
+
     const findByIds = SqlSchema.findAll({
       Request: Schema.Array(Schema.Number),
       Result: Repository,
@@ -108,7 +120,8 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         sql`DELETE FROM jj_operations WHERE repository_id = ${id}`,
         sql`DELETE FROM conflicts WHERE repository_id = ${id}`,
         sql`
-          UPDATE repositories SET last_synced_operation_id = NULL, last_synced_at = NULL, operation_heads = '{}'
+          UPDATE repositories SET last_synced_operation_id = NULL, last_synced_at = NULL, operation_heads = '{}',
+            synced_with = NULL, last_full_sync_at = NULL
           WHERE id = ${id}
         `
       ], { discard: true }).pipe(
@@ -140,6 +153,7 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
           ? Effect.succeed([])
           : findByIds(ids).pipe(Effect.orDie, Effect.withSpan("Repositories.findByIds")),
       ensureMany,
+      dueForReconciliation,
       recordFailure
     } as const
   }),

@@ -41,7 +41,11 @@ export class Repository extends Schema.Class<Repository>("Repository")({
   syncBookmarks: Schema.Boolean,
   syncOperations: Schema.Boolean,
   syncConflicts: Schema.Boolean,
-  watched: Schema.Boolean
+  watched: Schema.Boolean,
+  /** How the mirror was last written (jj version, sync format, kinds); a different value forces a full sync. */
+  syncedWith: Schema.NullOr(Schema.String),
+  /** When a sync last compared everything with jj (a full sync or a reconciliation). */
+  lastFullSyncAt: Schema.NullOr(Schema.DateFromSelf)
 }) {
   get enabledKinds(): ReadonlyArray<SyncKind> {
     return allSyncKinds.filter((kind) => this.syncs(kind))

@@ -8,9 +8,24 @@ import { DatabaseLive } from "../Database.js"
 import { operationType } from "../Operations/OperationType.js"
 
 /**
+ * What a merge brings the table to: exactly the staged rows ("all", a full sync), or the stored rows changed by the
+ * staged difference ("difference", an incremental sync: staged rows added, hidden commits removed, and only the
+ * changes those touch reconsidered).
+ */
+export type MergeScope = "all" | "difference"
+
+/** What a sync last recorded for a repository, read under the row lock. */
+export interface SyncState {
+  readonly lastSyncedOperationId: OperationId | null
+  readonly operationHeads: ReadonlyArray<OperationId>
+  readonly syncedWith: string | null
+  readonly lastFullSyncAt: Date | null
+}
+
+/**
  * Set-based SQL of one sync, all inside the caller's transaction: readers append batches to temporary staging tables
- * (one statement per batch), then one statement per kind brings the real table to exactly the staged rows, writing
- * only rows that differ.
+ * (one statement per batch), then one statement per kind brings the real table in line with them, writing only rows
+ * that differ.
  */
 export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
   effect: Effect.gen(function*() {
@@ -21,8 +36,9 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
 
     /** Locks the repository row against concurrent syncs and returns what it last synced. */
     const lock = (id: RepositoryId) =>
-      sql<{ lastSyncedOperationId: OperationId | null; operationHeads: ReadonlyArray<OperationId> }>`
-        SELECT last_synced_operation_id, operation_heads FROM repositories WHERE id = ${id} FOR UPDATE
+      sql<SyncState>`
+        SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at
+        FROM repositories WHERE id = ${id} FOR UPDATE
       `.pipe(Effect.map((rows) => rows[0]), Effect.withSpan("SyncRepo.lock"))
 
     /**
@@ -35,7 +51,15 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       CREATE TEMP TABLE IF NOT EXISTS incoming_operations (LIKE jj_operations) ON COMMIT DELETE ROWS;
       CREATE TEMP TABLE IF NOT EXISTS incoming_conflicts (change_id text, commit_id text, file_path text, sides integer)
         ON COMMIT DELETE ROWS;
+      CREATE TEMP TABLE IF NOT EXISTS incoming_hidden (commit_id text, change_id text) ON COMMIT DELETE ROWS;
     `).pipe(Effect.asVoid, Effect.withSpan("SyncRepo.createStaging"))
+
+    /** Empties the staging tables, for a second pass in the same transaction (a fallback or a reconciliation). */
+    const clearStaging = (kinds: ReadonlyArray<SyncKind | "hidden">) =>
+      sql.unsafe(kinds.map((kind) => `TRUNCATE incoming_${kind};`).join("\n")).pipe(
+        Effect.asVoid,
+        Effect.withSpan("SyncRepo.clearStaging", { attributes: { kinds } })
+      )
 
     const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>) =>
       sql`
@@ -63,6 +87,15 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
           author_email text, timestamp timestamptz, committer_name text, committer_email text,
           committer_timestamp timestamptz, is_empty boolean, has_conflicts boolean, is_divergent boolean)
       `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.stageChanges", { attributes: { rows: batch.length } }))
+
+    /** Commits that stopped being visible since the last sync. */
+    const stageHidden = (batch: ReadonlyArray<{ readonly commitId: string; readonly changeId: string }>) =>
+      sql`
+        INSERT INTO incoming_hidden (commit_id, change_id)
+        SELECT r.commit_id, r.change_id
+        FROM json_to_recordset(${asJson(batch.map((c) => ({ commit_id: c.commitId, change_id: c.changeId })))})
+          AS r(commit_id text, change_id text)
+      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.stageHidden", { attributes: { rows: batch.length } }))
 
     const stageBookmarks = (id: RepositoryId, batch: ReadonlyArray<Bookmark>) =>
       sql`
@@ -131,10 +164,17 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
     // Fresh planner statistics for large staged loads, so they are joined with hashes, not nested loops.
     const analyze = (table: string, large: boolean) => large ? sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid) : Effect.void
 
-    // Each merge is one statement: the upsert and the delete touch disjoint rows (staged vs. not staged).
-    const mergeChanges = (id: RepositoryId, large: boolean) =>
-      analyze("incoming_changes", large).pipe(
-        Effect.zipRight(count(sql<{ readonly n: number }>`
+    // Change ids an incremental sync touched: of commits that appeared or went away.
+    const touchedChangeIds = sql`SELECT change_id FROM incoming_changes UNION SELECT change_id FROM incoming_hidden`
+
+    /**
+     * The upsert and the delete are one statement (they touch disjoint rows). A difference then recomputes
+     * `is_divergent` (more than one visible commit with the change id, as jj defines it) for the changes it touched.
+     */
+    const mergeChanges = (id: RepositoryId, scope: MergeScope, large: boolean) =>
+      Effect.gen(function*() {
+        yield* analyze("incoming_changes", large)
+        const merged = yield* count(sql<{ readonly n: number }>`
           WITH upserted AS (
             INSERT INTO changes SELECT * FROM incoming_changes
             ON CONFLICT (repository_id, commit_id) DO UPDATE SET
@@ -147,13 +187,38 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
             WHERE changes.* IS DISTINCT FROM excluded.*
             RETURNING 1
           ), deleted AS (
-            DELETE FROM changes c WHERE c.repository_id = ${id}
-              AND NOT EXISTS (SELECT 1 FROM incoming_changes i WHERE i.commit_id = c.commit_id)
+            DELETE FROM changes c WHERE c.repository_id = ${id} AND ${
+          scope === "all"
+            ? sql`NOT EXISTS (SELECT 1 FROM incoming_changes i WHERE i.commit_id = c.commit_id)`
+            : sql`c.commit_id IN (SELECT commit_id FROM incoming_hidden)`
+        }
             RETURNING 1
           ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
-        `)),
-        Effect.withSpan("SyncRepo.mergeChanges")
-      )
+        `)
+        if (scope === "all") return merged
+        const divergence = yield* count(sql<{ readonly n: number }>`
+          WITH counted AS (
+            SELECT commit_id, count(*) OVER (PARTITION BY change_id) > 1 AS divergent FROM changes
+            WHERE repository_id = ${id} AND change_id IN (${touchedChangeIds})
+          ), updated AS (
+            UPDATE changes c SET is_divergent = counted.divergent FROM counted
+            WHERE c.repository_id = ${id} AND c.commit_id = counted.commit_id AND c.is_divergent <> counted.divergent
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM updated
+        `)
+        return merged + divergence
+      }).pipe(Effect.withSpan("SyncRepo.mergeChanges", { attributes: { scope } }))
+
+    /**
+     * Visible conflicted commits already stored that share a change id with a commit that appeared or went away:
+     * with them, an incremental sync restages every conflicted commit of the changes it touched.
+     */
+    const conflictedSiblings = (id: RepositoryId) =>
+      sql<{ readonly commitId: string }>`
+        SELECT commit_id FROM changes c
+        WHERE c.repository_id = ${id} AND c.has_conflicts AND c.change_id IN (${touchedChangeIds})
+          AND c.commit_id NOT IN (SELECT commit_id FROM incoming_hidden)
+      `.pipe(Effect.map((rows) => rows.map((row) => row.commitId)), Effect.withSpan("SyncRepo.conflictedSiblings"))
 
     /** The default bookmark is the first of main, master, trunk present (the names jj's `trunk()` looks for). */
     const mergeBookmarks = (id: RepositoryId) =>
@@ -183,7 +248,8 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
       `).pipe(Effect.withSpan("SyncRepo.mergeBookmarks"))
 
-    const mergeOperations = (id: RepositoryId, large: boolean) =>
+    /** A difference only adds operations: the log only grows while the previous head stays an ancestor. */
+    const mergeOperations = (id: RepositoryId, scope: MergeScope, large: boolean) =>
       analyze("incoming_operations", large).pipe(
         Effect.zipRight(count(sql<{ readonly n: number }>`
           WITH upserted AS (
@@ -196,19 +262,49 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
             WHERE jj_operations.* IS DISTINCT FROM excluded.*
             RETURNING 1
           ), deleted AS (
-            DELETE FROM jj_operations o WHERE o.repository_id = ${id}
-              AND NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)
+            DELETE FROM jj_operations o WHERE o.repository_id = ${id} AND ${
+          scope === "all" ? sql`NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)` : sql`false`
+        }
             RETURNING 1
           ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
         `)),
-        Effect.withSpan("SyncRepo.mergeOperations")
+        Effect.withSpan("SyncRepo.mergeOperations", { attributes: { scope } })
       )
+
+    /** Which of `ids` the mirror already holds. */
+    const storedOperations = (id: RepositoryId, ids: ReadonlyArray<string>) =>
+      sql<{ readonly operationId: string }>`
+        SELECT operation_id FROM jj_operations
+        WHERE repository_id = ${id} AND operation_id IN (SELECT json_array_elements_text(${asJson(ids)}))
+      `.pipe(
+        Effect.map((rows) => new Set(rows.map((row) => row.operationId))),
+        Effect.withSpan("SyncRepo.storedOperations")
+      )
+
+    /** The stored operation graph, for recomputing `is_undone` after an undo, redo, restore, revert or merge. */
+    const operationGraph = (id: RepositoryId) =>
+      sql<{ readonly id: string; readonly parentIds: ReadonlyArray<string>; readonly description: string }>`
+        SELECT operation_id AS id, parent_operation_ids AS parent_ids,
+          CASE WHEN description ~ 'operation [0-9a-f]+$' THEN description ELSE '' END AS description
+        FROM jj_operations WHERE repository_id = ${id}
+      `.pipe(Effect.withSpan("SyncRepo.operationGraph"))
+
+    /** Sets `is_undone` to exactly the given operations; returns the rows that changed. */
+    const setUndone = (id: RepositoryId, undone: ReadonlyArray<string>) =>
+      count(sql<{ readonly n: number }>`
+        WITH undone AS (SELECT json_array_elements_text(${asJson(undone)}) AS operation_id), updated AS (
+          UPDATE jj_operations o SET is_undone = NOT o.is_undone
+          WHERE o.repository_id = ${id} AND o.is_undone <> (o.operation_id IN (SELECT operation_id FROM undone))
+          RETURNING 1
+        ) SELECT count(*)::int AS n FROM updated
+      `).pipe(Effect.withSpan("SyncRepo.setUndone"))
 
     /**
      * Conflicts still present are opened (or reopened); ones that vanished are kept as resolved. A divergent change
-     * with the same conflicted path in several commits keeps one row, from the lowest commit id.
+     * with the same conflicted path in several commits keeps one row, from the lowest commit id. A difference only
+     * reconsiders the changes it touched, whose conflicted commits were all staged.
      */
-    const mergeConflicts = (id: RepositoryId) =>
+    const mergeConflicts = (id: RepositoryId, scope: MergeScope) =>
       count(sql<{ readonly n: number }>`
         WITH upserted AS (
           INSERT INTO conflicts (repository_id, change_id, commit_id, file_path, sides, resolved, resolved_at)
@@ -225,22 +321,22 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
           WHERE c.repository_id = ${id} AND NOT c.resolved
             AND NOT EXISTS (
               SELECT 1 FROM incoming_conflicts i WHERE i.change_id = c.change_id AND i.file_path = c.file_path
-            )
+            )${scope === "all" ? sql`` : sql` AND c.change_id IN (${touchedChangeIds})`}
           RETURNING 1
         ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM resolved))::int AS n
-      `).pipe(Effect.withSpan("SyncRepo.mergeConflicts"))
+      `).pipe(Effect.withSpan("SyncRepo.mergeConflicts", { attributes: { scope } }))
 
-    /** Makes the kind's table equal to its staged rows; `large` loads get fresh statistics first. */
-    const merge = (id: RepositoryId, kind: SyncKind, large: boolean): Effect.Effect<number, SqlError> => {
+    /** Brings the kind's table in line with its staged rows; `large` loads get fresh statistics first. */
+    const merge = (id: RepositoryId, kind: SyncKind, scope: MergeScope, large: boolean): Effect.Effect<number, SqlError> => {
       switch (kind) {
         case "changes":
-          return mergeChanges(id, large)
+          return mergeChanges(id, scope, large)
         case "bookmarks":
           return mergeBookmarks(id)
         case "operations":
-          return mergeOperations(id, large)
+          return mergeOperations(id, scope, large)
         case "conflicts":
-          return mergeConflicts(id)
+          return mergeConflicts(id, scope)
       }
     }
 
@@ -262,6 +358,8 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       readonly operationId: OperationId
       readonly heads: ReadonlyArray<OperationId>
       readonly changesTruncated: boolean
+      readonly syncedWith: string
+      readonly full: boolean
       readonly channel: string
       readonly payload: unknown
     }) =>
@@ -269,6 +367,8 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         WITH synced AS (
           UPDATE repositories SET last_synced_operation_id = ${options.operationId}, last_synced_at = now(),
             last_error = NULL, consecutive_failures = 0, changes_truncated = ${options.changesTruncated},
+            synced_with = ${options.syncedWith},
+            last_full_sync_at = CASE WHEN ${options.full} THEN now() ELSE last_full_sync_at END,
             operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(options.heads)}))
           WHERE id = ${options.id}
           RETURNING id
@@ -293,12 +393,18 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
     return {
       lock,
       createStaging,
+      clearStaging,
       stageChanges,
+      stageHidden,
       stageBookmarks,
       stageOperations,
       stageConflicts,
       markUndone,
       merge,
+      conflictedSiblings,
+      storedOperations,
+      operationGraph,
+      setUndone,
       finish,
       counts
     } as const
