@@ -36,11 +36,34 @@ export const repositoryFailures = Metric.gauge("jj_watcher_repository_consecutiv
   description: "Consecutive failed syncs per repository"
 })
 
-export const recordSync = (result: "success" | "up_to_date" | "failure", seconds: number) =>
-  Effect.zipRight(
-    Metric.increment(Metric.tagged(syncs, "result", result)),
-    result === "failure" ? Effect.void : Metric.update(syncDuration, seconds)
-  )
+/** Tagged with `reason` (first-sync, requested, previous-operation-missing, format-changed, reconciliation, ...). */
+export const fullSyncs = Metric.counter("jj_watcher_full_syncs_total", {
+  description: "Syncs that read everything instead of only what changed, by reason",
+  incremental: true
+})
+
+/** Tagged with `kind`: rows a reconciliation found different from jj after the incremental part, and rewrote. */
+export const reconciliationRepairs = Metric.counter("jj_watcher_reconciliation_repaired_rows_total", {
+  description: "Rows repaired by periodic reconciliation, by kind",
+  incremental: true
+})
+
+export const recordSync = (result: {
+  readonly upToDate: boolean
+  readonly fullReason: string | null
+  readonly repaired: { readonly [kind: string]: number } | null
+}, seconds: number) =>
+  Effect.all([
+    Metric.increment(Metric.tagged(syncs, "result", result.upToDate ? "up_to_date" : "success")),
+    Metric.update(syncDuration, seconds),
+    result.fullReason === null ? Effect.void : Metric.increment(Metric.tagged(fullSyncs, "reason", result.fullReason)),
+    Effect.forEach(
+      Object.entries(result.repaired ?? {}),
+      ([kind, rows]) => Metric.incrementBy(Metric.tagged(reconciliationRepairs, "kind", kind), rows)
+    )
+  ], { discard: true })
+
+export const recordSyncFailure = Metric.increment(Metric.tagged(syncs, "result", "failure"))
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
 

@@ -14,16 +14,17 @@ import {
 } from "effect"
 import { DatabaseConfig, DatabaseLive } from "./Database.js"
 import { OperationId, RepositoryId } from "./Domain/Ids.js"
-import type { PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
-import { InvalidRepositoryName, KindCounts, RepositoryName, SyncKind } from "./Domain/Repository.js"
+import type { Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
+import { allSyncKinds, InvalidRepositoryName, KindCounts, RepositoryName, SyncKind } from "./Domain/Repository.js"
 import type { Repository } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
-import type { JjError, RepositoryError } from "./JjClient/Errors.js"
-import { undoneOperations } from "./Operations/UndoState.js"
+import type { JjError, PreviousOperationMissing, RepositoryError } from "./JjClient/Errors.js"
+import { operationKind, undoneOperations } from "./Operations/UndoState.js"
 import type { OperationNode } from "./Operations/UndoState.js"
 import { Repositories } from "./Repositories.js"
 import { SyncRepo } from "./Sync/Repo.js"
+import type { MergeScope } from "./Sync/Repo.js"
 
 export const SyncConfig = Config.all({
   /** Stop reading changes after this many and say so; unlimited when unset. */
@@ -34,7 +35,25 @@ export const SyncConfig = Config.all({
   timeout: Config.duration("SYNC_TIMEOUT").pipe(Config.withDefault(Duration.minutes(10))),
   retries: Config.integer("SYNC_RETRIES").pipe(Config.withDefault(3)),
   batchSize: Config.integer("SYNC_BATCH_SIZE").pipe(Config.withDefault(2_000)),
-  notifyChannel: Config.string("NOTIFY_CHANNEL").pipe(Config.withDefault("jj_watcher"))
+  notifyChannel: Config.string("NOTIFY_CHANNEL").pipe(Config.withDefault("jj_watcher")),
+  /** How often a repository is compared with jj in full, repairing drift; 0 turns reconciliation off. */
+  reconcileInterval: Config.duration("SYNC_RECONCILE_INTERVAL").pipe(Config.withDefault(Duration.hours(1)))
+})
+
+/**
+ * The version of what a sync derives from jj into the tables. Bump it when a migration or a reader changes the rows a
+ * mirror holds: every mirror written before is then read again in full ("format-changed").
+ */
+export const mirrorFormat = 1
+
+/** Above this many commits a conflicts read lists them all instead of naming them in a revset. */
+const maxListedCommits = 1_000
+
+/** What the undo state needs of an operation; only undo/redo/restore/revert descriptions matter, others stay small. */
+const undoNode = (operation: Operation): OperationNode => ({
+  id: operation.operationId,
+  parentIds: operation.parentOperationIds,
+  description: /operation [0-9a-f]+$/.test(operation.description) ? operation.description : ""
 })
 
 export const SyncMode = Schema.Literal("unchanged", "incremental", "full")
@@ -101,6 +120,14 @@ export interface SyncTarget {
   readonly kinds?: ReadonlyArray<SyncKind> | undefined
   /** Read and compare everything even when the op head was already synced. */
   readonly full?: boolean | undefined
+  /** Called after every staged batch with the rows read so far (for a progress line). */
+  readonly onProgress?: ((staged: KindCounts) => Effect.Effect<void>) | undefined
+}
+
+/** How a sync is asked for. */
+export interface SyncOptions {
+  readonly full?: boolean | undefined
+  readonly onProgress?: ((staged: KindCounts) => Effect.Effect<void>) | undefined
 }
 
 const transientPgCodes = /^(08|40001|40P01|53300|57P0[123])/
@@ -139,22 +166,77 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
     const repositories = yield* Repositories
     const repo = yield* SyncRepo
 
-    /** The transaction of one attempt; `undefined` when another sync already brought the row to this operation. */
-    const apply = (repository: Repository, location: RepositoryLocation, pinned: PinnedOperation, full: boolean) =>
+    const emptyCounts = (): Record<SyncKind, number> => ({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0 })
+    const addCounts = (a: KindCounts, b: KindCounts): KindCounts => ({
+      changes: a.changes + b.changes,
+      bookmarks: a.bookmarks + b.bookmarks,
+      operations: a.operations + b.operations,
+      conflicts: a.conflicts + b.conflicts
+    })
+
+    /**
+     * How a mirror is written: jj's version, the sync format, the change limit and the kinds. An incremental sync
+     * only continues a mirror written the same way; anything else is read again in full.
+     */
+    const fingerprint = (repository: Repository) =>
+      Effect.map(jj.version, (version) =>
+        [
+          `jj ${version}`,
+          `format ${mirrorFormat}`,
+          ...Option.match(config.maxChanges, { onNone: () => [], onSome: (max) => [`max-changes ${max}`] }),
+          `kinds ${repository.enabledKinds.join(",")}`
+        ].join("; ")
+      )
+
+    /** Whether a periodic reconciliation is due for a mirror last compared in full at `lastFullSyncAt`. */
+    const reconciliationDue = (lastFullSyncAt: Date | null, now: number) =>
+      Duration.toMillis(config.reconcileInterval) > 0 &&
+      (lastFullSyncAt === null || now - lastFullSyncAt.getTime() >= Duration.toMillis(config.reconcileInterval))
+
+    /**
+     * The transaction of one attempt; `undefined` when another sync already brought the row to this operation.
+     * `forced` names why a full sync is needed when the caller already knows (a request, a vanished operation).
+     */
+    const apply = (
+      repository: Repository,
+      location: RepositoryLocation,
+      pinned: PinnedOperation,
+      forced: FullSyncReason | undefined,
+      onProgress: (staged: KindCounts) => Effect.Effect<void>
+    ) =>
       Effect.gen(function*() {
         const id = repository.id
         const { operationId } = pinned
-        const last = yield* repo.lock(id)
-        if (!full && last?.lastSyncedOperationId === operationId && Arr.length(last.operationHeads) === pinned.heads.length) {
+        const state = yield* repo.lock(id)
+        const previous = state?.lastSyncedOperationId ?? null
+        const syncedWith = yield* fingerprint(repository)
+        const reconcile = reconciliationDue(state?.lastFullSyncAt ?? null, yield* Clock.currentTimeMillis)
+        if (
+          forced === undefined && !reconcile && previous === operationId &&
+          Arr.length(state?.operationHeads ?? []) === pinned.heads.length
+        ) {
           return undefined
         }
+        const reason: FullSyncReason | undefined = forced ??
+          (previous === null
+            ? "first-sync"
+            : state?.syncedWith !== syncedWith
+            ? "format-changed"
+            : Option.isSome(config.maxChanges)
+            ? "changes-limit"
+            : !(yield* jj.hasOperation(location, previous))
+            ? "previous-operation-missing"
+            : reconcile
+            ? "reconciliation"
+            : undefined)
+
         yield* repo.createStaging
-        const truncated = yield* Ref.make(false)
-        const undoGraph: Array<OperationNode> = []
+        const kinds = repository.enabledKinds
         // The readers share the transaction's one connection: their statements take turns on it.
         const connection = yield* Effect.makeSemaphore(1)
-        const staged: Record<SyncKind, number> = { changes: 0, bookmarks: 0, operations: 0, conflicts: 0 }
+        const onConnection = connection.withPermits(1)
         const batches = <A, E>(
+          staged: Record<SyncKind, number>,
           kind: SyncKind,
           stream: Stream.Stream<A, E>,
           stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
@@ -163,70 +245,209 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
             Stream.grouped(config.batchSize),
             Stream.runForEach((chunk) => {
               staged[kind] += chunk.length
-              return connection.withPermits(1)(stage(Arr.fromIterable(chunk)))
+              return Effect.zipRight(onConnection(stage(Arr.fromIterable(chunk))), onProgress(staged))
             })
           )
-        const limitChanges = <A, E>(stream: Stream.Stream<A, E>) =>
-          Option.match(config.maxChanges, {
-            onNone: () => stream,
-            onSome: (max) =>
-              stream.pipe(
-                Stream.take(max + 1),
-                Stream.zipWithIndex,
-                Stream.tap(([, index]) => index === max ? Ref.set(truncated, true) : Effect.void),
-                Stream.filter(([, index]) => index < max),
-                Stream.map(([change]) => change)
-              )
+        const mergeAll = (staged: Record<SyncKind, number>, scopes: Record<SyncKind, MergeScope>) =>
+          Effect.gen(function*() {
+            const written = emptyCounts()
+            for (const kind of kinds) written[kind] = yield* repo.merge(id, kind, scopes[kind], staged[kind] > config.batchSize)
+            return written
           })
-        const readers: Record<SyncKind, Effect.Effect<void, JjError | SqlError>> = {
-          changes: batches("changes", limitChanges(jj.changes(location, operationId)), (batch) => repo.stageChanges(id, batch)),
-          bookmarks: batches("bookmarks", jj.bookmarks(location, operationId), (batch) => repo.stageBookmarks(id, batch)),
-          operations: batches(
-            "operations",
-            jj.operations(location, operationId).pipe(Stream.tap((operation) =>
-              Effect.sync(() =>
-                undoGraph.push({
-                  id: operation.operationId,
-                  parentIds: operation.parentOperationIds,
-                  // Only undo/redo/restore/revert descriptions matter to the undo state; keep the others small.
-                  description: /operation [0-9a-f]+$/.test(operation.description) ? operation.description : ""
-                })
+
+        /** Reads everything at the pinned operation and makes the tables equal to it. */
+        const fullPass = Effect.gen(function*() {
+          const staged = emptyCounts()
+          const truncated = yield* Ref.make(false)
+          const undoGraph: Array<OperationNode> = []
+          const limitChanges = <A, E>(stream: Stream.Stream<A, E>) =>
+            Option.match(config.maxChanges, {
+              onNone: () => stream,
+              onSome: (max) =>
+                stream.pipe(
+                  Stream.take(max + 1),
+                  Stream.zipWithIndex,
+                  Stream.tap(([, index]) => index === max ? Ref.set(truncated, true) : Effect.void),
+                  Stream.filter(([, index]) => index < max),
+                  Stream.map(([change]) => change)
+                )
+            })
+          const readers: Record<SyncKind, Effect.Effect<void, JjError | SqlError>> = {
+            changes: batches(staged, "changes", limitChanges(jj.changes(location, operationId)), (batch) =>
+              repo.stageChanges(id, batch)),
+            bookmarks: batches(staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
+              repo.stageBookmarks(id, batch)),
+            operations: batches(
+              staged,
+              "operations",
+              jj.operations(location, operationId).pipe(
+                Stream.tap((operation) => Effect.sync(() => undoGraph.push(undoNode(operation))))
+              ),
+              (batch) => repo.stageOperations(id, batch)
+            ).pipe(Effect.zipRight(Effect.suspend(() =>
+              onConnection(repo.markUndone([...undoneOperations(undoGraph, operationId)]))
+            ))),
+            conflicts: batches(staged, "conflicts", jj.conflicts(location, operationId), (batch) =>
+              repo.stageConflicts(batch))
+          }
+          // Four readers as parallel fibers at the same pinned operation; their batches share this transaction.
+          yield* Effect.all(kinds.map((kind) => readers[kind]), { concurrency: "unbounded", discard: true })
+          const written = yield* mergeAll(staged, { changes: "all", bookmarks: "all", operations: "all", conflicts: "all" })
+          return { written, changesTruncated: yield* Ref.get(truncated) }
+        })
+
+        /**
+         * Reads only what changed since `since`: commits that appeared or went away, operations newer than it, and
+         * conflicts of the commits that appeared (with the other conflicted commits of their changes); bookmarks are
+         * few and read whole, and only their differences are written.
+         */
+        const incrementalPass = (since: OperationId) =>
+          Effect.gen(function*() {
+            const staged = emptyCounts()
+            const scopes: Record<SyncKind, MergeScope> = {
+              changes: "difference",
+              bookmarks: "all",
+              operations: "difference",
+              conflicts: "difference"
+            }
+            const conflicted: Array<string> = []
+            const changes = batches(staged, "changes", jj.changedCommits(location, operationId, since), (batch) => {
+              const appeared = batch.filter((line) => !line.hidden).map((line) => line.change)
+              const hidden = batch.filter((line) => line.hidden).map((line) => line.change)
+              for (const change of appeared) if (change.hasConflicts) conflicted.push(change.commitId)
+              return Effect.zipRight(
+                appeared.length > 0 ? repo.stageChanges(id, appeared) : Effect.void,
+                hidden.length > 0 ? repo.stageHidden(hidden) : Effect.void
               )
-            )),
-            (batch) => repo.stageOperations(id, batch)
-          ).pipe(Effect.zipRight(Effect.suspend(() =>
-            connection.withPermits(1)(repo.markUndone([...undoneOperations(undoGraph, operationId)]))
-          ))),
-          conflicts: batches("conflicts", jj.conflicts(location, operationId), (batch) => repo.stageConflicts(batch))
-        }
-        const kinds = repository.enabledKinds
-        // Four readers as parallel fibers at the same pinned operation; their batches share this transaction.
-        yield* Effect.all(kinds.map((kind) => readers[kind]), { concurrency: "unbounded", discard: true })
-        const written = { changes: 0, bookmarks: 0, operations: 0, conflicts: 0 }
-        for (const kind of kinds) written[kind] = yield* repo.merge(id, kind, staged[kind] > config.batchSize)
-        const changesTruncated = yield* Ref.get(truncated)
+            })
+            const allConflicts = Effect.suspend(() => {
+              scopes.conflicts = "all"
+              return batches(staged, "conflicts", jj.conflicts(location, operationId), (batch) => repo.stageConflicts(batch))
+            })
+            // Conflicts follow the commits that appeared, so they are read once the changes are staged.
+            const conflicts = kinds.includes("changes")
+              ? Effect.gen(function*() {
+                const siblings = yield* onConnection(repo.conflictedSiblings(id))
+                const commitIds = Arr.dedupe([...conflicted, ...siblings])
+                if (commitIds.length > maxListedCommits) return yield* allConflicts
+                yield* batches(staged, "conflicts", jj.conflicts(location, operationId, commitIds), (batch) =>
+                  repo.stageConflicts(batch))
+              })
+              : allConflicts
+            const operations = Effect.gen(function*() {
+              // Walk the log from the head until every path back has reached a stored operation and `since` was
+              // seen. When `since` is not an ancestor of the head (concurrent operations), the walk reads the whole
+              // log and the table is made equal to it.
+              const frontier = new Set<string>([operationId])
+              const graph: Array<OperationNode> = []
+              let sinceSeen = false
+              yield* batches(
+                staged,
+                "operations",
+                jj.operations(location, operationId).pipe(
+                  Stream.mapEffect((operation) =>
+                    Effect.gen(function*() {
+                      graph.push(undoNode(operation))
+                      if (operation.operationId === since) {
+                        sinceSeen = true
+                        frontier.delete(operation.operationId)
+                      } else if (frontier.delete(operation.operationId)) {
+                        const stored = sinceSeen &&
+                          (yield* onConnection(repo.storedOperations(id, [operation.operationId]))).size > 0
+                        if (!stored) for (const parent of operation.parentOperationIds) frontier.add(parent)
+                      }
+                      return { operation, done: sinceSeen && frontier.size === 0 }
+                    })
+                  ),
+                  Stream.takeUntil(({ done }) => done),
+                  Stream.map(({ operation }) => operation)
+                ),
+                (batch) => repo.stageOperations(id, batch)
+              )
+              if (!sinceSeen) {
+                scopes.operations = "all"
+                yield* onConnection(repo.markUndone([...undoneOperations(graph, operationId)]))
+              }
+              // Undo state only moves with an undo, redo, restore or revert, or when concurrent operations merge.
+              return sinceSeen && graph.some((node) =>
+                node.id !== since && (operationKind(node.description)._tag !== "Plain" || node.parentIds.length > 1)
+              )
+            })
+            let recomputeUndone = false
+            const readers: Array<Effect.Effect<void, JjError | PreviousOperationMissing | SqlError>> = []
+            if (kinds.includes("changes")) readers.push(kinds.includes("conflicts") ? Effect.zipRight(changes, conflicts) : changes)
+            else if (kinds.includes("conflicts")) readers.push(allConflicts)
+            if (kinds.includes("bookmarks")) {
+              readers.push(batches(staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
+                repo.stageBookmarks(id, batch)))
+            }
+            if (kinds.includes("operations")) {
+              readers.push(Effect.map(operations, (recompute) => {
+                recomputeUndone = recompute
+              }))
+            }
+            yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
+            const written = yield* mergeAll(staged, scopes)
+            if (recomputeUndone) {
+              const graph = yield* repo.operationGraph(id)
+              written.operations += yield* repo.setUndone(id, [...undoneOperations(graph, operationId)])
+            }
+            return written
+          })
+
+        const result = yield* Effect.gen(function*() {
+          if (reason === undefined || reason === "reconciliation") {
+            const incremental = yield* incrementalPass(previous!)
+            if (reason === undefined) {
+              return { mode: "incremental" as const, reason: null, written: incremental, repaired: null, changesTruncated: false }
+            }
+            // A reconciliation applies the difference first, so that the full pass after it writes only drift.
+            yield* repo.clearStaging([...allSyncKinds, "hidden"])
+            const full = yield* fullPass
+            return {
+              mode: "full" as const,
+              reason,
+              written: addCounts(incremental, full.written),
+              repaired: full.written,
+              changesTruncated: full.changesTruncated
+            }
+          }
+          const full = yield* fullPass
+          return { mode: "full" as const, reason, written: full.written, repaired: null, changesTruncated: full.changesTruncated }
+        })
         const counts = yield* repo.finish({
           id,
           operationId,
           heads: pinned.heads,
-          changesTruncated,
+          changesTruncated: result.changesTruncated,
+          syncedWith,
+          full: result.mode === "full",
           channel: config.notifyChannel,
           payload: { schema, repositoryId: id, owner: repository.owner, name: repository.name, operationId }
         })
-        return { written, counts, changesTruncated, previousOperationId: last?.lastSyncedOperationId ?? null }
+        return { ...result, counts, previousOperationId: previous }
       }).pipe(sql.withTransaction)
 
     /** Syncs a repository whose row exists; retries transient failures and records the final one on the row. */
-    const syncRepository = (repository: Repository, options?: { readonly full?: boolean | undefined }) =>
+    const syncRepository = (repository: Repository, options?: SyncOptions) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
         const location = yield* jj.locate(repository.path)
+        const requested = options?.full === true ? "requested" as const : undefined
+        const onProgress = options?.onProgress ?? (() => Effect.void)
         const attempt = Effect.gen(function*() {
           const pinned = yield* jj.currentOperation(location)
-          const full = options?.full === true
-          const upToDate = !full && repository.lastSyncedOperationId === pinned.operationId &&
-            repository.operationHeads.length === pinned.heads.length
-          const applied = upToDate ? undefined : yield* apply(repository, location, pinned, full)
+          const upToDate = requested === undefined && repository.lastSyncedOperationId === pinned.operationId &&
+            repository.operationHeads.length === pinned.heads.length &&
+            !reconciliationDue(repository.lastFullSyncAt, started)
+          const applied = upToDate ? undefined : yield* apply(repository, location, pinned, requested, onProgress).pipe(
+            // The previous operation vanished while being read (garbage collection): read everything instead.
+            Effect.catchTag("PreviousOperationMissing", () =>
+              apply(repository, location, pinned, "previous-operation-missing", onProgress).pipe(
+                // A full sync reads no difference, so it cannot miss the previous operation.
+                Effect.catchTag("PreviousOperationMissing", Effect.die)
+              ))
+          )
           return { pinned, applied }
         }).pipe(
           Effect.retry({
@@ -250,25 +471,23 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
           operationId: pinned.operationId,
           previousOperationId: applied?.previousOperationId ?? repository.lastSyncedOperationId,
           upToDate: applied === undefined,
-          mode: applied === undefined ? "unchanged" : "full",
-          fullReason: applied === undefined ? null : "requested",
-          repaired: null,
+          mode: applied?.mode ?? "unchanged",
+          fullReason: applied?.reason ?? null,
+          repaired: applied?.repaired ?? null,
           divergentOperations: pinned.heads.length > 1,
           operationHeads: pinned.heads,
           changesTruncated: applied?.changesTruncated ?? repository.changesTruncated,
           kinds: repository.enabledKinds,
           counts,
-          written: applied?.written ?? { changes: 0, bookmarks: 0, operations: 0, conflicts: 0 },
+          written: applied?.written ?? emptyCounts(),
           durationMs: finished - started
         })
       }).pipe(
-        Effect.tap((result) =>
-          Metrics.recordSync(result.upToDate ? "up_to_date" : "success", result.durationMs / 1000)
-        ),
+        Effect.tap((result) => Metrics.recordSync(result, result.durationMs / 1000)),
         Effect.tapError((error) =>
           Effect.zipRight(
             repositories.recordFailure(repository.id, errorMessage(error)).pipe(Effect.ignore),
-            Metrics.recordSync("failure", 0)
+            Metrics.recordSyncFailure
           )
         ),
         Effect.scoped,
@@ -295,15 +514,15 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         const name = yield* validName("name", target.name ?? segments.at(-1) ?? "")
         let repository = yield* repositories.ensure(owner, name, location.workspaceRoot)
         if (target.kinds !== undefined) repository = yield* repositories.setSyncKinds(repository.id, target.kinds)
-        return yield* syncRepository(repository, { full: target.full })
+        return yield* syncRepository(repository, { full: target.full, onProgress: target.onProgress })
       }).pipe(Effect.withSpan("SyncService.syncPath", { attributes: { path: target.path } }))
 
     /** Syncs a repository by its row id, reading the row afresh (the watcher's entry point). */
-    const syncById = (id: RepositoryId) =>
+    const syncById = (id: RepositoryId, options?: SyncOptions) =>
       Effect.gen(function*() {
         const found = yield* repositories.findById(id)
         if (Option.isNone(found)) return yield* new RepositoryNotFound({ id })
-        return yield* syncRepository(found.value)
+        return yield* syncRepository(found.value, options)
       }).pipe(
         Effect.withSpan("SyncService.syncById", { attributes: { id } })
       )
