@@ -1,7 +1,8 @@
 import { Args, Command, Options } from "@effect/cli"
-import { Cause, ConfigProvider, Console, Effect, Layer, Option, Schema } from "effect"
+import { Cause, ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
 import { DatabaseLive } from "./Database.js"
 import { SyncKind } from "./Domain/Repository.js"
+import type { KindCounts } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
 import { SyncResult, SyncService } from "./Sync.js"
 import { HttpLive } from "./Http.js"
@@ -16,7 +17,9 @@ const summary = (result: SyncResult) => {
   const counts = Object.entries(result.counts).map(([kind, n]) => `${kind} ${n}`).join(", ")
   const what = result.upToDate
     ? `already at operation ${shortId(result.operationId)}`
-    : `synced operation ${shortId(result.operationId)}`
+    : `synced operation ${shortId(result.operationId)} (${
+      result.mode === "full" ? `full: ${result.fullReason}` : "incremental"
+    })`
   const notes = [
     result.divergentOperations ? ` (jj has ${result.operationHeads.length} concurrent op heads; read the latest)` : "",
     result.changesTruncated ? " (changes truncated at WATCHER_MAX_CHANGES)" : ""
@@ -57,17 +60,42 @@ const kinds = Options.choice("kind", SyncKind.literals).pipe(
   )
 )
 
+/**
+ * On a terminal, a sync that takes more than a moment (a first import) shows the rows read so far on one stderr line,
+ * rewritten in place and cleared at the end.
+ */
+const withProgressLine = <A, E, R>(run: (onProgress: (staged: KindCounts) => Effect.Effect<void>) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    if (process.stderr.isTTY !== true) return yield* run(() => Effect.void)
+    let latest: KindCounts | undefined
+    let shown = false
+    const show = Effect.sync(() => {
+      if (latest === undefined) return
+      shown = true
+      const read = Object.entries(latest).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`).join(", ")
+      process.stderr.write(`\r\x1b[2Kreading… ${read}`)
+    })
+    return yield* Effect.acquireUseRelease(
+      show.pipe(Effect.repeat(Schedule.spaced(Duration.millis(250))), Effect.delay(Duration.seconds(1)), Effect.fork),
+      () => run((staged) => Effect.sync(() => (latest = { ...staged }))),
+      (fiber) => Effect.zipRight(Fiber.interrupt(fiber), Effect.sync(() => shown && process.stderr.write("\r\x1b[2K")))
+    )
+  })
+
 const syncCommand = Command.make("sync", { path, owner, name, json, full, kinds }, (args) =>
   Effect.gen(function*() {
     yield* JjClient.pipe(Effect.flatMap((jj) => jj.checkVersion))
     const sync = yield* SyncService
-    const result = yield* sync.syncPath({
-      path: args.path,
-      owner: Option.getOrUndefined(args.owner),
-      name: Option.getOrUndefined(args.name),
-      kinds: args.kinds.length > 0 ? args.kinds : undefined,
-      full: args.full
-    })
+    const result = yield* withProgressLine((onProgress) =>
+      sync.syncPath({
+        path: args.path,
+        owner: Option.getOrUndefined(args.owner),
+        name: Option.getOrUndefined(args.name),
+        kinds: args.kinds.length > 0 ? args.kinds : undefined,
+        full: args.full,
+        onProgress
+      })
+    )
     yield* args.json
       ? Console.log(JSON.stringify(yield* Schema.encode(SyncResult)(result)))
       : Console.log(summary(result))

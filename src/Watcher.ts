@@ -8,7 +8,7 @@ import { JjClient } from "./JjClient.js"
 import { RepositoryPathNotFound } from "./JjClient/Errors.js"
 import { Repositories } from "./Repositories.js"
 import * as Metrics from "./Metrics.js"
-import { SyncService } from "./Sync.js"
+import { SyncConfig, SyncService } from "./Sync.js"
 import type { SyncResult } from "./Sync.js"
 import { makeNativeEvents } from "./Watcher/NativeEvents.js"
 import { makeScheduler } from "./Watcher/Scheduler.js"
@@ -84,6 +84,7 @@ export class WatcherStatus extends Schema.Class<WatcherStatus>("WatcherStatus")(
 export class Watcher extends Effect.Service<Watcher>()("Watcher", {
   scoped: Effect.gen(function*() {
     const config = yield* WatcherConfig
+    const syncConfig = yield* SyncConfig
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const jj = yield* JjClient
@@ -291,9 +292,28 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
         Stream.mapConcatEffect(() => which === "polled" && polledOnly.size === 0 ? Effect.succeed([]) : poll(which))
       )
 
+    /**
+     * Watched repositories due for their periodic full comparison with jj (`SYNC_RECONCILE_INTERVAL`), looked up at
+     * most every minute; the sync they get is a reconciliation.
+     */
+    const reconcileInterval = Duration.toMillis(syncConfig.reconcileInterval)
+    const reconciliations: Stream.Stream<RepositoryId> = reconcileInterval === 0 ? Stream.empty : Stream.fromSchedule(
+      Schedule.spaced(Duration.millis(Math.min(reconcileInterval, 60_000)))
+    ).pipe(
+      Stream.mapConcatEffect(() =>
+        repositories.dueForReconciliation(syncConfig.reconcileInterval).pipe(
+          Effect.map((ids) => ids.filter((id) => watched.has(id))),
+          Effect.catchAllCause((cause) =>
+            Effect.as(Effect.logWarning("looking up repositories due for reconciliation failed", cause), [])
+          )
+        )
+      )
+    )
+
     /** Every change notice for every watched repository, native and polled. */
     const detection: Stream.Stream<RepositoryId> = Stream.mergeAll([
       repoEvents.events,
+      reconciliations,
       polling("polled", config.pollInterval),
       polling("native", config.safetyPollInterval)
     ], { concurrency: "unbounded" })

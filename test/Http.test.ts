@@ -94,11 +94,11 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         const alice = yield* clientWith(yield* jwt({ sub: "alice" }))
         const detail = yield* alice.watcher.getRepo({ path: { user: "alice" as never, repo: "proj" as never } })
         expect(detail.user).toBe("alice")
-        const synced = yield* alice.watcher.sync({ path: { user: "alice" as never, repo: "proj" as never } })
+        const synced = yield* alice.watcher.sync({ path: { user: "alice" as never, repo: "proj" as never }, urlParams: {} })
         expect(synced.operationId).toBe(headOperation(path.join(base, "alice", "proj")))
         const denied: Array<Effect.Effect<unknown, { readonly _tag: string }>> = [
           alice.watcher.getRepo({ path: { user: "bob" as never, repo: "other" as never } }),
-          alice.watcher.sync({ path: { user: "bob" as never, repo: "other" as never } }),
+          alice.watcher.sync({ path: { user: "bob" as never, repo: "other" as never }, urlParams: {} }),
           alice.watcher.status(),
           alice.watcher.listRepos({ urlParams: {} }),
           alice.watcher.watch({ path: { user: "alice" as never, repo: "proj" as never } })
@@ -169,7 +169,7 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         const client = yield* clientWith(adminToken)
         const repoPath = path.join(base, "bob", "other")
         jj(repoPath, "new", "-m", "over http")
-        const result = yield* client.watcher.sync({ path: { user: "bob" as never, repo: "other" as never } })
+        const result = yield* client.watcher.sync({ path: { user: "bob" as never, repo: "other" as never }, urlParams: {} })
         expect(result.operationId).toBe(headOperation(repoPath))
         expect(typeof result.durationMs).toBe("number")
       }))

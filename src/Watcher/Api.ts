@@ -123,6 +123,8 @@ export class WatcherApiGroup extends HttpApiGroup.make("watcher")
   .add(
     HttpApiEndpoint.post("sync", "/sync/:user/:repo")
       .setPath(RepoPath)
+      // full=true reads everything instead of only what changed since the last sync.
+      .setUrlParams(Schema.Struct({ full: Schema.optional(Schema.BooleanFromString) }))
       .addSuccess(SyncResult)
       .addError(RepoNotFound)
       .addError(PathRejected)

@@ -139,16 +139,21 @@ export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGrou
           if (purged) yield* repositories.purgeMirror(row.id)
           return new UnwatchResult({ user: row.owner, repo: row.name, watched: false, purged })
         }))
-      .handle("sync", ({ path }) =>
+      .handle("sync", ({ path, urlParams }) =>
         Effect.gen(function*() {
           // Only repositories under the base directory, whatever rows exist: the path is checked every time.
           const location = yield* locateUnderBase(path.user, path.repo)
           const existing = yield* repositories.findByName(path.user, path.repo)
           const run = Effect.gen(function*() {
             if (Option.isSome(existing) && existing.value.path === location.workspaceRoot) {
-              return yield* sync.syncById(existing.value.id)
+              return yield* sync.syncById(existing.value.id, { full: urlParams.full })
             }
-            return yield* sync.syncPath({ path: location.workspaceRoot, owner: path.user, name: path.repo })
+            return yield* sync.syncPath({
+              path: location.workspaceRoot,
+              owner: path.user,
+              name: path.repo,
+              full: urlParams.full
+            })
           })
           const fiber = yield* FiberSet.run(syncs, run)
           return yield* Fiber.join(fiber).pipe(
