@@ -4,7 +4,7 @@ import { Effect, Exit } from "effect"
 import fs from "node:fs"
 import path from "node:path"
 import { SyncService } from "../src/Sync.js"
-import { mirrorOf, rowVersions } from "./support/database.js"
+import { rowVersions } from "./support/database.js"
 import {
   changeIdOf,
   commitIdOf,
@@ -13,50 +13,16 @@ import {
   headOperation,
   initRepo,
   jj,
-  jjBookmarkList,
-  jjLog,
-  jjOpLog,
-  jjResolveList,
   makeBaseDir,
   writeFile
 } from "./support/jj.js"
 import { makeTestLayer } from "./support/database.js"
+import { expectMirrorsJj } from "./support/oracle.js"
 
 const base = makeBaseDir("sync")
-const byKey = <A>(key: (a: A) => string) => (a: A, b: A) => key(a).localeCompare(key(b))
 
 const sync = (repo: string, options: { readonly full?: boolean } = {}) =>
   SyncService.pipe(Effect.flatMap((service) => service.syncPath({ path: repo, ...options })))
-
-/** The database holds exactly what jj reports, field by field. */
-const expectMirrorsJj = (repositoryId: number, repo: string) =>
-  Effect.gen(function*() {
-    const mirror = yield* mirrorOf(repositoryId)
-    const log = jjLog(repo)
-    expect([...mirror.changes].sort(byKey((c) => c.commitId))).toEqual(log.sort(byKey((c) => c.commitId)))
-
-    const changeIds = new Map(log.map((change) => [change.commitId, change.changeId]))
-    const bookmarkKey = (b: { name: string; remote: string }) => `${b.name}@${b.remote}`
-    expect(
-      mirror.bookmarks.map(({ isDefault: _, targetChangeId: __, ...rest }) => rest).sort(byKey(bookmarkKey))
-    ).toEqual(jjBookmarkList(repo).sort(byKey(bookmarkKey)))
-    for (const bookmark of mirror.bookmarks) {
-      const [only] = bookmark.targetCommitIds
-      expect(bookmark.targetChangeId).toEqual(
-        bookmark.targetCommitIds.length === 1 && only !== undefined ? changeIds.get(only) ?? null : null
-      )
-    }
-
-    const opLog = jjOpLog(repo)
-    expect(
-      mirror.operations.map(({ isUndone: _, operationType: __, ...rest }) => rest).sort(byKey((o) => o.operationId))
-    ).toEqual(opLog.sort(byKey((o) => o.operationId)))
-
-    const conflictKey = (c: { changeId: string; filePath: string }) => `${c.changeId}:${c.filePath}`
-    const open = mirror.conflicts.filter((c) => !c.resolved).map(({ resolved: _, resolvedAt: __, ...rest }) => rest)
-    expect(open.sort(byKey(conflictKey))).toEqual(jjResolveList(repo).sort(byKey(conflictKey)))
-    return mirror
-  })
 
 layer(makeTestLayer("sync"), { timeout: "120 seconds" })("sync mirrors jj exactly", (it) => {
   it.effect("an empty repository", () =>

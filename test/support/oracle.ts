@@ -1,0 +1,92 @@
+import { expect } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import { mirrorOf } from "./database.js"
+import { jjBookmarkList, jjLog, jjOpLog, jjResolveList } from "./jj.js"
+
+/** Assertions that compare a mirror in the database with jj itself, or with another mirror of the same repository. */
+
+export const byKey = <A>(key: (a: A) => string) => (a: A, b: A) => key(a).localeCompare(key(b))
+
+/**
+ * The database holds exactly what jj reports, field by field. `message` (optional) prefixes every failure, e.g. to
+ * say which seed and step of a randomized test broke it.
+ */
+export const expectMirrorsJj = (repositoryId: number, repo: string, message?: string) =>
+  Effect.gen(function*() {
+    const mirror = yield* mirrorOf(repositoryId)
+    const log = jjLog(repo)
+    expect([...mirror.changes].sort(byKey((c) => c.commitId)), message).toEqual(log.sort(byKey((c) => c.commitId)))
+
+    const changeIds = new Map(log.map((change) => [change.commitId, change.changeId]))
+    const bookmarkKey = (b: { name: string; remote: string }) => `${b.name}@${b.remote}`
+    expect(
+      mirror.bookmarks.map(({ isDefault: _, targetChangeId: __, ...rest }) => rest).sort(byKey(bookmarkKey)),
+      message
+    ).toEqual(jjBookmarkList(repo).sort(byKey(bookmarkKey)))
+    for (const bookmark of mirror.bookmarks) {
+      const [only] = bookmark.targetCommitIds
+      expect(bookmark.targetChangeId, message).toEqual(
+        bookmark.targetCommitIds.length === 1 && only !== undefined ? changeIds.get(only) ?? null : null
+      )
+    }
+
+    const opLog = jjOpLog(repo)
+    expect(
+      mirror.operations.map(({ isUndone: _, operationType: __, ...rest }) => rest).sort(byKey((o) => o.operationId)),
+      message
+    ).toEqual(opLog.sort(byKey((o) => o.operationId)))
+
+    const conflictKey = (c: { changeId: string; filePath: string }) => `${c.changeId}:${c.filePath}`
+    const open = mirror.conflicts.filter((c) => !c.resolved).map(({ resolved: _, resolvedAt: __, ...rest }) => rest)
+    expect(open.sort(byKey(conflictKey)), message).toEqual(jjResolveList(repo).sort(byKey(conflictKey)))
+    return mirror
+  })
+
+/** Operation columns `mirrorOf` leaves out, so that two mirrors are compared on every column jj determines. */
+const operationDetails = (repositoryId: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ operationId: string; startTime: Date; workspaceName: string; tags: unknown }>`
+      SELECT operation_id, start_time, workspace_name, tags FROM jj_operations WHERE repository_id = ${repositoryId}`
+    return rows
+      .map((row) => ({ ...row, startTime: row.startTime.toISOString() }))
+      .sort(byKey((o) => o.operationId))
+  })
+
+/**
+ * Two mirrors of the same jj repository, stored under two repository rows (say, one kept up to date incrementally
+ * and one synced from scratch), hold the same rows: changes, bookmarks (with `isDefault` and `targetChangeId`),
+ * operations (with `isUndone` and `operationType`) and open conflicts. Resolved conflict rows are history, which
+ * legitimately differs between a mirror that saw a conflict come and go and one that never saw it, so only open ones
+ * are compared.
+ */
+export const expectSameMirror = (repositoryId: number, referenceId: number, message?: string) =>
+  Effect.gen(function*() {
+    const [mirror, reference] = [yield* mirrorOf(repositoryId), yield* mirrorOf(referenceId)]
+    const label = (kind: string) => `${message === undefined ? "" : `${message}: `}${kind} differ from the reference`
+
+    const changeKey = (c: { commitId: string }) => c.commitId
+    expect([...mirror.changes].sort(byKey(changeKey)), label("changes")).toEqual(
+      [...reference.changes].sort(byKey(changeKey))
+    )
+
+    const bookmarkKey = (b: { name: string; remote: string }) => `${b.name}@${b.remote}`
+    expect([...mirror.bookmarks].sort(byKey(bookmarkKey)), label("bookmarks")).toEqual(
+      [...reference.bookmarks].sort(byKey(bookmarkKey))
+    )
+
+    const operationKey = (o: { operationId: string }) => o.operationId
+    expect([...mirror.operations].sort(byKey(operationKey)), label("operations")).toEqual(
+      [...reference.operations].sort(byKey(operationKey))
+    )
+    expect(yield* operationDetails(repositoryId), label("operation details")).toEqual(
+      yield* operationDetails(referenceId)
+    )
+
+    const conflictKey = (c: { changeId: string; filePath: string }) => `${c.changeId}:${c.filePath}`
+    const open = (conflicts: typeof mirror.conflicts) =>
+      conflicts.filter((c) => !c.resolved).map(({ resolvedAt: _, ...rest }) => rest).sort(byKey(conflictKey))
+    expect(open(mirror.conflicts), label("open conflicts")).toEqual(open(reference.conflicts))
+    return mirror
+  })
