@@ -12,6 +12,7 @@ import {
   JjUnavailable,
   NotAJjRepository,
   PreviousOperationMissing,
+  PreviousOperationUnrelated,
   RepositoryPathNotFound
 } from "./JjClient/Errors.js"
 import type { JjError } from "./JjClient/Errors.js"
@@ -267,19 +268,26 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       location: RepositoryLocation,
       operationId: OperationId,
       previous: OperationId
-    ): Stream.Stream<{ readonly hidden: boolean; readonly change: Change }, JjError | PreviousOperationMissing> => {
+    ): Stream.Stream<
+      { readonly hidden: boolean; readonly change: Change },
+      JjError | PreviousOperationMissing | PreviousOperationUnrelated
+    > => {
       const before = `at_operation(${previous}, visible_heads())`
       const revset = `((${before}..visible_heads()) | (visible_heads()..${before})) ~ root()`
       return decodeLines(
         pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", changeTemplate]),
         ChangeLine
       ).pipe(
-        Stream.catchTag("JjCommandFailed", (error): Stream.Stream<never, JjError | PreviousOperationMissing> =>
-          Stream.fail(
-            /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
-              ? new PreviousOperationMissing({ operationId: previous })
-              : error
-          )
+        Stream.catchTag(
+          "JjCommandFailed",
+          (error): Stream.Stream<never, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
+            Stream.fail(
+              /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
+                ? new PreviousOperationMissing({ operationId: previous })
+                : /commit id [0-9a-f]+ not found in index/i.test(error.stderr)
+                ? new PreviousOperationUnrelated({ operationId: previous })
+                : error
+            )
         ),
         Stream.withSpan("JjClient.changedCommits")
       )

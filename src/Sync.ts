@@ -19,7 +19,12 @@ import { allSyncKinds, InvalidRepositoryName, KindCounts, RepositoryName, SyncKi
 import type { Repository } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
-import type { JjError, PreviousOperationMissing, RepositoryError } from "./JjClient/Errors.js"
+import type {
+  JjError,
+  PreviousOperationMissing,
+  PreviousOperationUnrelated,
+  RepositoryError
+} from "./JjClient/Errors.js"
 import { operationKind, undoneOperations } from "./Operations/UndoState.js"
 import type { OperationNode } from "./Operations/UndoState.js"
 import { Repositories } from "./Repositories.js"
@@ -63,6 +68,7 @@ export const FullSyncReason = Schema.Literal(
   "first-sync",
   "requested",
   "previous-operation-missing",
+  "previous-operation-unrelated",
   "format-changed",
   "reconciliation",
   "changes-limit"
@@ -374,7 +380,7 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
               )
             })
             let recomputeUndone = false
-            const readers: Array<Effect.Effect<void, JjError | PreviousOperationMissing | SqlError>> = []
+            const readers: Array<Effect.Effect<void, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError>> = []
             if (kinds.includes("changes")) readers.push(kinds.includes("conflicts") ? Effect.zipRight(changes, conflicts) : changes)
             else if (kinds.includes("conflicts")) readers.push(allConflicts)
             if (kinds.includes("bookmarks")) {
@@ -440,13 +446,18 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
           const upToDate = requested === undefined && repository.lastSyncedOperationId === pinned.operationId &&
             repository.operationHeads.length === pinned.heads.length &&
             !reconciliationDue(repository.lastFullSyncAt, started)
+          // When the difference cannot be read (the previous operation was garbage-collected meanwhile, or it is not
+          // an ancestor of the pinned one), the attempt is rolled back and everything is read instead.
+          const fullInstead = (reason: FullSyncReason) =>
+            apply(repository, location, pinned, reason, onProgress).pipe(
+              // A full sync reads no difference, so it cannot fail this way.
+              Effect.catchTags({ PreviousOperationMissing: Effect.die, PreviousOperationUnrelated: Effect.die })
+            )
           const applied = upToDate ? undefined : yield* apply(repository, location, pinned, requested, onProgress).pipe(
-            // The previous operation vanished while being read (garbage collection): read everything instead.
-            Effect.catchTag("PreviousOperationMissing", () =>
-              apply(repository, location, pinned, "previous-operation-missing", onProgress).pipe(
-                // A full sync reads no difference, so it cannot miss the previous operation.
-                Effect.catchTag("PreviousOperationMissing", Effect.die)
-              ))
+            Effect.catchTags({
+              PreviousOperationMissing: () => fullInstead("previous-operation-missing"),
+              PreviousOperationUnrelated: () => fullInstead("previous-operation-unrelated")
+            })
           )
           return { pinned, applied }
         }).pipe(

@@ -332,11 +332,15 @@ layer(makeTestLayer("sync_diff"), { timeout: "120 seconds", excludeTestServices:
             const message = `${label} step ${step}: ${action}`
             const result = yield* syncAndCompare(s, step, message)
             modes[result.mode]++
-            if (result.mode === "full") fullAfterFirst.push(`step ${step} (${result.fullReason}): ${action}`)
+            // Concurrent operations can leave the synced operation off the new head's ancestry; then jj cannot
+            // compute the difference and a full sync is the expected answer.
+            if (result.mode === "full" && result.fullReason !== "previous-operation-unrelated") {
+              fullAfterFirst.push(`step ${step} (${result.fullReason}): ${action}`)
+            }
           }
 
-          // No sequence abandons operations or changes versions: every sync after the first that read anything
-          // should have been incremental.
+          // No sequence abandons operations or changes versions: every other sync after the first that read
+          // anything should have been incremental.
           expect(fullAfterFirst, `${label}: sync modes after the first ${JSON.stringify(modes)}`).toEqual([])
           expect(modes.incremental, label).toBeGreaterThan(0)
         }), 90_000)

@@ -61,5 +61,18 @@ export class PreviousOperationMissing extends Schema.TaggedError<PreviousOperati
   }
 }
 
+/**
+ * An incremental read from an operation that is not an ancestor of the pinned one (concurrent operations): commits
+ * of its state are not in the pinned operation's index, so the difference cannot be computed from there.
+ */
+export class PreviousOperationUnrelated extends Schema.TaggedError<PreviousOperationUnrelated>()(
+  "PreviousOperationUnrelated",
+  { operationId: Schema.String }
+) {
+  get message() {
+    return `operation ${this.operationId.slice(0, 12)} is not an ancestor of the operation being read`
+  }
+}
+
 export type JjError = JjUnavailable | JjCommandFailed | JjOutputInvalid | JjTimeout
 export type RepositoryError = RepositoryPathNotFound | NotAJjRepository
