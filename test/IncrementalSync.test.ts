@@ -1,0 +1,202 @@
+import { expect, layer } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import { prometheusText } from "../src/Metrics.js"
+import { SyncService } from "../src/Sync.js"
+import type { SyncTarget } from "../src/Sync.js"
+import { makeTestLayer } from "./support/database.js"
+import { changeIdOf, commitIdOf, headOperation, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
+import { expectMirrorsJj } from "./support/oracle.js"
+
+/** When a sync reads only the difference, when it falls back to reading everything, and what it reports. */
+
+const base = makeBaseDir("incremental")
+
+const sync = (repo: string, options: Omit<SyncTarget, "path"> = {}) =>
+  SyncService.pipe(Effect.flatMap((service) => service.syncPath({ path: repo, ...options })))
+
+const repositoryRow = (id: number) =>
+  SqlClient.SqlClient.pipe(
+    Effect.flatMap((sql) =>
+      sql<{ syncedWith: string | null; lastFullSyncAt: Date | null }>`
+        SELECT synced_with, last_full_sync_at FROM repositories WHERE id = ${id}`
+    ),
+    Effect.map((rows) => rows[0]!)
+  )
+
+// The real clock: reconciliation compares it with timestamps PostgreSQL wrote.
+layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestServices: true })("incremental sync", (it) => {
+  it.effect("the first sync is full; later ones read only the difference and say so", () =>
+    Effect.gen(function*() {
+      const repo = initRepo(base, "alice", "steps")
+      const first = yield* sync(repo)
+      expect([first.mode, first.fullReason]).toEqual(["full", "first-sync"])
+      const row = yield* repositoryRow(first.repositoryId)
+      expect(row.syncedWith).toMatch(/^jj \d+\.\d+\.\d+; format \d+; kinds changes,bookmarks,operations,conflicts$/)
+      expect(row.lastFullSyncAt).not.toBeNull()
+
+      writeFile(repo, "a.txt", "a\n")
+      jj(repo, "commit", "-m", "one")
+      jj(repo, "bookmark", "set", "main", "-r", "@-")
+      const second = yield* sync(repo)
+      expect([second.mode, second.fullReason, second.upToDate]).toEqual(["incremental", null, false])
+      expect(second.previousOperationId).toBe(first.operationId)
+      // The snapshot rewrote the working-copy commit: one row gone, two new (the commit and the new @).
+      expect(second.written.changes).toBe(3)
+      // main, and main@git in the colocated git repository.
+      expect(second.written.bookmarks).toBe(2)
+      yield* expectMirrorsJj(second.repositoryId, repo)
+      // An incremental sync does not count as a full comparison.
+      expect((yield* repositoryRow(first.repositoryId)).lastFullSyncAt).toEqual(row.lastFullSyncAt)
+
+      const third = yield* sync(repo)
+      expect([third.mode, third.upToDate]).toEqual(["unchanged", true])
+    }))
+
+  it.effect("--full is a full sync even when nothing changed", () =>
+    Effect.gen(function*() {
+      const repo = initRepo(base, "alice", "requested")
+      yield* sync(repo)
+      const full = yield* sync(repo, { full: true })
+      expect([full.mode, full.fullReason]).toEqual(["full", "requested"])
+      expect(full.written).toEqual({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0 })
+    }))
+
+  it.effect("an abandoned and garbage-collected previous operation falls back to a full sync", () =>
+    Effect.gen(function*() {
+      const repo = initRepo(base, "alice", "abandoned")
+      jj(repo, "new", "-m", "a")
+      const first = yield* sync(repo)
+      jj(repo, "new", "-m", "b")
+      jj(repo, "new", "-m", "c")
+      // Rewrites the operation log so the synced operation is no longer in it, then deletes it from the store.
+      jj(repo, "op", "abandon", "..@-")
+      jj(repo, "util", "gc", "--expire=now")
+      expect(jj(repo, "op", "log", "--no-graph", "-T", `id ++ "\\n"`)).not.toContain(first.operationId)
+      const second = yield* sync(repo)
+      expect([second.mode, second.fullReason]).toEqual(["full", "previous-operation-missing"])
+      yield* expectMirrorsJj(second.repositoryId, repo)
+    }))
+
+  it.effect("a mirror written another way (jj version, format, kinds) is read again in full", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const repo = initRepo(base, "alice", "format")
+      const first = yield* sync(repo)
+      yield* sql`UPDATE repositories SET synced_with = 'jj 0.1.0; format 0' WHERE id = ${first.repositoryId}`
+      jj(repo, "new", "-m", "next")
+      const second = yield* sync(repo)
+      expect([second.mode, second.fullReason]).toEqual(["full", "format-changed"])
+      yield* expectMirrorsJj(second.repositoryId, repo)
+
+      jj(repo, "new", "-m", "after")
+      const narrowed = yield* sync(repo, { kinds: ["changes", "operations"] })
+      expect([narrowed.mode, narrowed.fullReason]).toEqual(["full", "format-changed"])
+      jj(repo, "new", "-m", "last")
+      expect((yield* sync(repo)).mode).toBe("incremental")
+    }))
+
+  it.effect("a due reconciliation applies the difference, then compares everything and repairs drift", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const repo = initRepo(base, "alice", "drift")
+      writeFile(repo, "a.txt", "a\n")
+      jj(repo, "commit", "-m", "one")
+      const first = yield* sync(repo)
+      const id = first.repositoryId
+      // Drift: rows changed behind the watcher's back, which an incremental sync would never look at again.
+      const one = commitIdOf(repo, "@-")
+      yield* sql`UPDATE changes SET description = 'tampered' WHERE repository_id = ${id} AND commit_id = ${one}`
+      yield* sql`DELETE FROM jj_operations WHERE repository_id = ${id} AND parent_operation_ids = '{}'`
+
+      jj(repo, "new", "-m", "two")
+      const incremental = yield* sync(repo)
+      expect(incremental.mode).toBe("incremental")
+      const tampered = yield* sql<{ description: string }>`
+        SELECT description FROM changes WHERE repository_id = ${id} AND commit_id = ${one}`
+      expect(tampered[0]?.description).toBe("tampered")
+
+      yield* sql`UPDATE repositories SET last_full_sync_at = now() - interval '2 hours' WHERE id = ${id}`
+      const before = yield* prometheusText
+      // Due: a reconciliation runs even with nothing new in jj.
+      const reconciled = yield* sync(repo)
+      expect([reconciled.mode, reconciled.fullReason, reconciled.upToDate]).toEqual(["full", "reconciliation", false])
+      expect(reconciled.repaired).toEqual({ changes: 1, bookmarks: 0, operations: 1, conflicts: 0 })
+      yield* expectMirrorsJj(id, repo)
+      expect((yield* repositoryRow(id)).lastFullSyncAt!.getTime()).toBeGreaterThan(Date.now() - 60_000)
+
+      const repairedTotal = (text: string) =>
+        Number(/jj_watcher_reconciliation_repaired_rows_total\{kind="changes"\} (\d+)/.exec(text)?.[1] ?? 0)
+      expect(repairedTotal(yield* prometheusText) - repairedTotal(before)).toBe(1)
+      expect(yield* prometheusText).toMatch(/jj_watcher_full_syncs_total\{reason="reconciliation"\} [1-9]/)
+      expect((yield* sync(repo)).mode).toBe("unchanged")
+    }))
+
+  it.effect("undo after an incremental sync recomputes which operations are undone", () =>
+    Effect.gen(function*() {
+      const repo = initRepo(base, "alice", "undo")
+      jj(repo, "new", "-m", "a")
+      yield* sync(repo)
+      jj(repo, "new", "-m", "b")
+      jj(repo, "undo")
+      const undone = yield* sync(repo)
+      expect(undone.mode).toBe("incremental")
+      const mirror = yield* expectMirrorsJj(undone.repositoryId, repo)
+      const newB = mirror.operations.find((operation) => operation.description.startsWith("new empty commit") &&
+        operation.isUndone)
+      expect(newB).toBeDefined()
+      jj(repo, "redo")
+      const redone = yield* sync(repo)
+      expect(redone.mode).toBe("incremental")
+      const after = yield* expectMirrorsJj(redone.repositoryId, repo)
+      expect(after.operations.find((operation) => operation.operationId === newB!.operationId)?.isUndone).toBe(false)
+    }))
+
+  it.effect("a divergent change made and resolved incrementally keeps is_divergent right on every commit", () =>
+    Effect.gen(function*() {
+      const repo = initRepo(base, "alice", "divergent")
+      jj(repo, "new", "-m", "x")
+      const change = changeIdOf(repo, "@")
+      const op = headOperation(repo)
+      yield* sync(repo)
+      jj(repo, "describe", "-m", "x one")
+      jj(repo, "--at-op", op, "--ignore-working-copy", "describe", "-r", change, "-m", "x two")
+      jj(repo, "log", "-r", "@")
+      const diverged = yield* sync(repo)
+      expect(diverged.mode).toBe("incremental")
+      const mirror = yield* expectMirrorsJj(diverged.repositoryId, repo)
+      const rows = mirror.changes.filter((c) => c.changeId === change)
+      expect(rows.map((c) => c.isDivergent)).toEqual([true, true])
+
+      jj(repo, "abandon", rows[0]!.commitId)
+      const resolved = yield* sync(repo)
+      expect(resolved.mode).toBe("incremental")
+      const after = yield* expectMirrorsJj(resolved.repositoryId, repo)
+      expect(after.changes.filter((c) => c.changeId === change).map((c) => c.isDivergent)).toEqual([false])
+    }))
+
+  it.effect("a first import reports its progress batch by batch", () =>
+    Effect.gen(function*() {
+      const repo = initRepo(base, "alice", "progress")
+      for (const n of [1, 2, 3]) jj(repo, "new", "-m", `c${n}`)
+      const seen: Array<number> = []
+      const result = yield* sync(repo, { onProgress: (staged) => Effect.sync(() => seen.push(staged.changes)) })
+      expect(Math.max(...seen)).toBe(result.counts.changes)
+    }))
+})
+
+layer(makeTestLayer("reconcile_off", { SYNC_RECONCILE_INTERVAL: "0 millis" }), { timeout: "60 seconds" })(
+  "SYNC_RECONCILE_INTERVAL=0",
+  (it) => {
+    it.effect("never reconciles", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const repo = initRepo(base, "bob", "never")
+        const first = yield* sync(repo)
+        yield* sql`UPDATE repositories SET last_full_sync_at = NULL WHERE id = ${first.repositoryId}`
+        expect((yield* sync(repo)).mode).toBe("unchanged")
+        jj(repo, "new", "-m", "next")
+        expect((yield* sync(repo)).mode).toBe("incremental")
+      }))
+  }
+)
