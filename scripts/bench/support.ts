@@ -1,5 +1,5 @@
 import { Command } from "@effect/platform"
-import { Effect } from "effect"
+import { Data, Effect, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
@@ -25,6 +25,29 @@ export const jj = (cwd: string, ...args: Array<string>) =>
     Command.env({ JJ_CONFIG: jjConfigDir }),
     Command.string
   )
+
+export class CommandFailed extends Data.TaggedError("CommandFailed")<{
+  readonly label: string
+  readonly exitCode: number
+  readonly stderr: string
+}> {
+  get message() {
+    return `${this.label} exited ${this.exitCode}: ${this.stderr.trim()}`
+  }
+}
+
+/** A command's stdout; fails with its stderr when it exits non-zero (`Command.string` ignores the exit code). */
+export const output = (label: string, command: Command.Command) =>
+  Effect.scoped(Effect.gen(function*() {
+    const process = yield* Command.start(command)
+    const [stdout, stderr, exitCode] = yield* Effect.all([
+      process.stdout.pipe(Stream.decodeText(), Stream.mkString),
+      process.stderr.pipe(Stream.decodeText(), Stream.mkString),
+      process.exitCode
+    ], { concurrency: "unbounded" })
+    if (exitCode !== 0) return yield* new CommandFailed({ label, exitCode, stderr: stderr.slice(-4_000) })
+    return stdout
+  }))
 
 export const jjSync = (cwd: string, ...args: Array<string>) =>
   execFileSync(jjBin, args, { cwd, env: { ...process.env, JJ_CONFIG: jjConfigDir }, encoding: "utf8" })

@@ -1,0 +1,406 @@
+/**
+ * Sync cost by repository size (1,000, 10,000 and 100,000 commits; `BENCH_SYNC_SIZES=1000,10000` for a quick run):
+ *
+ * 1. the first sync (full import): `jj-watcher sync --json` in a child process of its own, so its peak RSS is the
+ *    import's alone (`jj-watcher migrate` gives the same process's floor), with the cost of the jj processes it runs,
+ *    and `jj log` alone with the same template for comparison;
+ * 2. the sync of one new jj operation (`jj describe`), `BENCH_SYNC_RUNS` times after a warm-up, in this process;
+ * 3. the earlier design's sync (scripts/bench/baseline.ts) on the same repository states in the same run.
+ *
+ * Each size works on a fresh copy of a cached generated repository (scripts/bench/generate.ts) and in fresh schemas
+ * (jj-watcher's, and the baseline's made by the same migrations), dropped afterwards.
+ */
+import { Command } from "@effect/platform"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
+import { Config, ConfigProvider, Console, Context, Effect, Layer, Schema } from "effect"
+import fs from "node:fs"
+import os from "node:os"
+import path from "node:path"
+import { pathToFileURL } from "node:url"
+import { DatabaseLive } from "../src/Database.js"
+import { changeTemplate } from "../src/JjClient/Templates.js"
+import { SyncResult, SyncService } from "../src/Sync.js"
+import type { SyncMode } from "../src/Sync.js"
+import { baselineLimits, baselineRepository, baselineSync } from "./bench/baseline.js"
+import type { BaselineResult } from "./bench/baseline.js"
+import { generatedRepo } from "./bench/generate.js"
+import type { GeneratedRepo } from "./bench/generate.js"
+import { fixed, headOf, jjBin, jjConfigDir, makeBase, output, summarize } from "./bench/support.js"
+
+const BenchConfig = Config.all({
+  sizes: Config.array(Config.integer(), "BENCH_SYNC_SIZES").pipe(Config.withDefault([1_000, 10_000, 100_000])),
+  runs: Config.integer("BENCH_SYNC_RUNS").pipe(Config.withDefault(20))
+})
+
+const targets = { importCommitsPerSecond: 20_000, importRssMb: 300, oneOpMs: 50, oneOpGrowth: 1.5 } as const
+const targetSize = 100_000
+const smallSize = 1_000
+
+const projectRoot = path.resolve(import.meta.dirname, "..")
+const cliBin = path.join(projectRoot, "dist", "bin.js")
+const rusagePreload = pathToFileURL(path.join(import.meta.dirname, "bench", "report-rusage.mjs")).href
+const owner = "bench"
+
+/** Cost of one jj process, as /usr/bin/time reports it. */
+interface JjCall {
+  readonly label: string
+  readonly wallMs: number
+  readonly cpuMs: number
+  readonly maxRssKb: number
+}
+
+const timeFormat = "%e\\t%U\\t%S\\t%M\\t%C"
+
+const jjCallLabel = (commandLine: string) =>
+  commandLine.includes(" --version") ? "version"
+  : commandLine.includes(" op log") ? "op log"
+  : commandLine.includes(" bookmark list") ? "bookmark list"
+  : commandLine.includes("conflicts()") ? "log conflicts()"
+  : commandLine.includes(" log ") ? "log (changes)"
+  : "other"
+
+/** The calls /usr/bin/time appended to `file` (lines of `timeFormat`; it adds a note line for failed commands). */
+const readJjCalls = (file: string): Array<JjCall> =>
+  (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "").split("\n").flatMap((line) => {
+    const match = /^([\d.]+)\t([\d.]+)\t([\d.]+)\t(\d+)\t(.*)$/.exec(line)
+    return match === null ? [] : [{
+      label: jjCallLabel(match[5]!),
+      wallMs: Number(match[1]) * 1000,
+      cpuMs: (Number(match[2]) + Number(match[3])) * 1000,
+      maxRssKb: Number(match[4])
+    }]
+  })
+
+/**
+ * A jj that records each call's wall time, CPU and peak RSS: the import's child runs it as JJ_BIN, so the cost of
+ * jj's processes can be told apart from the cost of ours.
+ */
+const timedJj = (directory: string) => {
+  const log = path.join(directory, "jj-calls.tsv")
+  const wrapper = path.join(directory, "jj")
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -a -o '${log}' -f '${timeFormat}' '${jjBin}' "$@"\n`, {
+    mode: 0o755
+  })
+  return { wrapper, log }
+}
+
+/** `jj log` as the full import runs it (same revset and template), output thrown away: jj's own share. */
+const jjLogAlone = (repository: string, operationId: string, directory: string, emptyConfig: string) =>
+  Effect.gen(function*() {
+    const log = path.join(directory, "jj-log-alone.tsv")
+    yield* output(
+      "jj log",
+      Command.make(
+        "sh",
+        "-c",
+        `exec "$@" >/dev/null`,
+        "sh",
+        "/usr/bin/time",
+        "-o",
+        log,
+        "-f",
+        timeFormat,
+        jjBin,
+        "--repository",
+        repository,
+        "--ignore-working-copy",
+        "--at-operation",
+        operationId,
+        "--no-pager",
+        "--color",
+        "never",
+        "log",
+        "--revisions",
+        "all() ~ root()",
+        "--no-graph",
+        "-T",
+        changeTemplate
+      ).pipe(Command.env({ JJ_CONFIG: emptyConfig, COLUMNS: "1000" }))
+    )
+    return readJjCalls(log)[0]!
+  })
+
+const Rusage = Schema.parseJson(Schema.Struct({
+  maxRSS: Schema.Number,
+  userCPUTime: Schema.Number,
+  systemCPUTime: Schema.Number
+}))
+
+/** What one run of the CLI cost its own process (jj's processes not included). */
+interface CliRun {
+  readonly stdout: string
+  readonly wallMs: number
+  readonly maxRssKb: number
+  readonly cpuMs: number
+}
+
+/**
+ * Runs the built CLI as users do (through its shebang, V8 flags included), with a preload that reports the process's
+ * own peak RSS and CPU time when it exits.
+ */
+const runCli = (args: ReadonlyArray<string>, env: Record<string, string>, directory: string) =>
+  Effect.gen(function*() {
+    const rusageFile = path.join(directory, `rusage-${args[0]}.json`)
+    const started = performance.now()
+    const stdout = yield* output(
+      `jj-watcher ${args[0]}`,
+      Command.make(cliBin, ...args).pipe(
+        Command.env({ ...env, NODE_OPTIONS: `--import ${rusagePreload}`, BENCH_RUSAGE_FILE: rusageFile })
+      )
+    )
+    const wallMs = performance.now() - started
+    const usage = yield* Schema.decode(Rusage)(fs.readFileSync(rusageFile, "utf8"))
+    return {
+      stdout,
+      wallMs,
+      maxRssKb: usage.maxRSS,
+      cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000
+    } satisfies CliRun
+  })
+
+const configFor = (schema: string) =>
+  ConfigProvider.fromMap(new Map([["DATABASE_SCHEMA", schema], ["JJ_BIN", jjBin]])).pipe(
+    ConfigProvider.orElse(() => ConfigProvider.fromEnv())
+  )
+
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const started = performance.now()
+    const value = yield* effect
+    return { value, ms: performance.now() - started }
+  })
+
+interface SizeResult {
+  readonly size: number
+  readonly repo: GeneratedRepo
+  /** 1, 5 and 15 minute load averages when the size started: other work on the machine skews every timing. */
+  readonly loadAverage: ReadonlyArray<number>
+  /** The CLI's first sync, and the same CLI doing nothing but `migrate` (its floor). */
+  readonly firstSync: CliRun & { readonly result: SyncResult }
+  readonly floor: CliRun
+  readonly jjCalls: ReadonlyArray<JjCall>
+  readonly jjAlone: JjCall
+  readonly baselineImport: BaselineResult
+  readonly ours: ReturnType<typeof summarize>
+  readonly oursModes: ReadonlyArray<SyncMode>
+  readonly oursChanges: number
+  readonly baseline: ReturnType<typeof summarize>
+  readonly baselineOneOp: BaselineResult
+}
+
+const measure = (size: number, runs: number) =>
+  Effect.gen(function*() {
+    const repo = yield* Effect.promise(() => generatedRepo(size))
+    const loadAverage = os.loadavg()
+    const base = makeBase(`sync-${size}`)
+    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(base, { recursive: true, force: true })))
+    const name = `repo-${size}`
+    const repository = path.join(base, owner, name)
+    fs.cpSync(repo.path, repository, { recursive: true })
+
+    const schema = `bench_sync_${process.pid}_${size}`
+    const baselineSchema = `${schema}_baseline`
+    // Both schemas get jj-watcher's migrations; the finalizer (added last, so run first) drops them while the pools
+    // are still open.
+    const ours = yield* Layer.build(Layer.mergeAll(SyncService.Default, DatabaseLive)).pipe(
+      Effect.withConfigProvider(configFor(schema))
+    )
+    const baselineContext = yield* Layer.build(DatabaseLive).pipe(Effect.withConfigProvider(configFor(baselineSchema)))
+    const sql = Context.get(ours, SqlClient.SqlClient)
+    yield* Effect.addFinalizer(() =>
+      sql`DROP SCHEMA IF EXISTS ${sql(schema)}, ${sql(baselineSchema)} CASCADE`.pipe(Effect.ignore)
+    )
+    const sync = Context.get(ours, SyncService)
+    const withBaselineSql = Effect.provideService(SqlClient.SqlClient, Context.get(baselineContext, SqlClient.SqlClient))
+
+    // 1. The full import, in a child process.
+    const floor = yield* runCli(["migrate"], { DATABASE_SCHEMA: schema }, base)
+    const jjTimer = timedJj(base)
+    const cliRun = yield* runCli(
+      ["sync", repository, "--owner", owner, "--name", name, "--json"],
+      { DATABASE_SCHEMA: schema, JJ_BIN: jjTimer.wrapper },
+      base
+    )
+    const result = yield* Schema.decode(Schema.parseJson(SyncResult))(cliRun.stdout.trim().split("\n").at(-1) ?? "")
+    const firstSync = { ...cliRun, result }
+    const jjCalls = readJjCalls(jjTimer.log)
+    const [operationId] = yield* headOf(repository)
+    // An empty user configuration, as jj-watcher's own jj calls use.
+    const emptyConfig = fs.mkdtempSync(path.join(base, "jj-config-"))
+    const jjAlone = yield* jjLogAlone(repository, operationId!, base, emptyConfig)
+
+    // 2 and 3. The earlier design's first sync at the same operation, then one new operation at a time for both; the
+    // first round is a warm-up, and which of the two syncs first alternates.
+    const baselineId = yield* withBaselineSql(baselineRepository(owner, name, repository))
+    const baselineRun = baselineSync({ jjBin, jjConfigDir: emptyConfig, path: repository, repositoryId: baselineId }).pipe(withBaselineSql)
+    const baselineImport = yield* baselineRun
+    const oursMs: Array<number> = []
+    const baselineMs: Array<number> = []
+    const oursModes: Array<SyncMode> = []
+    let oursChanges = 0
+    let baselineOneOp = baselineImport
+    for (let round = 0; round <= runs; round++) {
+      yield* output(
+        "jj describe",
+        Command.make(jjBin, "describe", "-m", `bench: one new operation ${round}`).pipe(
+          Command.workingDirectory(repository),
+          Command.env({ JJ_CONFIG: jjConfigDir })
+        )
+      )
+      const runOurs = timed(sync.syncPath({ path: repository, owner, name }))
+      const [oursRun, baselineRound] = round % 2 === 0
+        ? yield* Effect.all([runOurs, timed(baselineRun)])
+        : yield* Effect.map(Effect.all([timed(baselineRun), runOurs]), ([b, o]) => [o, b] as const)
+      if (round === 0) continue
+      oursMs.push(oursRun.ms)
+      oursModes.push(oursRun.value.mode)
+      oursChanges = oursRun.value.counts.changes
+      baselineMs.push(baselineRound.ms)
+      baselineOneOp = baselineRound.value
+    }
+    return {
+      size,
+      repo,
+      loadAverage,
+      firstSync,
+      floor,
+      jjCalls,
+      jjAlone,
+      baselineImport,
+      ours: summarize(oursMs),
+      oursModes,
+      oursChanges,
+      baseline: summarize(baselineMs),
+      baselineOneOp
+    } satisfies SizeResult
+  }).pipe(Effect.scoped)
+
+const count = (n: number) => Math.round(n).toLocaleString("en-US")
+const seconds = (ms: number) => `${fixed(ms / 1000, 2)} s`
+const ms = (value: number) => `${fixed(value)} ms`
+const mb = (kb: number) => `${fixed(kb / 1024, 0)} MB`
+const row = (label: string, ours: string, baseline: string, ratio = "") =>
+  `${label.padEnd(26)}${ours.padEnd(22)}${baseline.padEnd(24)}${ratio}`
+const perSecond = (rows: number, ms: number) => rows / (ms / 1000)
+const tally = (modes: ReadonlyArray<string>) =>
+  [...new Set(modes)].map((mode) => `${mode} x${modes.filter((m) => m === mode).length}`).join(", ")
+
+/** Commits per second of the first sync, from the sync's own duration (process start-up not included). */
+const importRate = (r: SizeResult) => perSecond(r.firstSync.result.counts.changes, r.firstSync.result.durationMs)
+const baselineImportRate = (r: SizeResult) => perSecond(r.baselineImport.changes, r.baselineImport.durationMs)
+
+const report = (r: SizeResult) => {
+  const imported = r.firstSync.result
+  const log = r.jjCalls.find((call) => call.label === "log (changes)")
+  const made = r.repo.generated ? "generated now" : "cached"
+  return [
+    "",
+    `== ${count(r.size)} commits (repository ${made}: git fast-import ${seconds(r.repo.fastImportMs)}, jj git init ${
+      seconds(r.repo.jjImportMs)
+    })`,
+    row("", "jj-watcher", "earlier design", "earlier / jj-watcher"),
+    row("first sync (import)", seconds(imported.durationMs), `${seconds(r.baselineImport.durationMs)} *`),
+    row(
+      "import throughput",
+      `${count(importRate(r))} commits/s`,
+      `${count(baselineImportRate(r))} commits/s *`,
+      `${fixed(importRate(r) / baselineImportRate(r))}x (time per commit)`
+    ),
+    row("import peak RSS", mb(r.firstSync.maxRssKb), "-"),
+    row("one new operation p50", ms(r.ours.p50), ms(r.baseline.p50), `${fixed(r.baseline.p50 / r.ours.p50)}x`),
+    row("one new operation p95", ms(r.ours.p95), ms(r.baseline.p95), `${fixed(r.baseline.p95 / r.ours.p95)}x`),
+    `* the earlier design reads at most ${count(baselineLimits.changes)} changes: it imported ${
+      count(r.baselineImport.changes)
+    } of ${count(imported.counts.changes)} (truncated), with ${count(r.baselineImport.statements)} statements`,
+    `import: mode ${imported.mode} (${imported.fullReason ?? "-"}), ${count(imported.counts.changes)} changes, ${
+      count(imported.counts.bookmarks)
+    } bookmarks, ${count(imported.counts.operations)} operations; \`jj-watcher sync\` process: ${
+      seconds(r.firstSync.wallMs)
+    } wall, CPU ${seconds(r.firstSync.cpuMs)}, peak RSS ${mb(r.firstSync.maxRssKb)} (\`jj-watcher migrate\` alone: ${
+      mb(r.floor.maxRssKb)
+    })`,
+    `jj during the import: ${
+      r.jjCalls.filter((call) => call.label !== "version").map((call) =>
+        `${call.label} ${seconds(call.wallMs)} (CPU ${seconds(call.cpuMs)}, peak ${mb(call.maxRssKb)})`
+      ).join("; ")
+    }`,
+    `jj log alone, same revset and template, output discarded: ${seconds(r.jjAlone.wallMs)} (CPU ${
+      seconds(r.jjAlone.cpuMs)
+    }, peak ${mb(r.jjAlone.maxRssKb)}) = ${fixed((100 * r.jjAlone.wallMs) / imported.durationMs, 0)}% of the import${
+      log === undefined ? "" : `; inside the import jj log ran ${seconds(log.wallMs)}`
+    }`,
+    `one new operation (jj describe), ${r.ours.n} runs after a warm-up: jj-watcher modes ${tally(r.oursModes)}, ${
+      count(r.oursChanges)
+    } changes held; earlier design per sync: jj ${ms(r.baselineOneOp.jjMs)} + database ${
+      ms(r.baselineOneOp.databaseMs)
+    } (${count(r.baselineOneOp.statements)} statements)`,
+    `load average ${r.loadAverage.map((n) => fixed(n, 2)).join(" ")} at the start, ${
+      os.loadavg().map((n) => fixed(n, 2)).join(" ")
+    } at the end (other work on the machine slows every timing)`
+  ].join("\n")
+}
+
+/** One PASS/FAIL line per target; SKIP when the sizes a target needs were not run. */
+const verdicts = (results: ReadonlyArray<SizeResult>) => {
+  const large = results.find((r) => r.size === targetSize)
+  const small = results.find((r) => r.size === smallSize)
+  const at = `at ${count(targetSize)} commits`
+  const line = (text: string, needs: ReadonlyArray<number>, check: () => { pass: boolean; detail: string }) => {
+    if (needs.some((size) => !results.some((r) => r.size === size))) {
+      return `SKIP ${text} (needs BENCH_SYNC_SIZES to include ${needs.map(count).join(" and ")})`
+    }
+    const { detail, pass } = check()
+    return `${pass ? "PASS" : "FAIL"} ${text}: ${detail}`
+  }
+  return [
+    line(`import throughput ${at}`, [targetSize], () => {
+      const rate = importRate(large!)
+      return {
+        pass: rate >= targets.importCommitsPerSecond,
+        detail: `${count(rate)} commits/s (target >= ${count(targets.importCommitsPerSecond)})`
+      }
+    }),
+    line(`import peak RSS ${at}`, [targetSize], () => {
+      const rssMb = large!.firstSync.maxRssKb / 1024
+      return { pass: rssMb < targets.importRssMb, detail: `${fixed(rssMb, 0)} MB (target < ${targets.importRssMb} MB)` }
+    }),
+    line(`one new operation ${at} against ${count(smallSize)} (p50)`, [targetSize, smallSize], () => ({
+      pass: large!.ours.p50 <= targets.oneOpGrowth * small!.ours.p50,
+      detail: `${ms(large!.ours.p50)} / ${ms(small!.ours.p50)} = ${fixed(large!.ours.p50 / small!.ours.p50, 2)}x (target <= ${
+        targets.oneOpGrowth
+      }x)`
+    })),
+    line(`one new operation ${at} (p50)`, [targetSize], () => ({
+      pass: large!.ours.p50 < targets.oneOpMs,
+      detail: `${ms(large!.ours.p50)} (target < ${targets.oneOpMs} ms)`
+    }))
+  ]
+}
+
+const main = Effect.gen(function*() {
+  const { runs, sizes } = yield* BenchConfig
+  yield* Console.log(`jj ${jjBin}; sizes ${sizes.map(count).join(", ")}; ${runs} one-operation runs per size; ${
+    os.cpus().length
+  } CPUs`)
+  const results: Array<SizeResult> = []
+  for (const size of sizes) {
+    const result = yield* measure(size, runs)
+    results.push(result)
+    yield* Console.log(report(result))
+  }
+  yield* Console.log("\n== earlier design / jj-watcher")
+  yield* Console.log(`${"commits".padStart(9)}  ${"one-op p50".padStart(11)}  ${"one-op p95".padStart(11)}  import throughput`)
+  for (const r of results) {
+    const throughput = importRate(r) / baselineImportRate(r)
+    yield* Console.log(
+      `${count(r.size).padStart(9)}  ${`${fixed(r.baseline.p50 / r.ours.p50)}x`.padStart(11)}  ${
+        `${fixed(r.baseline.p95 / r.ours.p95)}x`.padStart(11)
+      }  ${fixed(throughput)}x`
+    )
+  }
+  yield* Console.log("\n== targets")
+  for (const line of verdicts(results)) yield* Console.log(line)
+})
+
+main.pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
