@@ -14,7 +14,7 @@ import {
 } from "effect"
 import { DatabaseConfig, DatabaseLive } from "./Database.js"
 import { OperationId, RepositoryId } from "./Domain/Ids.js"
-import type { Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
+import type { Change, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import { allSyncKinds, InvalidRepositoryName, KindCounts, RepositoryName, SyncKind } from "./Domain/Repository.js"
 import type { Repository } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
@@ -249,17 +249,37 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         ) =>
           stream.pipe(
             Stream.grouped(config.batchSize),
+            // jj keeps writing (and we keep decoding) the next batches while one is sent to PostgreSQL.
+            Stream.buffer({ capacity: 2 }),
             Stream.runForEach((chunk) => {
               staged[kind] += chunk.length
               return Effect.zipRight(onConnection(stage(Arr.fromIterable(chunk))), onProgress(staged))
             })
           )
-        const mergeAll = (staged: Record<SyncKind, number>, scopes: Record<SyncKind, MergeScope>) =>
+        /** Merges every kind; `direct` changes were written straight into their table. */
+        const mergeAll = (staged: Record<SyncKind, number>, scopes: Record<SyncKind, MergeScope>, direct = false) =>
           Effect.gen(function*() {
             const written = emptyCounts()
-            for (const kind of kinds) written[kind] = yield* repo.merge(id, kind, scopes[kind], staged[kind] > config.batchSize)
+            for (const kind of kinds) {
+              written[kind] = kind === "changes" && direct
+                ? staged.changes
+                : yield* repo.merge(id, kind, scopes[kind], staged[kind] > config.batchSize)
+            }
             return written
           })
+        /**
+         * Stages the conflicts of the named commits, or of every conflicted commit when none are named or too many to
+         * name in a revset; says whether it read them all.
+         */
+        const readConflicts = (staged: Record<SyncKind, number>, commitIds: ReadonlyArray<string> | undefined) => {
+          const all = commitIds === undefined || commitIds.length > maxListedCommits
+          return batches(
+            staged,
+            "conflicts",
+            jj.conflicts(location, operationId, all ? undefined : commitIds),
+            (batch) => repo.stageConflicts(batch)
+          ).pipe(Effect.as(all))
+        }
 
         /** Reads everything at the pinned operation and makes the tables equal to it. */
         const fullPass = Effect.gen(function*() {
@@ -278,27 +298,50 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
                   Stream.map(([change]) => change)
                 )
             })
-          const readers: Record<SyncKind, Effect.Effect<void, JjError | SqlError>> = {
-            changes: batches(staged, "changes", limitChanges(jj.changes(location, operationId)), (batch) =>
-              repo.stageChanges(id, batch)),
-            bookmarks: batches(staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
-              repo.stageBookmarks(id, batch)),
-            operations: batches(
-              staged,
-              "operations",
-              jj.operations(location, operationId).pipe(
-                Stream.tap((operation) => Effect.sync(() => undoGraph.push(undoNode(operation))))
-              ),
-              (batch) => repo.stageOperations(id, batch)
-            ).pipe(Effect.zipRight(Effect.suspend(() =>
-              onConnection(repo.markUndone([...undoneOperations(undoGraph, operationId)]))
-            ))),
-            conflicts: batches(staged, "conflicts", jj.conflicts(location, operationId), (batch) =>
-              repo.stageConflicts(batch))
+          // An empty mirror (a first import) gets its changes written directly, with no staging and merging.
+          const direct = kinds.includes("changes") && (yield* repo.hasNoChanges(id))
+          const conflicted: Array<string> = []
+          const changes = batches(staged, "changes", limitChanges(jj.changes(location, operationId)), (batch) => {
+            for (const change of batch) if (change.hasConflicts) conflicted.push(change.commitId)
+            return repo.stageChanges(id, batch, direct)
+          })
+          const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = []
+          // Conflicts are read for the conflicted commits the changes reader saw, unless it stopped early.
+          if (kinds.includes("changes")) {
+            readers.push(
+              kinds.includes("conflicts")
+                ? Effect.zipRight(
+                  changes,
+                  Effect.flatMap(Ref.get(truncated), (stopped) => readConflicts(staged, stopped ? undefined : conflicted))
+                )
+                : changes
+            )
+          } else if (kinds.includes("conflicts")) readers.push(readConflicts(staged, undefined))
+          if (kinds.includes("bookmarks")) {
+            readers.push(batches(staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
+              repo.stageBookmarks(id, batch)))
           }
-          // Four readers as parallel fibers at the same pinned operation; their batches share this transaction.
-          yield* Effect.all(kinds.map((kind) => readers[kind]), { concurrency: "unbounded", discard: true })
-          const written = yield* mergeAll(staged, { changes: "all", bookmarks: "all", operations: "all", conflicts: "all" })
+          if (kinds.includes("operations")) {
+            readers.push(
+              batches(
+                staged,
+                "operations",
+                jj.operations(location, operationId).pipe(
+                  Stream.tap((operation) => Effect.sync(() => undoGraph.push(undoNode(operation))))
+                ),
+                (batch) => repo.stageOperations(id, batch)
+              ).pipe(Effect.zipRight(Effect.suspend(() =>
+                onConnection(repo.markUndone([...undoneOperations(undoGraph, operationId)]))
+              )))
+            )
+          }
+          // The readers run as parallel fibers at the same pinned operation; their batches share this transaction.
+          yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
+          const written = yield* mergeAll(
+            staged,
+            { changes: "all", bookmarks: "all", operations: "all", conflicts: "all" },
+            direct
+          )
           return { written, changesTruncated: yield* Ref.get(truncated) }
         })
 
@@ -310,36 +353,34 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         const incrementalPass = (since: OperationId) =>
           Effect.gen(function*() {
             const staged = emptyCounts()
+            const difference = { hiddenCommitIds: [] as Array<string>, touchedChangeIds: [] as Array<string> }
             const scopes: Record<SyncKind, MergeScope> = {
-              changes: "difference",
+              changes: difference,
               bookmarks: "all",
-              operations: "difference",
-              conflicts: "difference"
+              operations: difference,
+              conflicts: difference
             }
             const conflicted: Array<string> = []
             const changes = batches(staged, "changes", jj.changedCommits(location, operationId, since), (batch) => {
-              const appeared = batch.filter((line) => !line.hidden).map((line) => line.change)
-              const hidden = batch.filter((line) => line.hidden).map((line) => line.change)
-              for (const change of appeared) if (change.hasConflicts) conflicted.push(change.commitId)
-              return Effect.zipRight(
-                appeared.length > 0 ? repo.stageChanges(id, appeared) : Effect.void,
-                hidden.length > 0 ? repo.stageHidden(hidden) : Effect.void
-              )
+              const appeared: Array<Change> = []
+              for (const { change, hidden } of batch) {
+                difference.touchedChangeIds.push(change.changeId)
+                if (hidden) difference.hiddenCommitIds.push(change.commitId)
+                else {
+                  appeared.push(change)
+                  if (change.hasConflicts) conflicted.push(change.commitId)
+                }
+              }
+              return appeared.length > 0 ? repo.stageChanges(id, appeared) : Effect.void
             })
-            const allConflicts = Effect.suspend(() => {
-              scopes.conflicts = "all"
-              return batches(staged, "conflicts", jj.conflicts(location, operationId), (batch) => repo.stageConflicts(batch))
+            // Conflicts of the commits that appeared and of the other conflicted commits of their changes, read once
+            // the changes are staged; all of them when changes are not mirrored.
+            const conflicts = Effect.gen(function*() {
+              const commitIds = kinds.includes("changes")
+                ? Arr.dedupe([...conflicted, ...(yield* onConnection(repo.conflictedSiblings(id, difference)))])
+                : undefined
+              if (yield* readConflicts(staged, commitIds)) scopes.conflicts = "all"
             })
-            // Conflicts follow the commits that appeared, so they are read once the changes are staged.
-            const conflicts = kinds.includes("changes")
-              ? Effect.gen(function*() {
-                const siblings = yield* onConnection(repo.conflictedSiblings(id))
-                const commitIds = Arr.dedupe([...conflicted, ...siblings])
-                if (commitIds.length > maxListedCommits) return yield* allConflicts
-                yield* batches(staged, "conflicts", jj.conflicts(location, operationId, commitIds), (batch) =>
-                  repo.stageConflicts(batch))
-              })
-              : allConflicts
             const operations = Effect.gen(function*() {
               // Walk the log from the head until every path back has reached a stored operation and `since` was
               // seen. When `since` is not an ancestor of the head (concurrent operations), the walk reads the whole
@@ -382,7 +423,7 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
             let recomputeUndone = false
             const readers: Array<Effect.Effect<void, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError>> = []
             if (kinds.includes("changes")) readers.push(kinds.includes("conflicts") ? Effect.zipRight(changes, conflicts) : changes)
-            else if (kinds.includes("conflicts")) readers.push(allConflicts)
+            else if (kinds.includes("conflicts")) readers.push(conflicts)
             if (kinds.includes("bookmarks")) {
               readers.push(batches(staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
                 repo.stageBookmarks(id, batch)))
@@ -408,7 +449,7 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
               return { mode: "incremental" as const, reason: null, written: incremental, repaired: null, changesTruncated: false }
             }
             // A reconciliation applies the difference first, so that the full pass after it writes only drift.
-            yield* repo.clearStaging([...allSyncKinds, "hidden"])
+            yield* repo.clearStaging(allSyncKinds)
             const full = yield* fullPass
             return {
               mode: "full" as const,

@@ -8,11 +8,23 @@ import { DatabaseLive } from "../Database.js"
 import { operationType } from "../Operations/OperationType.js"
 
 /**
- * What a merge brings the table to: exactly the staged rows ("all", a full sync), or the stored rows changed by the
- * staged difference ("difference", an incremental sync: staged rows added, hidden commits removed, and only the
- * changes those touch reconsidered).
+ * What an incremental sync read besides the commits it staged: the commits that stopped being visible, and every
+ * change id of a commit that appeared or went away. Passed as arrays, so that PostgreSQL plans index lookups for the
+ * few rows they name.
  */
-export type MergeScope = "all" | "difference"
+export interface Difference {
+  readonly hiddenCommitIds: ReadonlyArray<string>
+  readonly touchedChangeIds: ReadonlyArray<string>
+}
+
+/**
+ * What a merge brings the table to: exactly the staged rows ("all", a full sync), or the stored rows changed by a
+ * difference (an incremental sync: staged rows added, hidden commits removed, and only the changes those touch
+ * reconsidered).
+ */
+export type MergeScope = "all" | Difference
+
+const scopeName = (scope: MergeScope) => scope === "all" ? "all" : "difference"
 
 /** What a sync last recorded for a repository, read under the row lock. */
 export interface SyncState {
@@ -51,19 +63,22 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       CREATE TEMP TABLE IF NOT EXISTS incoming_operations (LIKE jj_operations) ON COMMIT DELETE ROWS;
       CREATE TEMP TABLE IF NOT EXISTS incoming_conflicts (change_id text, commit_id text, file_path text, sides integer)
         ON COMMIT DELETE ROWS;
-      CREATE TEMP TABLE IF NOT EXISTS incoming_hidden (commit_id text, change_id text) ON COMMIT DELETE ROWS;
     `).pipe(Effect.asVoid, Effect.withSpan("SyncRepo.createStaging"))
 
     /** Empties the staging tables, for a second pass in the same transaction (a fallback or a reconciliation). */
-    const clearStaging = (kinds: ReadonlyArray<SyncKind | "hidden">) =>
+    const clearStaging = (kinds: ReadonlyArray<SyncKind>) =>
       sql.unsafe(kinds.map((kind) => `TRUNCATE incoming_${kind};`).join("\n")).pipe(
         Effect.asVoid,
         Effect.withSpan("SyncRepo.clearStaging", { attributes: { kinds } })
       )
 
-    const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>) =>
+    /**
+     * Stages a batch of commits; `direct` writes them straight into `changes`, for a first import into an empty
+     * mirror, where staging and merging would only copy every row twice.
+     */
+    const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>, direct = false) =>
       sql`
-        INSERT INTO incoming_changes
+        INSERT INTO ${sql(direct ? "changes" : "incoming_changes")}
         SELECT ${id}, r.commit_id, r.change_id, r.parent_commit_ids, r.description, r.author_name, r.author_email,
           r.timestamp, r.committer_name, r.committer_email, r.committer_timestamp, r.is_empty, r.has_conflicts,
           r.is_divergent
@@ -87,15 +102,6 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
           author_email text, timestamp timestamptz, committer_name text, committer_email text,
           committer_timestamp timestamptz, is_empty boolean, has_conflicts boolean, is_divergent boolean)
       `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.stageChanges", { attributes: { rows: batch.length } }))
-
-    /** Commits that stopped being visible since the last sync. */
-    const stageHidden = (batch: ReadonlyArray<{ readonly commitId: string; readonly changeId: string }>) =>
-      sql`
-        INSERT INTO incoming_hidden (commit_id, change_id)
-        SELECT r.commit_id, r.change_id
-        FROM json_to_recordset(${asJson(batch.map((c) => ({ commit_id: c.commitId, change_id: c.changeId })))})
-          AS r(commit_id text, change_id text)
-      `.pipe(Effect.asVoid, Effect.withSpan("SyncRepo.stageHidden", { attributes: { rows: batch.length } }))
 
     const stageBookmarks = (id: RepositoryId, batch: ReadonlyArray<Bookmark>) =>
       sql`
@@ -164,8 +170,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
     // Fresh planner statistics for large staged loads, so they are joined with hashes, not nested loops.
     const analyze = (table: string, large: boolean) => large ? sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid) : Effect.void
 
-    // Change ids an incremental sync touched: of commits that appeared or went away.
-    const touchedChangeIds = sql`SELECT change_id FROM incoming_changes UNION SELECT change_id FROM incoming_hidden`
+    const textArray = (values: ReadonlyArray<string>) => sql`ARRAY(SELECT json_array_elements_text(${asJson(values)}))`
 
     /**
      * The upsert and the delete are one statement (they touch disjoint rows). A difference then recomputes
@@ -190,7 +195,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
             DELETE FROM changes c WHERE c.repository_id = ${id} AND ${
           scope === "all"
             ? sql`NOT EXISTS (SELECT 1 FROM incoming_changes i WHERE i.commit_id = c.commit_id)`
-            : sql`c.commit_id IN (SELECT commit_id FROM incoming_hidden)`
+            : sql`c.commit_id = ANY(${textArray(scope.hiddenCommitIds)})`
         }
             RETURNING 1
           ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
@@ -199,7 +204,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         const divergence = yield* count(sql<{ readonly n: number }>`
           WITH counted AS (
             SELECT commit_id, count(*) OVER (PARTITION BY change_id) > 1 AS divergent FROM changes
-            WHERE repository_id = ${id} AND change_id IN (${touchedChangeIds})
+            WHERE repository_id = ${id} AND change_id = ANY(${textArray(scope.touchedChangeIds)})
           ), updated AS (
             UPDATE changes c SET is_divergent = counted.divergent FROM counted
             WHERE c.repository_id = ${id} AND c.commit_id = counted.commit_id AND c.is_divergent <> counted.divergent
@@ -207,17 +212,18 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
           ) SELECT count(*)::int AS n FROM updated
         `)
         return merged + divergence
-      }).pipe(Effect.withSpan("SyncRepo.mergeChanges", { attributes: { scope } }))
+      }).pipe(Effect.withSpan("SyncRepo.mergeChanges", { attributes: { scope: scopeName(scope) } }))
 
     /**
      * Visible conflicted commits already stored that share a change id with a commit that appeared or went away:
      * with them, an incremental sync restages every conflicted commit of the changes it touched.
      */
-    const conflictedSiblings = (id: RepositoryId) =>
+    const conflictedSiblings = (id: RepositoryId, difference: Difference) =>
       sql<{ readonly commitId: string }>`
         SELECT commit_id FROM changes c
-        WHERE c.repository_id = ${id} AND c.has_conflicts AND c.change_id IN (${touchedChangeIds})
-          AND c.commit_id NOT IN (SELECT commit_id FROM incoming_hidden)
+        WHERE c.repository_id = ${id} AND c.has_conflicts
+          AND c.change_id = ANY(${textArray(difference.touchedChangeIds)})
+          AND NOT c.commit_id = ANY(${textArray(difference.hiddenCommitIds)})
       `.pipe(Effect.map((rows) => rows.map((row) => row.commitId)), Effect.withSpan("SyncRepo.conflictedSiblings"))
 
     /** The default bookmark is the first of main, master, trunk present (the names jj's `trunk()` looks for). */
@@ -268,7 +274,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
             RETURNING 1
           ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
         `)),
-        Effect.withSpan("SyncRepo.mergeOperations", { attributes: { scope } })
+        Effect.withSpan("SyncRepo.mergeOperations", { attributes: { scope: scopeName(scope) } })
       )
 
     /** Which of `ids` the mirror already holds. */
@@ -321,10 +327,10 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
           WHERE c.repository_id = ${id} AND NOT c.resolved
             AND NOT EXISTS (
               SELECT 1 FROM incoming_conflicts i WHERE i.change_id = c.change_id AND i.file_path = c.file_path
-            )${scope === "all" ? sql`` : sql` AND c.change_id IN (${touchedChangeIds})`}
+            )${scope === "all" ? sql`` : sql` AND c.change_id = ANY(${textArray(scope.touchedChangeIds)})`}
           RETURNING 1
         ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM resolved))::int AS n
-      `).pipe(Effect.withSpan("SyncRepo.mergeConflicts", { attributes: { scope } }))
+      `).pipe(Effect.withSpan("SyncRepo.mergeConflicts", { attributes: { scope: scopeName(scope) } }))
 
     /** Brings the kind's table in line with its staged rows; `large` loads get fresh statistics first. */
     const merge = (id: RepositoryId, kind: SyncKind, scope: MergeScope, large: boolean): Effect.Effect<number, SqlError> => {
@@ -386,6 +392,12 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         Effect.withSpan("SyncRepo.finish")
       )
 
+    /** Whether the mirror holds no change of the repository yet. */
+    const hasNoChanges = (id: RepositoryId) =>
+      sql<{ readonly empty: boolean }>`
+        SELECT NOT EXISTS (SELECT 1 FROM changes WHERE repository_id = ${id}) AS empty
+      `.pipe(Effect.map((rows) => rows[0]?.empty === true), Effect.withSpan("SyncRepo.hasNoChanges"))
+
     /** Rows the mirror holds for the repository (open conflicts only). */
     const counts = (id: RepositoryId) =>
       sql<KindCounts>`SELECT ${countColumns(id)}`.pipe(Effect.map((rows) => rows[0]!), Effect.withSpan("SyncRepo.counts"))
@@ -395,7 +407,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       createStaging,
       clearStaging,
       stageChanges,
-      stageHidden,
+      hasNoChanges,
       stageBookmarks,
       stageOperations,
       stageConflicts,
