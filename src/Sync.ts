@@ -260,12 +260,15 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         const mergeAll = (staged: Record<SyncKind, number>, scopes: Record<SyncKind, MergeScope>, direct = false) =>
           Effect.gen(function*() {
             const written = emptyCounts()
+            const added = emptyCounts()
             for (const kind of kinds) {
-              written[kind] = kind === "changes" && direct
-                ? staged.changes
+              const merged = kind === "changes" && direct
+                ? { written: staged.changes, added: staged.changes }
                 : yield* repo.merge(id, kind, scopes[kind], staged[kind] > config.batchSize)
+              written[kind] = merged.written
+              added[kind] = merged.added
             }
-            return written
+            return { written, added }
           })
         /**
          * Stages the conflicts of the named commits, or of every conflicted commit when none are named or too many to
@@ -337,7 +340,7 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
           }
           // The readers run as parallel fibers at the same pinned operation; their batches share this transaction.
           yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
-          const written = yield* mergeAll(
+          const { written } = yield* mergeAll(
             staged,
             { changes: "all", bookmarks: "all", operations: "all", conflicts: "all" },
             direct
@@ -434,19 +437,26 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
               }))
             }
             yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
-            const written = yield* mergeAll(staged, scopes)
+            const { added, written } = yield* mergeAll(staged, scopes)
             if (recomputeUndone) {
               const graph = yield* repo.operationGraph(id)
               written.operations += yield* repo.setUndone(id, [...undoneOperations(graph, operationId)])
             }
-            return written
+            return { written, added }
           })
 
         const result = yield* Effect.gen(function*() {
           if (reason === undefined || reason === "reconciliation") {
             const incremental = yield* incrementalPass(previous!)
             if (reason === undefined) {
-              return { mode: "incremental" as const, reason: null, written: incremental, repaired: null, changesTruncated: false }
+              return {
+                mode: "incremental" as const,
+                reason: null,
+                written: incremental.written,
+                added: incremental.added,
+                repaired: null,
+                changesTruncated: false
+              }
             }
             // A reconciliation applies the difference first, so that the full pass after it writes only drift.
             yield* repo.clearStaging(allSyncKinds)
@@ -454,13 +464,21 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
             return {
               mode: "full" as const,
               reason,
-              written: addCounts(incremental, full.written),
+              written: addCounts(incremental.written, full.written),
+              added: undefined,
               repaired: full.written,
               changesTruncated: full.changesTruncated
             }
           }
           const full = yield* fullPass
-          return { mode: "full" as const, reason, written: full.written, repaired: null, changesTruncated: full.changesTruncated }
+          return {
+            mode: "full" as const,
+            reason,
+            written: full.written,
+            added: undefined,
+            repaired: null,
+            changesTruncated: full.changesTruncated
+          }
         })
         const counts = yield* repo.finish({
           id,
@@ -469,10 +487,12 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
           changesTruncated: result.changesTruncated,
           syncedWith,
           full: result.mode === "full",
+          added: result.added,
           channel: config.notifyChannel,
           payload: { schema, repositoryId: id, owner: repository.owner, name: repository.name, operationId }
         })
-        return { ...result, counts, previousOperationId: previous }
+        const { added: _, ...reported } = result
+        return { ...reported, counts, previousOperationId: previous }
       }).pipe(sql.withTransaction)
 
     /** Syncs a repository whose row exists; retries transient failures and records the final one on the row. */

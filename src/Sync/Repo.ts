@@ -24,6 +24,12 @@ export interface Difference {
  */
 export type MergeScope = "all" | Difference
 
+/** Rows a merge wrote, and rows it added net (kept only for changes and operations, whose counts are maintained). */
+export interface Merged {
+  readonly written: number
+  readonly added: number
+}
+
 const scopeName = (scope: MergeScope) => scope === "all" ? "all" : "difference"
 
 /** What a sync last recorded for a repository, read under the row lock. */
@@ -170,6 +176,12 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
     // Fresh planner statistics for large staged loads, so they are joined with hashes, not nested loops.
     const analyze = (table: string, large: boolean) => large ? sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid) : Effect.void
 
+    // What an upsert-and-delete statement did: rows written, and rows added net (inserted minus deleted); an upsert's
+    // row is new when it has no previous version (xmax = 0).
+    const mergedCounts = sql`
+      SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS written,
+        ((SELECT count(*) FROM upserted WHERE inserted) - (SELECT count(*) FROM deleted))::int AS added
+    `
     const textArray = (values: ReadonlyArray<string>) => sql`ARRAY(SELECT json_array_elements_text(${asJson(values)}))`
 
     /**
@@ -179,7 +191,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
     const mergeChanges = (id: RepositoryId, scope: MergeScope, large: boolean) =>
       Effect.gen(function*() {
         yield* analyze("incoming_changes", large)
-        const merged = yield* count(sql<{ readonly n: number }>`
+        const [merged] = yield* sql<Merged>`
           WITH upserted AS (
             INSERT INTO changes SELECT * FROM incoming_changes
             ON CONFLICT (repository_id, commit_id) DO UPDATE SET
@@ -190,7 +202,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
               committer_timestamp = excluded.committer_timestamp, is_empty = excluded.is_empty,
               has_conflicts = excluded.has_conflicts, is_divergent = excluded.is_divergent
             WHERE changes.* IS DISTINCT FROM excluded.*
-            RETURNING 1
+            RETURNING xmax = 0 AS inserted
           ), deleted AS (
             DELETE FROM changes c WHERE c.repository_id = ${id} AND ${
           scope === "all"
@@ -198,9 +210,9 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
             : sql`c.commit_id = ANY(${textArray(scope.hiddenCommitIds)})`
         }
             RETURNING 1
-          ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
-        `)
-        if (scope === "all") return merged
+          ) ${mergedCounts}
+        `
+        if (scope === "all") return merged!
         const divergence = yield* count(sql<{ readonly n: number }>`
           WITH counted AS (
             SELECT commit_id, count(*) OVER (PARTITION BY change_id) > 1 AS divergent FROM changes
@@ -211,7 +223,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
             RETURNING 1
           ) SELECT count(*)::int AS n FROM updated
         `)
-        return merged + divergence
+        return { written: merged!.written + divergence, added: merged!.added }
       }).pipe(Effect.withSpan("SyncRepo.mergeChanges", { attributes: { scope: scopeName(scope) } }))
 
     /**
@@ -257,7 +269,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
     /** A difference only adds operations: the log only grows while the previous head stays an ancestor. */
     const mergeOperations = (id: RepositoryId, scope: MergeScope, large: boolean) =>
       analyze("incoming_operations", large).pipe(
-        Effect.zipRight(count(sql<{ readonly n: number }>`
+        Effect.zipRight(sql<Merged>`
           WITH upserted AS (
             INSERT INTO jj_operations SELECT * FROM incoming_operations
             ON CONFLICT (repository_id, operation_id) DO UPDATE SET
@@ -266,14 +278,15 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
               start_time = excluded.start_time, timestamp = excluded.timestamp, is_snapshot = excluded.is_snapshot,
               is_undone = excluded.is_undone, workspace_name = excluded.workspace_name, tags = excluded.tags
             WHERE jj_operations.* IS DISTINCT FROM excluded.*
-            RETURNING 1
+            RETURNING xmax = 0 AS inserted
           ), deleted AS (
             DELETE FROM jj_operations o WHERE o.repository_id = ${id} AND ${
           scope === "all" ? sql`NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)` : sql`false`
         }
             RETURNING 1
-          ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
-        `)),
+          ) ${mergedCounts}
+        `),
+        Effect.map(([merged]) => merged!),
         Effect.withSpan("SyncRepo.mergeOperations", { attributes: { scope: scopeName(scope) } })
       )
 
@@ -333,16 +346,16 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       `).pipe(Effect.withSpan("SyncRepo.mergeConflicts", { attributes: { scope: scopeName(scope) } }))
 
     /** Brings the kind's table in line with its staged rows; `large` loads get fresh statistics first. */
-    const merge = (id: RepositoryId, kind: SyncKind, scope: MergeScope, large: boolean): Effect.Effect<number, SqlError> => {
+    const merge = (id: RepositoryId, kind: SyncKind, scope: MergeScope, large: boolean): Effect.Effect<Merged, SqlError> => {
       switch (kind) {
         case "changes":
           return mergeChanges(id, scope, large)
         case "bookmarks":
-          return mergeBookmarks(id)
+          return Effect.map(mergeBookmarks(id), (written) => ({ written, added: 0 }))
         case "operations":
           return mergeOperations(id, scope, large)
         case "conflicts":
-          return mergeConflicts(id, scope)
+          return Effect.map(mergeConflicts(id, scope), (written) => ({ written, added: 0 }))
       }
     }
 
@@ -356,8 +369,10 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       `
 
     /**
-     * Records the synced operation, queues the notification (delivered on commit) and counts the rows the mirror
-     * holds (open conflicts only), in one statement.
+     * Records the synced operation, queues the notification (delivered on commit) and returns the rows the mirror
+     * holds (open conflicts only), in one statement. Changes and operations, the kinds that grow with the history, are
+     * counted after a full sync and kept up to date from what an incremental one `added`; bookmarks and open conflicts
+     * are few and counted each time.
      */
     const finish = (options: {
       readonly id: RepositoryId
@@ -366,22 +381,37 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       readonly changesTruncated: boolean
       readonly syncedWith: string
       readonly full: boolean
+      readonly added: { readonly changes: number; readonly operations: number } | undefined
       readonly channel: string
       readonly payload: unknown
-    }) =>
-      sql<KindCounts & { readonly notified: number }>`
+    }) => {
+      const { added, id } = options
+      const recount = (table: "changes" | "jj_operations") => sql`(SELECT count(*) FROM ${sql(table)} WHERE repository_id = ${id})`
+      return sql<KindCounts & { readonly notified: number }>`
         WITH synced AS (
           UPDATE repositories SET last_synced_operation_id = ${options.operationId}, last_synced_at = now(),
             last_error = NULL, consecutive_failures = 0, changes_truncated = ${options.changesTruncated},
             synced_with = ${options.syncedWith},
             last_full_sync_at = CASE WHEN ${options.full} THEN now() ELSE last_full_sync_at END,
-            operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(options.heads)}))
-          WHERE id = ${options.id}
-          RETURNING id
+            operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(options.heads)})),
+            change_rows = ${
+        added === undefined ? recount("changes") : sql`COALESCE(change_rows + ${added.changes}, ${recount("changes")})`
+      },
+            operation_rows = ${
+        added === undefined
+          ? recount("jj_operations")
+          : sql`COALESCE(operation_rows + ${added.operations}, ${recount("jj_operations")})`
+      }
+          WHERE id = ${id}
+          RETURNING change_rows, operation_rows
         ), notified AS (
           SELECT pg_notify(${options.channel}, ${JSON.stringify(options.payload)}) FROM synced
         )
-        SELECT (SELECT count(*) FROM notified)::int AS notified, ${countColumns(options.id)}
+        SELECT (SELECT count(*) FROM notified)::int AS notified,
+          (SELECT change_rows FROM synced)::int AS changes,
+          (SELECT count(*) FROM bookmarks WHERE repository_id = ${id})::int AS bookmarks,
+          (SELECT operation_rows FROM synced)::int AS operations,
+          (SELECT count(*) FROM conflicts WHERE repository_id = ${id} AND NOT resolved)::int AS conflicts
       `.pipe(
         Effect.map(([row]) => ({
           changes: row!.changes,
@@ -391,6 +421,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         })),
         Effect.withSpan("SyncRepo.finish")
       )
+    }
 
     /** Whether the mirror holds no change of the repository yet. */
     const hasNoChanges = (id: RepositoryId) =>
