@@ -21,6 +21,8 @@ import {
   BookmarkLine,
   changeTemplate,
   ChangeLine,
+  changeWithBookmarksTemplate,
+  ChangeWithBookmarksLine,
   conflictTemplate,
   ConflictLine,
   OperationEndLine,
@@ -275,38 +277,62 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
         ChangeLine
       ).pipe(Stream.map((line) => line.change), Stream.withSpan("JjClient.changes"))
 
+    /** Commits that became visible since `previous`, and commits that stopped being visible (excluding the root). */
+    const differenceRevset = (previous: OperationId) => {
+      const before = `at_operation(${previous}, visible_heads())`
+      return `((${before}..visible_heads()) | (visible_heads()..${before})) ~ root()`
+    }
+
+    /** A read of the difference since `previous`, with jj's failures to read from that operation told apart. */
+    const readDifference = <A, I>(
+      location: RepositoryLocation,
+      operationId: OperationId,
+      previous: OperationId,
+      revset: string,
+      template: string,
+      schema: Schema.Schema<A, I>
+    ): Stream.Stream<A, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
+      decodeLines(pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", template]), schema)
+        .pipe(
+          Stream.catchTag(
+            "JjCommandFailed",
+            (error): Stream.Stream<never, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
+              Stream.fail(
+                /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
+                  ? new PreviousOperationMissing({ operationId: previous })
+                  : /commit id [0-9a-f]+ not found in index/i.test(error.stderr)
+                  ? new PreviousOperationUnrelated({ operationId: previous })
+                  : error
+              )
+          )
+        )
+
     /**
      * What changed in the visible set since `previous`: commits that became visible (`hidden` false) and commits
      * that stopped being visible (`hidden` true). Both are ranges between the two operations' visible heads, which
      * jj walks only as far as they differ, so the cost follows the change, not the history.
      */
-    const changedCommits = (
-      location: RepositoryLocation,
-      operationId: OperationId,
-      previous: OperationId
-    ): Stream.Stream<
-      { readonly hidden: boolean; readonly change: Change },
-      JjError | PreviousOperationMissing | PreviousOperationUnrelated
-    > => {
-      const before = `at_operation(${previous}, visible_heads())`
-      const revset = `((${before}..visible_heads()) | (visible_heads()..${before})) ~ root()`
-      return decodeLines(
-        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", changeTemplate]),
-        ChangeLine
-      ).pipe(
-        Stream.catchTag(
-          "JjCommandFailed",
-          (error): Stream.Stream<never, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
-            Stream.fail(
-              /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
-                ? new PreviousOperationMissing({ operationId: previous })
-                : /commit id [0-9a-f]+ not found in index/i.test(error.stderr)
-                ? new PreviousOperationUnrelated({ operationId: previous })
-                : error
-            )
-        ),
+    const changedCommits = (location: RepositoryLocation, operationId: OperationId, previous: OperationId) =>
+      readDifference(location, operationId, previous, differenceRevset(previous), changeTemplate, ChangeLine).pipe(
         Stream.withSpan("JjClient.changedCommits")
       )
+
+    /**
+     * `changedCommits` and every bookmark (local and remote, `git` included) in one jj process: the difference is
+     * listed together with every bookmark target (hidden ones included), each line saying whether its commit is in
+     * the difference and which bookmarks point at it. A conflicted bookmark comes once per target.
+     */
+    const changedCommitsWithBookmarks = (location: RepositoryLocation, operationId: OperationId, previous: OperationId) => {
+      const difference = differenceRevset(previous)
+      const targets = `bookmarks() | remote_bookmarks() | remote_bookmarks(remote=exact:"git")`
+      return readDifference(
+        location,
+        operationId,
+        previous,
+        `(${difference}) | ${targets}`,
+        changeWithBookmarksTemplate(difference),
+        ChangeWithBookmarksLine
+      ).pipe(Stream.withSpan("JjClient.changedCommitsWithBookmarks"))
     }
 
     /** Local and remote bookmarks (all remotes, `git` included) that point somewhere. */
@@ -355,6 +381,7 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       hasOperation,
       changes,
       changedCommits,
+      changedCommitsWithBookmarks,
       bookmarks,
       operations,
       conflicts

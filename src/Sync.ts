@@ -14,7 +14,7 @@ import {
 } from "effect"
 import { DatabaseConfig, DatabaseLive } from "./Database.js"
 import { OperationId, RepositoryId } from "./Domain/Ids.js"
-import type { Change, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
+import type { Bookmark, Change, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import { allSyncKinds, InvalidRepositoryName, KindCounts, RepositoryName, SyncKind } from "./Domain/Repository.js"
 import type { Repository } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
@@ -364,18 +364,41 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
               conflicts: difference
             }
             const conflicted: Array<string> = []
-            const changes = batches(staged, "changes", jj.changedCommits(location, operationId, since), (batch) => {
-              const appeared: Array<Change> = []
-              for (const { change, hidden } of batch) {
-                difference.touchedChangeIds.push(change.changeId)
-                if (hidden) difference.hiddenCommitIds.push(change.commitId)
-                else {
-                  appeared.push(change)
-                  if (change.hasConflicts) conflicted.push(change.commitId)
-                }
+            /** Notes what a changed commit touched and returns it when it appeared. */
+            const appeared = ({ change, hidden }: { readonly hidden: boolean; readonly change: Change }) => {
+              difference.touchedChangeIds.push(change.changeId)
+              if (hidden) {
+                difference.hiddenCommitIds.push(change.commitId)
+                return []
               }
-              return appeared.length > 0 ? repo.stageChanges(id, appeared) : Effect.void
-            })
+              if (change.hasConflicts) conflicted.push(change.commitId)
+              return [change]
+            }
+            const stageAppeared = (changes: ReadonlyArray<Change>) =>
+              changes.length > 0 ? repo.stageChanges(id, changes) : Effect.void
+            const bookmarksRead = batches(staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
+              repo.stageBookmarks(id, batch))
+            // With bookmarks mirrored too, one jj process lists the difference and every bookmark (one process fewer
+            // is most of an incremental sync's cost); bookmarks are collected, once each, and staged at the end.
+            const changes = kinds.includes("bookmarks")
+              ? Effect.gen(function*() {
+                const bookmarks = new Map<string, Bookmark>()
+                yield* batches(
+                  staged,
+                  "changes",
+                  jj.changedCommitsWithBookmarks(location, operationId, since),
+                  (batch) => {
+                    for (const line of batch) {
+                      for (const bookmark of line.bookmarks) bookmarks.set(`${bookmark.name}@${bookmark.remote}`, bookmark)
+                    }
+                    return stageAppeared(batch.flatMap((line) => line.inDifference ? appeared(line) : []))
+                  }
+                )
+                yield* batches(staged, "bookmarks", Stream.fromIterable(bookmarks.values()), (batch) =>
+                  repo.stageBookmarks(id, batch))
+              })
+              : batches(staged, "changes", jj.changedCommits(location, operationId, since), (batch) =>
+                stageAppeared(batch.flatMap(appeared)))
             // Conflicts of the commits that appeared and of the other conflicted commits of their changes, read once
             // the changes are staged; all of them when changes are not mirrored.
             const conflicts = Effect.gen(function*() {
@@ -427,10 +450,7 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
             const readers: Array<Effect.Effect<void, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError>> = []
             if (kinds.includes("changes")) readers.push(kinds.includes("conflicts") ? Effect.zipRight(changes, conflicts) : changes)
             else if (kinds.includes("conflicts")) readers.push(conflicts)
-            if (kinds.includes("bookmarks")) {
-              readers.push(batches(staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
-                repo.stageBookmarks(id, batch)))
-            }
+            if (kinds.includes("bookmarks") && !kinds.includes("changes")) readers.push(bookmarksRead)
             if (kinds.includes("operations")) {
               readers.push(Effect.map(operations, (recompute) => {
                 recomputeUndone = recompute

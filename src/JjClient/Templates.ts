@@ -7,7 +7,8 @@ import { Bookmark, Change, ConflictedCommit, Operation } from "../Domain/Jj.js"
  */
 
 const field = (name: string, value: string) => `"\\"${name}\\":" ++ ${value}`
-const object = (...fields: ReadonlyArray<string>) => `"{" ++ ${fields.join(` ++ "," ++ `)} ++ "}\\n"`
+const json = (...fields: ReadonlyArray<string>) => `"{" ++ ${fields.join(` ++ "," ++ `)} ++ "}"`
+const object = (...fields: ReadonlyArray<string>) => `${json(...fields)} ++ "\\n"`
 
 export const changeTemplate = object(
   field("hidden", "json(self.hidden())"),
@@ -17,15 +18,35 @@ export const changeTemplate = object(
   field("commit", "json(self)")
 )
 
-export const bookmarkTemplate = object(
-  field("name", "json(self.name())"),
-  field("remote", `if(self.remote(), json(self.remote()), "null")`),
-  field("present", "json(self.present())"),
-  field("conflict", "json(self.conflict())"),
-  field("tracked", "json(self.tracked())"),
-  field("targets", "json(self.added_targets().map(|c| c.commit_id()))"),
-  field("change_id", `if(self.normal_target(), json(self.normal_target().change_id()), "null")`)
-)
+/** A bookmark (a `CommitRef` named `ref`) as one JSON object. */
+const bookmarkJson = (ref: string) =>
+  json(
+    field("name", `json(${ref}.name())`),
+    field("remote", `if(${ref}.remote(), json(${ref}.remote()), "null")`),
+    field("present", `json(${ref}.present())`),
+    field("conflict", `json(${ref}.conflict())`),
+    field("tracked", `json(${ref}.tracked())`),
+    field("targets", `json(${ref}.added_targets().map(|c| c.commit_id()))`),
+    field("change_id", `if(${ref}.normal_target(), json(${ref}.normal_target().change_id()), "null")`)
+  )
+
+export const bookmarkTemplate = `${bookmarkJson("self")} ++ "\\n"`
+
+/**
+ * For `jj log` over a difference revset joined with every bookmark target: the commit as `changeTemplate` prints
+ * it, whether it belongs to the difference, and the bookmarks (local and remote, `git` included) pointing at it.
+ */
+export const changeWithBookmarksTemplate = (difference: string) =>
+  object(
+    field("in_difference", `json(self.contained_in(${JSON.stringify(difference)}))`),
+    field("hidden", "json(self.hidden())"),
+    field("empty", "json(self.empty())"),
+    field("conflict", "json(self.conflict())"),
+    field("divergent", "json(self.divergent())"),
+    field("commit", "json(self)"),
+    field("local_bookmarks", `"[" ++ self.local_bookmarks().map(|b| ${bookmarkJson("b")}).join(",") ++ "]"`),
+    field("remote_bookmarks", `"[" ++ self.remote_bookmarks().map(|b| ${bookmarkJson("b")}).join(",") ++ "]"`)
+  )
 
 export const operationTemplate = `json(self) ++ "\\n"`
 
@@ -41,89 +62,128 @@ export const conflictTemplate = object(
 
 const JjSignature = Schema.Struct({ name: Schema.String, email: Schema.String, timestamp: Schema.String })
 
+const RawCommit = Schema.Struct({
+  commit_id: Schema.String,
+  change_id: Schema.String,
+  parents: Schema.Array(Schema.String),
+  description: Schema.String,
+  author: JjSignature,
+  committer: JjSignature
+})
+const rawChangeFields = {
+  hidden: Schema.Boolean,
+  empty: Schema.Boolean,
+  conflict: Schema.Boolean,
+  divergent: Schema.Boolean,
+  commit: RawCommit
+}
+type RawChange = Schema.Struct.Type<typeof rawChangeFields>
+
+const toChange = ({ commit, conflict, divergent, empty }: RawChange): typeof Change.Encoded => ({
+  commitId: commit.commit_id,
+  changeId: commit.change_id,
+  parentCommitIds: commit.parents,
+  description: commit.description,
+  author: commit.author,
+  committer: commit.committer,
+  isEmpty: empty,
+  hasConflicts: conflict,
+  isDivergent: divergent
+})
+
+const fromChange = (change: typeof Change.Encoded, hidden: boolean): RawChange => ({
+  hidden,
+  empty: change.isEmpty,
+  conflict: change.hasConflicts,
+  divergent: change.isDivergent,
+  commit: {
+    commit_id: change.commitId,
+    change_id: change.changeId,
+    parents: change.parentCommitIds,
+    description: change.description,
+    author: change.author,
+    committer: change.committer
+  }
+})
+
 /** A commit line; `hidden` is true only for commits an incremental read lists because they stopped being visible. */
 export const ChangeLine = Schema.transform(
-  Schema.parseJson(Schema.Struct({
-    hidden: Schema.Boolean,
-    empty: Schema.Boolean,
-    conflict: Schema.Boolean,
-    divergent: Schema.Boolean,
-    commit: Schema.Struct({
-      commit_id: Schema.String,
-      change_id: Schema.String,
-      parents: Schema.Array(Schema.String),
-      description: Schema.String,
-      author: JjSignature,
-      committer: JjSignature
-    })
-  })),
+  Schema.parseJson(Schema.Struct(rawChangeFields)),
   Schema.Struct({ hidden: Schema.Boolean, change: Change }),
   {
     strict: true,
-    decode: ({ commit, conflict, divergent, empty, hidden }) => ({
-      hidden,
-      change: {
-        commitId: commit.commit_id,
-        changeId: commit.change_id,
-        parentCommitIds: commit.parents,
-        description: commit.description,
-        author: commit.author,
-        committer: commit.committer,
-        isEmpty: empty,
-        hasConflicts: conflict,
-        isDivergent: divergent
-      }
-    }),
-    encode: ({ change, hidden }) => ({
-      hidden,
-      empty: change.isEmpty,
-      conflict: change.hasConflicts,
-      divergent: change.isDivergent,
-      commit: {
-        commit_id: change.commitId,
-        change_id: change.changeId,
-        parents: change.parentCommitIds,
-        description: change.description,
-        author: change.author,
-        committer: change.committer
-      }
-    })
+    decode: (raw) => ({ hidden: raw.hidden, change: toChange(raw) }),
+    encode: ({ change, hidden }) => fromChange(change, hidden)
   }
 )
 
 /** A bookmark line; `present` is false for a deleted local bookmark that jj still lists for its tracked remotes. */
+const RawBookmark = Schema.Struct({
+  name: Schema.String,
+  remote: Schema.NullOr(Schema.String),
+  present: Schema.Boolean,
+  conflict: Schema.Boolean,
+  tracked: Schema.Boolean,
+  targets: Schema.Array(Schema.String),
+  change_id: Schema.NullOr(Schema.String)
+})
+
+const toBookmark = (line: typeof RawBookmark.Type): typeof Bookmark.Encoded => ({
+  name: line.name,
+  remote: line.remote ?? "",
+  targetCommitIds: line.targets,
+  targetChangeId: line.change_id,
+  isConflicted: line.conflict,
+  isTracked: line.remote === null ? false : line.tracked
+})
+
+const fromBookmark = (bookmark: typeof Bookmark.Encoded): typeof RawBookmark.Type => ({
+  name: bookmark.name,
+  remote: bookmark.remote === "" ? null : bookmark.remote,
+  present: true,
+  conflict: bookmark.isConflicted,
+  tracked: bookmark.isTracked,
+  targets: bookmark.targetCommitIds,
+  change_id: bookmark.targetChangeId
+})
+
 export const BookmarkLine = Schema.transform(
-  Schema.parseJson(Schema.Struct({
-    name: Schema.String,
-    remote: Schema.NullOr(Schema.String),
-    present: Schema.Boolean,
-    conflict: Schema.Boolean,
-    tracked: Schema.Boolean,
-    targets: Schema.Array(Schema.String),
-    change_id: Schema.NullOr(Schema.String)
-  })),
+  Schema.parseJson(RawBookmark),
   Schema.Struct({ present: Schema.Boolean, bookmark: Bookmark }),
   {
     strict: true,
-    decode: (line) => ({
-      present: line.present,
-      bookmark: {
-        name: line.name,
-        remote: line.remote ?? "",
-        targetCommitIds: line.targets,
-        targetChangeId: line.change_id,
-        isConflicted: line.conflict,
-        isTracked: line.remote === null ? false : line.tracked
-      }
+    decode: (line) => ({ present: line.present, bookmark: toBookmark(line) }),
+    encode: ({ bookmark, present }) => ({ ...fromBookmark(bookmark), present })
+  }
+)
+
+/** A line of `changeWithBookmarksTemplate`: a commit, whether it is in the difference, the bookmarks at it. */
+export const ChangeWithBookmarksLine = Schema.transform(
+  Schema.parseJson(Schema.Struct({
+    in_difference: Schema.Boolean,
+    ...rawChangeFields,
+    local_bookmarks: Schema.Array(RawBookmark),
+    remote_bookmarks: Schema.Array(RawBookmark)
+  })),
+  Schema.Struct({
+    inDifference: Schema.Boolean,
+    hidden: Schema.Boolean,
+    change: Change,
+    bookmarks: Schema.Array(Bookmark)
+  }),
+  {
+    strict: true,
+    decode: (raw) => ({
+      inDifference: raw.in_difference,
+      hidden: raw.hidden,
+      change: toChange(raw),
+      bookmarks: [...raw.local_bookmarks, ...raw.remote_bookmarks].filter((b) => b.present).map(toBookmark)
     }),
-    encode: ({ bookmark, present }) => ({
-      name: bookmark.name,
-      remote: bookmark.remote === "" ? null : bookmark.remote,
-      present,
-      conflict: bookmark.isConflicted,
-      tracked: bookmark.isTracked,
-      targets: bookmark.targetCommitIds,
-      change_id: bookmark.targetChangeId
+    encode: ({ bookmarks, change, hidden, inDifference }) => ({
+      in_difference: inDifference,
+      ...fromChange(change, hidden),
+      local_bookmarks: bookmarks.filter((b) => b.remote === "").map(fromBookmark),
+      remote_bookmarks: bookmarks.filter((b) => b.remote !== "").map(fromBookmark)
     })
   }
 )
