@@ -1,4 +1,4 @@
-import { Command, CommandExecutor, FileSystem, Path } from "@effect/platform"
+import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Array as Arr, Chunk, Config, Duration, Effect, Either, Option, Order, ParseResult, Schema, Stream } from "effect"
 import os from "node:os"
@@ -16,6 +16,7 @@ import {
   RepositoryPathNotFound
 } from "./JjClient/Errors.js"
 import type { JjError } from "./JjClient/Errors.js"
+import { makeLauncher } from "./JjClient/Launcher.js"
 import {
   bookmarkTemplate,
   BookmarkLine,
@@ -86,7 +87,6 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
     const bin = Option.isSome(config.bin) ? config.bin.value : yield* defaultBin
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const executor = yield* CommandExecutor.CommandExecutor
     const timeoutMs = Duration.toMillis(config.timeout)
     // A directory of our own as JJ_CONFIG replaces the user's configuration files. Its one setting stops jj from
     // indexing every mutable commit for short id prefixes at start-up (10 ms per call at 100,000 commits); the
@@ -96,36 +96,23 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       Effect.orDie
     )
 
-    const command = (args: ReadonlyArray<string>) =>
-      Command.make(bin, ...args).pipe(
-        // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width).
-        Command.env({ JJ_CONFIG: configDir, NO_COLOR: "1", PAGER: "cat", COLUMNS: "1000" })
-      )
+    const launcher = yield* makeLauncher(configDir)
+    // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width).
+    const env = { JJ_CONFIG: configDir, NO_COLOR: "1", PAGER: "cat", COLUMNS: "1000" }
+    const unavailable = (reason: string) =>
+      new JjUnavailable({ message: `cannot run ${bin}: ${reason} (set JJ_BIN, or build jj with scripts/install-jj.sh)` })
 
     /** Runs jj and streams its stdout line by line; fails with its stderr when it exits non-zero. */
     const lines = (args: ReadonlyArray<string>): Stream.Stream<string, JjError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
-        const process = yield* executor.start(command(args)).pipe(
-          Effect.mapError((error) => new JjUnavailable({
-              message: `cannot run ${bin}: ${error.message} (set JJ_BIN, or build jj with scripts/install-jj.sh)`
-            }))
-        )
-        const stderr = yield* process.stderr.pipe(
-          Stream.decodeText(),
-          Stream.runFold("", (acc, text) => (acc + text).slice(-16_384)),
-          Effect.orElseSucceed(() => ""),
-          Effect.fork
-        )
+        const process = yield* launcher.start(bin, args, env).pipe(Effect.mapError(unavailable))
         const exit = Effect.gen(function*() {
-          const exitCode = yield* process.exitCode.pipe(Effect.orElseSucceed(() => -1))
-          if (exitCode !== 0) {
-            return yield* new JjCommandFailed({ args, exitCode, stderr: yield* stderr.await.pipe(Effect.flatten) })
-          }
+          const { exitCode, stderr } = yield* process.ended.pipe(Effect.mapError(unavailable))
+          if (exitCode !== 0) return yield* new JjCommandFailed({ args, exitCode, stderr })
         })
         return process.stdout.pipe(
           Stream.decodeText(),
           Stream.splitLines,
-          Stream.catchAll(() => Stream.empty),
           Stream.concat(Stream.drain(Stream.fromEffect(exit)))
         )
       })).pipe(

@@ -1,0 +1,77 @@
+import { expect, it } from "@effect/vitest"
+import { Effect, Either, Schedule, Scope, Stream } from "effect"
+import fs from "node:fs"
+import os from "node:os"
+import path from "node:path"
+import { makeLauncher } from "../src/JjClient/Launcher.js"
+
+/** The helper process that starts jj: output, exit, failures, and killing what the caller abandons. */
+
+const directory = () => fs.mkdtempSync(path.join(os.tmpdir(), "jj-watcher-launcher-"))
+const text = (stream: Stream.Stream<Uint8Array>) => stream.pipe(Stream.decodeText(), Stream.mkString)
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+it.scoped("streams stdout and reports the exit code, the tail of stderr and the added environment", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const launched = yield* launcher.start("/bin/sh", ["-c", `printf 'one\\ntwo %s\\n' "$EXTRA"; echo oops >&2; exit 3`], {
+      EXTRA: "added"
+    })
+    expect(yield* text(launched.stdout)).toBe("one\ntwo added\n")
+    expect(yield* launched.ended).toEqual({ exitCode: 3, stderr: "oops\n" })
+  }))
+
+it.scoped("carries large outputs whole", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const launched = yield* launcher.start("/bin/sh", ["-c", "head -c 5000000 /dev/zero"], {})
+    const size = yield* launched.stdout.pipe(Stream.runFold(0, (total, chunk) => total + chunk.length))
+    expect(size).toBe(5_000_000)
+    expect((yield* launched.ended).exitCode).toBe(0)
+  }))
+
+it.scoped("a missing program fails with the reason", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const result = yield* Effect.either(
+      Effect.flatMap(launcher.start("/no/such/jj", [], {}), (launched) => launched.ended)
+    )
+    expect(Either.isLeft(result) && result.left).toMatch(/ENOENT/)
+  }))
+
+it.scopedLive("a process whose scope closes first is killed", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const scope = yield* Scope.make()
+    const launched = yield* Scope.extend(launcher.start("/bin/sh", ["-c", "echo $$; exec sleep 60"], {}), scope)
+    const firstLine = yield* launched.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runHead)
+    const pid = Number(firstLine._tag === "Some" ? firstLine.value : Number.NaN)
+    expect(alive(pid)).toBe(true)
+    yield* Scope.close(scope, Effect.void)
+    // Poll until the process is gone, with a deadline.
+    yield* Effect.sync(() => alive(pid)).pipe(
+      Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (running) => !running }),
+      Effect.timeout("5 seconds")
+    )
+    expect(alive(pid)).toBe(false)
+  }))
+
+it.scoped("many calls at once each get their own output", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const outputs = yield* Effect.forEach(
+      Array.from({ length: 20 }, (_, i) => i),
+      (i) =>
+        Effect.scoped(Effect.flatMap(launcher.start("/bin/sh", ["-c", `echo ${i}`], {}), (launched) => text(launched.stdout))),
+      { concurrency: "unbounded" }
+    )
+    expect(outputs).toEqual(Array.from({ length: 20 }, (_, i) => `${i}\n`))
+  }))
