@@ -1,6 +1,7 @@
-import { FileSystem, Path } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
-import { Array as Arr, Chunk, Config, Duration, Effect, Either, Option, Order, ParseResult, Schema, Stream } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Array as Arr, Chunk, Config, Duration, Effect, Either, Option, Order, Stream } from "effect"
 import os from "node:os"
 import nodePath from "node:path"
 import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
@@ -16,6 +17,7 @@ import {
   RepositoryPathNotFound
 } from "./JjClient/Errors.js"
 import type { JjError } from "./JjClient/Errors.js"
+import type { LineFormat } from "./JjClient/Templates.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import {
   bookmarkTemplate,
@@ -119,32 +121,23 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
         Stream.interruptWhen(Effect.sleep(config.timeout).pipe(Effect.zipRight(new JjTimeout({ args, timeoutMs }))))
       )
 
-    const decodeLines = <A, I>(
-      args: ReadonlyArray<string>,
-      schema: Schema.Schema<A, I>
-    ): Stream.Stream<A, JjError> => {
-      const decode = Schema.decodeUnknownEither(schema as Schema.Schema<A, I, never>)
+    const decodeLines = <A>(args: ReadonlyArray<string>, format: LineFormat<A>): Stream.Stream<A, JjError> =>
       // A chunk of lines at a time, in a plain loop: a first import decodes ~100,000 lines, where an Effect per line
       // would cost more than the decoding itself.
-      return lines(args).pipe(
+      lines(args).pipe(
         Stream.mapChunksEffect((chunk) => {
           const decoded: Array<A> = []
           for (const line of chunk) {
             if (line.length === 0) continue
-            const result = decode(line)
+            const result = format.decode(line)
             if (Either.isLeft(result)) {
-              return new JjOutputInvalid({
-                args,
-                line: line.slice(0, 1_000),
-                reason: ParseResult.TreeFormatter.formatErrorSync(result.left)
-              })
+              return new JjOutputInvalid({ args, line: line.slice(0, 1_000), reason: result.left })
             }
             decoded.push(result.right)
           }
           return Effect.succeed(Chunk.unsafeFromArray(decoded))
         })
       )
-    }
 
     const pinned = (location: RepositoryLocation, operationId: OperationId, rest: ReadonlyArray<string>) => [
       "--repository",
@@ -271,15 +264,15 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
     }
 
     /** A read of the difference since `previous`, with jj's failures to read from that operation told apart. */
-    const readDifference = <A, I>(
+    const readDifference = <A>(
       location: RepositoryLocation,
       operationId: OperationId,
       previous: OperationId,
       revset: string,
       template: string,
-      schema: Schema.Schema<A, I>
+      format: LineFormat<A>
     ): Stream.Stream<A, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
-      decodeLines(pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", template]), schema)
+      decodeLines(pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", template]), format)
         .pipe(
           Stream.catchTag(
             "JjCommandFailed",
