@@ -5,10 +5,6 @@ import { SyncKind } from "./Domain/Repository.js"
 import type { KindCounts } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
 import { SyncResult, SyncService } from "./Sync.js"
-import { HttpLive } from "./Http.js"
-import { Repositories } from "./Repositories.js"
-import { SyncRepo } from "./Sync/Repo.js"
-import { Watcher } from "./Watcher.js"
 import { version } from "./Version.js"
 
 const shortId = (id: string) => id.slice(0, 12)
@@ -148,11 +144,8 @@ const flagsProvider = (flags: Record<keyof typeof serveOptions, Option.Option<st
   return ConfigProvider.fromMap(given).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
 }
 
-/** `serve`: the watcher and the HTTP API over one database pool. */
-const ServeLive = HttpLive.pipe(
-  Layer.provide(Layer.mergeAll(Watcher.Default, Repositories.Default, SyncRepo.Default, SyncService.Default, JjClient.Default)),
-  Layer.provide(DatabaseLive)
-)
+// The watcher and the HTTP server are loaded only by `serve`, so that `sync` and `migrate` stay small processes.
+const ServeLive = Layer.unwrapEffect(Effect.promise(() => import("./Serve.js")).pipe(Effect.map((serve) => serve.ServeLive)))
 
 const serveCommand = Command.make("serve", serveOptions, (flags) =>
   Layer.launch(ServeLive).pipe(

@@ -1,6 +1,10 @@
-import { Migrator, SqlClient } from "@effect/sql"
-import { NodeContext } from "@effect/platform-node"
-import { PgClient, PgMigrator } from "@effect/sql-pg"
+// Modules by their own paths rather than the packages' indexes, which load every module (HTTP servers included):
+// a `jj-watcher sync` process stays ~30 MB smaller.
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as PgMigrator from "@effect/sql-pg/PgMigrator"
 import { Cause, Config, Data, Duration, Effect, Layer, Redacted, String } from "effect"
 import Pg from "pg"
 import CreateTables from "./migrations/0001_create_tables.js"

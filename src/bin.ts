@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --no-memory-reducer
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
 import { cli } from "./Cli.js"
 

@@ -1,4 +1,4 @@
-import { NodeStream } from "@effect/platform-node"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Deferred, Effect, Exit, Stream } from "effect"
 import type { Scope } from "effect"
 import { spawn } from "node:child_process"
