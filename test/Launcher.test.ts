@@ -1,5 +1,5 @@
 import { expect, it } from "@effect/vitest"
-import { Effect, Either, Schedule, Scope, Stream } from "effect"
+import { Effect, Either, Exit, Schedule, Scope, Stream } from "effect"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
@@ -55,7 +55,7 @@ it.scopedLive("a process whose scope closes first is killed", () =>
     const firstLine = yield* launched.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runHead)
     const pid = Number(firstLine._tag === "Some" ? firstLine.value : Number.NaN)
     expect(alive(pid)).toBe(true)
-    yield* Scope.close(scope, Effect.void)
+    yield* Scope.close(scope, Exit.void)
     // Poll until the process is gone, with a deadline.
     yield* Effect.sync(() => alive(pid)).pipe(
       Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (running) => !running }),
