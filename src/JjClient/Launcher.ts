@@ -140,8 +140,15 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
           })
         )
         yield* Effect.async<void, string>((resume) => {
-          server.once("error", (error) => resume(Effect.fail(`cannot listen on ${socketPath}: ${error.message}`)))
-          server.listen(socketPath, () => resume(Effect.void))
+          let listening = false
+          // Kept for the server's life: an error after it listens (none expected) must not crash the process.
+          server.on("error", (error) => {
+            if (!listening) resume(Effect.fail(`cannot listen on ${socketPath}: ${error.message}`))
+          })
+          server.listen(socketPath, () => {
+            listening = true
+            resume(Effect.void)
+          })
         })
         const connected = Effect.async<net.Socket>((resume) => {
           server.once("connection", (socket) => resume(Effect.succeed(socket)))
