@@ -1,7 +1,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Array as Arr, Chunk, Config, Duration, Effect, Either, Option, Order, Stream } from "effect"
+import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
 import os from "node:os"
 import nodePath from "node:path"
 import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
@@ -19,6 +19,7 @@ import {
 import type { JjError } from "./JjClient/Errors.js"
 import type { LineFormat } from "./JjClient/Templates.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
+import type { LaunchFailed } from "./JjClient/Launcher.js"
 import {
   bookmarkTemplate,
   BookmarkLine,
@@ -101,7 +102,7 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
     const launcher = yield* makeLauncher(configDir)
     // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width).
     const env = { JJ_CONFIG: configDir, NO_COLOR: "1", PAGER: "cat", COLUMNS: "1000" }
-    const unavailable = (reason: string) =>
+    const unavailable = ({ reason }: LaunchFailed) =>
       new JjUnavailable({ message: `cannot run ${bin}: ${reason} (set JJ_BIN, or build jj with scripts/install-jj.sh)` })
 
     /** Runs jj and streams its stdout line by line; fails with its stderr when it exits non-zero. */
@@ -113,6 +114,7 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
           if (exitCode !== 0) return yield* new JjCommandFailed({ args, exitCode, stderr })
         })
         return process.stdout.pipe(
+          Stream.mapError(unavailable),
           Stream.decodeText(),
           Stream.splitLines,
           Stream.concat(Stream.drain(Stream.fromEffect(exit)))
@@ -167,8 +169,19 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       })
     )
 
-    /** The installed jj's version, asked once. */
-    const cachedVersion = yield* Effect.cached(version)
+    /**
+     * The installed jj's version, asked again at most once a minute (so that an upgraded jj is noticed while the
+     * watcher runs); a failure is not remembered.
+     */
+    const lastVersion = yield* Ref.make<Option.Option<{ readonly version: string; readonly at: number }>>(Option.none())
+    const cachedVersion = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const last = yield* Ref.get(lastVersion)
+      if (Option.isSome(last) && now - last.value.at < 60_000) return last.value.version
+      const current = yield* version
+      yield* Ref.set(lastVersion, Option.some({ version: current, at: now }))
+      return current
+    }).pipe(Effect.withSpan("JjClient.version"))
 
     /** Fails unless a supported jj is installed; returns its version. */
     const checkVersion = version.pipe(
@@ -247,7 +260,8 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
      */
     const hasOperation = (location: RepositoryLocation, operationId: OperationId) =>
       fs.exists(path.join(location.storePath, "op_store", "operations", operationId)).pipe(
-        Effect.orElseSucceed(() => false)
+        Effect.orElseSucceed(() => false),
+        Effect.withSpan("JjClient.hasOperation")
       )
 
     /** Every visible commit but the root, newest first. */

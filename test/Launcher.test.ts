@@ -8,7 +8,7 @@ import { makeLauncher } from "../src/JjClient/Launcher.js"
 /** The helper process that starts jj: output, exit, failures, and killing what the caller abandons. */
 
 const directory = () => fs.mkdtempSync(path.join(os.tmpdir(), "jj-watcher-launcher-"))
-const text = (stream: Stream.Stream<Uint8Array>) => stream.pipe(Stream.decodeText(), Stream.mkString)
+const text = <E>(stream: Stream.Stream<Uint8Array, E>) => stream.pipe(Stream.decodeText(), Stream.mkString)
 
 const alive = (pid: number) => {
   try {
@@ -44,7 +44,7 @@ it.scoped("a missing program fails with the reason", () =>
     const result = yield* Effect.either(
       Effect.flatMap(launcher.start("/no/such/jj", [], {}), (launched) => launched.ended)
     )
-    expect(Either.isLeft(result) && result.left).toMatch(/ENOENT/)
+    expect(Either.isLeft(result) && result.left.reason).toMatch(/ENOENT/)
   }))
 
 it.scopedLive("a process whose scope closes first is killed", () =>

@@ -1,5 +1,6 @@
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import { Deferred, Effect, Exit, Stream } from "effect"
+import { Data, Deferred, Effect, Either, Exit, Schema } from "effect"
+import type { Stream } from "effect"
 import type { Scope } from "effect"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
@@ -19,21 +20,30 @@ import readline from "node:readline"
  */
 
 // The helper's whole program: one JSON request per line on stdin ({id, socket, bin, args, env} or {kill}), one JSON
-// message per line on stdout ({id, exit, stderr} or {id, error}). Plain JavaScript, run with `node -e`.
+// message per line on stdout ({id, exit, stderr} or {id, error}). Plain JavaScript, run with `node -e`. A kill that
+// arrives before the child exists (its socket still connecting) stops it from being started at all.
 const helperSource = `
 const { spawn } = require("node:child_process")
 const net = require("node:net")
 const children = new Map()
+const killed = new Set()
 const send = (message) => process.stdout.write(JSON.stringify(message) + "\\n")
 require("node:readline").createInterface({ input: process.stdin }).on("line", (line) => {
   const request = JSON.parse(line)
   if (request.kill !== undefined) {
-    children.get(request.kill)?.kill("SIGKILL")
+    const child = children.get(request.kill)
+    if (child === undefined) killed.add(request.kill)
+    else child.kill("SIGKILL")
     return
   }
   const socket = net.connect(request.socket)
   socket.on("error", (error) => send({ id: request.id, error: error.message }))
   socket.on("connect", () => {
+    if (killed.delete(request.id)) {
+      socket.destroy()
+      send({ id: request.id, exit: -1, stderr: "" })
+      return
+    }
     const child = spawn(request.bin, request.args, {
       env: { ...process.env, ...request.env },
       stdio: ["ignore", socket, "pipe"]
@@ -59,6 +69,9 @@ process.stdin.on("end", () => {
 })
 `
 
+/** A process could not be started, or its output could not be read. */
+export class LaunchFailed extends Data.TaggedError("LaunchFailed")<{ readonly reason: string }> {}
+
 /** How a launched process ended: its exit code (-1 when killed) and the tail of its stderr. */
 export interface Ended {
   readonly exitCode: number
@@ -66,9 +79,9 @@ export interface Ended {
 }
 
 export interface Launched {
-  readonly stdout: Stream.Stream<Uint8Array>
-  /** Waits for the process to end; fails with the reason when it could not be started. */
-  readonly ended: Effect.Effect<Ended, string>
+  readonly stdout: Stream.Stream<Uint8Array, LaunchFailed>
+  /** Waits for the process to end; fails when it could not be started. */
+  readonly ended: Effect.Effect<Ended, LaunchFailed>
 }
 
 export interface Launcher {
@@ -77,17 +90,19 @@ export interface Launcher {
     bin: string,
     args: ReadonlyArray<string>,
     env: Record<string, string>
-  ) => Effect.Effect<Launched, string, Scope.Scope>
+  ) => Effect.Effect<Launched, LaunchFailed, Scope.Scope>
 }
 
 interface Helper {
   readonly process: ChildProcess
-  readonly pending: Map<number, Deferred.Deferred<Ended, string>>
+  readonly pending: Map<number, Deferred.Deferred<Ended, LaunchFailed>>
 }
 
-type HelperMessage =
-  | { readonly id: number; readonly exit: number; readonly stderr: string }
-  | { readonly id: number; readonly error: string }
+const HelperMessage = Schema.parseJson(Schema.Union(
+  Schema.Struct({ id: Schema.Number, exit: Schema.Number, stderr: Schema.String }),
+  Schema.Struct({ id: Schema.Number, error: Schema.String })
+))
+const decodeHelperMessage = Schema.decodeUnknownEither(HelperMessage)
 
 /** A launcher whose helper and sockets live in `directory`, stopped when the scope closes. */
 export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, Scope.Scope> =>
@@ -100,17 +115,24 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
       const started: Helper = { process: child, pending: new Map() }
       const failAll = (reason: string) => {
         if (helper === started) helper = undefined
-        for (const deferred of started.pending.values()) Deferred.unsafeDone(deferred, Exit.fail(reason))
+        for (const deferred of started.pending.values()) Deferred.unsafeDone(deferred, Exit.fail(new LaunchFailed({ reason })))
         started.pending.clear()
       }
       readline.createInterface({ input: child.stdout! }).on("line", (line) => {
-        const message = JSON.parse(line) as HelperMessage
+        const decoded = decodeHelperMessage(line)
+        if (Either.isLeft(decoded)) {
+          failAll(`the jj launcher wrote ${JSON.stringify(line.slice(0, 200))}`)
+          return
+        }
+        const message = decoded.right
         const deferred = started.pending.get(message.id)
         if (deferred === undefined) return
         started.pending.delete(message.id)
         Deferred.unsafeDone(
           deferred,
-          "error" in message ? Exit.fail(message.error) : Exit.succeed({ exitCode: message.exit, stderr: message.stderr })
+          "error" in message
+            ? Exit.fail(new LaunchFailed({ reason: message.error }))
+            : Exit.succeed({ exitCode: message.exit, stderr: message.stderr })
         )
       })
       child.on("error", (error) => failAll(`the jj launcher failed: ${error.message}`))
@@ -131,31 +153,39 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
       Effect.gen(function*() {
         const id = ++nextId
         const socketPath = path.join(directory, `${id}.sock`)
-        const ended = yield* Deferred.make<Ended, string>()
-        const server = net.createServer({ pauseOnConnect: true })
+        const ended = yield* Deferred.make<Ended, LaunchFailed>()
+        const connected = yield* Deferred.make<net.Socket>()
+        let accepted: net.Socket | undefined
+        const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+          // Only the first connection is jj's stdout.
+          if (accepted !== undefined) {
+            socket.destroy()
+          } else {
+            accepted = socket
+            Deferred.unsafeDone(connected, Exit.succeed(socket))
+          }
+        })
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
+            accepted?.destroy()
             server.close()
             fs.rm(socketPath, { force: true }, () => {})
           })
         )
-        yield* Effect.async<void, string>((resume) => {
+        yield* Effect.async<void, LaunchFailed>((resume) => {
           let listening = false
           // Kept for the server's life: an error after it listens (none expected) must not crash the process.
           server.on("error", (error) => {
-            if (!listening) resume(Effect.fail(`cannot listen on ${socketPath}: ${error.message}`))
+            if (!listening) resume(Effect.fail(new LaunchFailed({ reason: `cannot listen on ${socketPath}: ${error.message}` })))
           })
           server.listen(socketPath, () => {
             listening = true
             resume(Effect.void)
           })
         })
-        const connected = Effect.async<net.Socket>((resume) => {
-          server.once("connection", (socket) => resume(Effect.succeed(socket)))
-        })
         const current = helper ??= startHelper()
         current.pending.set(id, ended)
-        // Killed when the scope closes before it ended (interruption, timeout).
+        // Killed when the scope closes before it ended (interruption, timeout, a sibling reader's failure).
         yield* Effect.addFinalizer(() =>
           Deferred.isDone(ended).pipe(
             Effect.flatMap((done) =>
@@ -169,13 +199,14 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
         current.process.stdin!.write(JSON.stringify({ id, socket: socketPath, bin, args, env }) + "\n")
         // Either jj's stdout connects, or the launch failed before it could.
         const socket = yield* Effect.raceFirst(
-          connected,
-          Effect.flatMap(Deferred.await(ended), () => Effect.fail("the process ended before connecting"))
+          Deferred.await(connected),
+          Effect.flatMap(Deferred.await(ended), () =>
+            Effect.fail(new LaunchFailed({ reason: "the process ended before its output connected" })))
         )
-        yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
         return {
-          stdout: NodeStream.fromReadable<unknown, Uint8Array>(() => socket, (error) => error).pipe(
-            Stream.catchAll(() => Stream.empty)
+          stdout: NodeStream.fromReadable<LaunchFailed, Uint8Array>(
+            () => socket,
+            (error) => new LaunchFailed({ reason: `reading the output failed: ${String(error)}` })
           ),
           ended: Deferred.await(ended)
         } satisfies Launched
