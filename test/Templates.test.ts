@@ -43,8 +43,10 @@ it("a commit line becomes a Change with real dates", () => {
 it("a malformed line is refused with the reason", () => {
   const reason = (line: string) => Either.match(ChangeLine.decode(line), { onLeft: (why) => why, onRight: () => "decoded" })
   expect(reason("{not json")).toContain("not JSON")
-  expect(reason(commitLine({ commit_id: "XYZ" }))).toContain("commit_id")
-  expect(reason(commitLine({ change_id: "0123" }))).toContain("change_id")
+  // The reason names the failing field, not just the line.
+  expect(reason(commitLine({ commit_id: "XYZ" }))).toMatch(/\["commit_id"\][\s\S]*Expected a string matching/)
+  expect(reason(commitLine({ change_id: "0123" }))).toMatch(/\["change_id"\][\s\S]*Expected a string matching/)
+  expect(reason(commitLine({ parents: "89ef" }))).toMatch(/\["parents"\][\s\S]*Expected ReadonlyArray/)
   expect(reason(commitLine({ author: { ...signature, timestamp: "yesterday" } }))).toContain("invalid timestamp")
 })
 

@@ -83,11 +83,18 @@ const checkedJsonLine = <R, I, A>(
   build: (raw: R) => Either.Either<A, string>
 ): LineFormat<A> => {
   const is = Schema.is(raw)
-  const explain = schemaLine(raw)
+  const explain = Schema.decodeUnknownEither(raw)
   return {
     decode: (line) =>
       Either.try({ try: (): unknown => JSON.parse(line), catch: (error) => `not JSON: ${String(error)}` }).pipe(
-        Either.flatMap((parsed) => is(parsed) ? build(parsed) : Either.flatMap(explain.decode(line), build))
+        Either.flatMap((parsed) =>
+          is(parsed)
+            ? build(parsed)
+            : explain(parsed).pipe(
+              Either.mapLeft((error) => ParseResult.TreeFormatter.formatErrorSync(error)),
+              Either.flatMap(build)
+            )
+        )
       )
   }
 }
