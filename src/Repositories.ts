@@ -121,7 +121,7 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         sql`DELETE FROM conflicts WHERE repository_id = ${id}`,
         sql`
           UPDATE repositories SET last_synced_operation_id = NULL, last_synced_at = NULL, operation_heads = '{}',
-            synced_with = NULL, last_full_sync_at = NULL
+            synced_with = NULL, last_full_sync_at = NULL, change_rows = NULL, operation_rows = NULL
           WHERE id = ${id}
         `
       ], { discard: true }).pipe(

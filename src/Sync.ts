@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import {
   Array as Arr,
+  Chunk,
   Clock,
   Config,
   Duration,
@@ -159,9 +160,9 @@ const errorMessage = (error: unknown): string =>
   error instanceof Error && error.message !== "" ? error.message : String(error)
 
 /**
- * Mirrors one repository at one operation into PostgreSQL, in one transaction: pin the op head, read changes,
- * bookmarks, operations and conflicts as four parallel fibers at that operation, and commit them together with
- * `last_synced_operation_id`, so the database only ever shows a state jj really had.
+ * Mirrors one repository at one operation into PostgreSQL, in one transaction: pin the op head, read what changed
+ * since the last synced operation (or everything) with readers running as parallel fibers at that operation, and
+ * commit it together with `last_synced_operation_id`, so the database only ever shows a state jj really had.
  */
 export class SyncService extends Effect.Service<SyncService>()("SyncService", {
   effect: Effect.gen(function*() {
@@ -218,8 +219,8 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         const syncedWith = yield* fingerprint(repository)
         const reconcile = reconciliationDue(state?.lastFullSyncAt ?? null, yield* Clock.currentTimeMillis)
         if (
-          forced === undefined && !reconcile && previous === operationId &&
-          Arr.length(state?.operationHeads ?? []) === pinned.heads.length
+          forced === undefined && !reconcile && previous === operationId && state?.syncedWith === syncedWith &&
+          Arr.length(state.operationHeads) === pinned.heads.length
         ) {
           return undefined
         }
@@ -386,13 +387,17 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
                 yield* batches(
                   staged,
                   "changes",
-                  jj.changedCommitsWithBookmarks(location, operationId, since),
-                  (batch) => {
-                    for (const line of batch) {
-                      for (const bookmark of line.bookmarks) bookmarks.set(`${bookmark.name}@${bookmark.remote}`, bookmark)
-                    }
-                    return stageAppeared(batch.flatMap((line) => line.inDifference ? appeared(line) : []))
-                  }
+                  jj.changedCommitsWithBookmarks(location, operationId, since).pipe(
+                    Stream.mapChunks((lines) => {
+                      for (const line of lines) {
+                        for (const bookmark of line.bookmarks) {
+                          bookmarks.set(JSON.stringify([bookmark.name, bookmark.remote]), bookmark)
+                        }
+                      }
+                      return Chunk.filter(lines, (line) => line.inDifference)
+                    })
+                  ),
+                  (batch) => stageAppeared(batch.flatMap(appeared))
                 )
                 yield* batches(staged, "bookmarks", Stream.fromIterable(bookmarks.values()), (batch) =>
                   repo.stageBookmarks(id, batch))
@@ -524,8 +529,10 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         const onProgress = options?.onProgress ?? (() => Effect.void)
         const attempt = Effect.gen(function*() {
           const pinned = yield* jj.currentOperation(location)
+          // Nothing to do only when the operation, its heads and the way the mirror is written are all unchanged.
           const upToDate = requested === undefined && repository.lastSyncedOperationId === pinned.operationId &&
             repository.operationHeads.length === pinned.heads.length &&
+            repository.syncedWith === (yield* fingerprint(repository)) &&
             !reconciliationDue(repository.lastFullSyncAt, started)
           // When the difference cannot be read (the previous operation was garbage-collected meanwhile, or it is not
           // an ancestor of the pinned one), the attempt is rolled back and everything is read instead.

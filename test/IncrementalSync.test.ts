@@ -96,6 +96,19 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       expect((yield* sync(repo)).mode).toBe("incremental")
     }))
 
+  it.effect("kinds switched with no new operation are read again at once", () =>
+    Effect.gen(function*() {
+      const repo = initRepo(base, "alice", "kinds")
+      jj(repo, "bookmark", "create", "main", "-r", "@")
+      yield* sync(repo)
+      const narrowed = yield* sync(repo, { kinds: ["changes"] })
+      expect([narrowed.mode, narrowed.fullReason]).toEqual(["full", "format-changed"])
+      const widened = yield* sync(repo, { kinds: ["changes", "bookmarks", "operations", "conflicts"] })
+      expect([widened.mode, widened.fullReason]).toEqual(["full", "format-changed"])
+      yield* expectMirrorsJj(widened.repositoryId, repo)
+      expect((yield* sync(repo)).mode).toBe("unchanged")
+    }))
+
   it.effect("a due reconciliation applies the difference, then compares everything and repairs drift", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient

@@ -359,15 +359,6 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       }
     }
 
-    // The row counts of a repository, as select-list columns named after the kinds.
-    const countColumns = (id: RepositoryId) =>
-      sql`
-        (SELECT count(*) FROM changes WHERE repository_id = ${id})::int AS changes,
-        (SELECT count(*) FROM bookmarks WHERE repository_id = ${id})::int AS bookmarks,
-        (SELECT count(*) FROM jj_operations WHERE repository_id = ${id})::int AS operations,
-        (SELECT count(*) FROM conflicts WHERE repository_id = ${id} AND NOT resolved)::int AS conflicts
-      `
-
     /**
      * Records the synced operation, queues the notification (delivered on commit) and returns the rows the mirror
      * holds (open conflicts only), in one statement. Changes and operations, the kinds that grow with the history, are
@@ -429,9 +420,19 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         SELECT NOT EXISTS (SELECT 1 FROM changes WHERE repository_id = ${id}) AS empty
       `.pipe(Effect.map((rows) => rows[0]?.empty === true), Effect.withSpan("SyncRepo.hasNoChanges"))
 
-    /** Rows the mirror holds for the repository (open conflicts only). */
+    /** Rows the mirror holds for the repository (open conflicts only), from the counts kept by `finish`. */
     const counts = (id: RepositoryId) =>
-      sql<KindCounts>`SELECT ${countColumns(id)}`.pipe(Effect.map((rows) => rows[0]!), Effect.withSpan("SyncRepo.counts"))
+      sql<KindCounts>`
+        SELECT
+          COALESCE(r.change_rows, (SELECT count(*) FROM changes WHERE repository_id = r.id))::int AS changes,
+          (SELECT count(*) FROM bookmarks WHERE repository_id = r.id)::int AS bookmarks,
+          COALESCE(r.operation_rows, (SELECT count(*) FROM jj_operations WHERE repository_id = r.id))::int AS operations,
+          (SELECT count(*) FROM conflicts WHERE repository_id = r.id AND NOT resolved)::int AS conflicts
+        FROM repositories r WHERE r.id = ${id}
+      `.pipe(
+        Effect.map((rows) => rows[0] ?? { changes: 0, bookmarks: 0, operations: 0, conflicts: 0 }),
+        Effect.withSpan("SyncRepo.counts")
+      )
 
     return {
       lock,
