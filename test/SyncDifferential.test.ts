@@ -6,7 +6,7 @@ import path from "node:path"
 import { SyncService } from "../src/Sync.js"
 import type { SyncResult } from "../src/Sync.js"
 import { makeTestLayer } from "./support/database.js"
-import { initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
+import { git, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj, expectSameMirror } from "./support/oracle.js"
 
 /**
@@ -82,9 +82,15 @@ class Sequence {
   readonly random: Random
   readonly repo: string
   readonly log: Array<string> = []
+  /** A bare git repository the sequence pushes to and fetches from, as the remote `origin`. */
+  readonly remote: string
   constructor(readonly label: string, readonly name: string, base: string, state: number) {
     this.random = new Random(state)
     this.repo = initRepo(base, "diff", name)
+    this.remote = path.join(base, "remotes", `${name}.git`)
+    fs.mkdirSync(this.remote, { recursive: true })
+    git(this.remote, "init", "--quiet", "--bare")
+    jj(this.repo, "git", "remote", "add", "origin", this.remote)
   }
 
   /** Runs jj (never with an editor), recording the command for failure messages. */
@@ -123,6 +129,11 @@ class Sequence {
 
   bookmarks(): Array<string> {
     return this.read("bookmark", "list", "-T", `if(remote, "", name ++ "\\n")`)
+  }
+
+  /** Bookmarks of `origin` as `name@origin`, tracked or not. */
+  remoteBookmarks(): Array<string> {
+    return this.read("bookmark", "list", "--all-remotes", "-T", `if(remote == "origin", name ++ "@origin\\n", "")`)
   }
 
   message(): string {
@@ -220,6 +231,25 @@ const actions: ReadonlyArray<readonly [string, Action, number]> = [
     // Sometimes a jj command merges the two heads before the sync; otherwise the sync sees both.
     if (s.random.chance(0.5)) s.run("log", "-r", "@")
   }, 8],
+  ["push", (s) => {
+    // Fails (and another action is picked) for a commit without a description or with conflicts.
+    s.run("git", "push", "--remote", "origin", "-b", s.random.pick(s.bookmarks()))
+  }, 4],
+  ["fetch", (s) => {
+    // Sometimes the remote moves first, as another clone pushing would: one branch to another's commit.
+    const branches = git(s.remote, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads")
+      .split("\n").filter((line) => line !== "").map((line) => line.split(" ") as [string, string])
+    if (branches.length > 1 && s.random.chance(0.6)) {
+      const [moved] = s.random.pick(branches)
+      const [, target] = s.random.pick(branches)
+      git(s.remote, "update-ref", `refs/heads/${moved}`, target)
+      s.log.push(`git update-ref ${moved} ${target.slice(0, 12)} (in origin)`)
+    }
+    s.run("git", "fetch", "--remote", "origin")
+  }, 4],
+  ["track or untrack", (s) => {
+    s.run("bookmark", s.random.chance(0.5) ? "untrack" : "track", s.random.pick(s.remoteBookmarks()))
+  }, 3],
   ["undo", (s) => {
     s.run("undo")
   }, 4],
