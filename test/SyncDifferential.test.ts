@@ -232,9 +232,9 @@ const actions: ReadonlyArray<readonly [string, Action, number]> = [
     if (s.random.chance(0.5)) s.run("log", "-r", "@")
   }, 8],
   ["push", (s) => {
-    // Fails (and another action is picked) for a commit without a description or with conflicts.
-    s.run("git", "push", "--remote", "origin", "-b", s.random.pick(s.bookmarks()))
-  }, 4],
+    // Fails (and another action is picked) for a conflicted commit or bookmark.
+    s.run("git", "push", "--remote", "origin", "--allow-empty-description", "-b", s.random.pick(s.bookmarks()))
+  }, 8],
   ["fetch", (s) => {
     // Sometimes the remote moves first, as another clone pushing would: one branch to another's commit.
     const branches = git(s.remote, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads")
@@ -246,7 +246,7 @@ const actions: ReadonlyArray<readonly [string, Action, number]> = [
       s.log.push(`git update-ref ${moved} ${target.slice(0, 12)} (in origin)`)
     }
     s.run("git", "fetch", "--remote", "origin")
-  }, 4],
+  }, 5],
   ["track or untrack", (s) => {
     s.run("bookmark", s.random.chance(0.5) ? "untrack" : "track", s.random.pick(s.remoteBookmarks()))
   }, 3],
