@@ -254,16 +254,6 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
         return { operationId: latest.id, heads } satisfies PinnedOperation
       }).pipe(Effect.withSpan("JjClient.currentOperation", { attributes: { repository: location.workspaceRoot } }))
 
-    /**
-     * Whether the store still has an operation (gone after `jj op abandon` or garbage collection): a stat in jj's
-     * operation store, so an incremental sync can fall back to a full one before starting any reader.
-     */
-    const hasOperation = (location: RepositoryLocation, operationId: OperationId) =>
-      fs.exists(path.join(location.storePath, "op_store", "operations", operationId)).pipe(
-        Effect.orElseSucceed(() => false),
-        Effect.withSpan("JjClient.hasOperation")
-      )
-
     /** Every visible commit but the root, newest first. */
     const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> =>
       decodeLines(
@@ -271,62 +261,49 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
         ChangeLine
       ).pipe(Stream.map((line) => line.change), Stream.withSpan("JjClient.changes"))
 
-    /** Commits that became visible since `previous`, and commits that stopped being visible (excluding the root). */
-    const differenceRevset = (previous: OperationId) => {
-      const before = `at_operation(${previous}, visible_heads())`
-      return `((${before}..visible_heads()) | (visible_heads()..${before})) ~ root()`
-    }
-
-    /** A read of the difference since `previous`, with jj's failures to read from that operation told apart. */
-    const readDifference = <A>(
+    /**
+     * What changed in the visible set since `previous`, and every bookmark, in one jj process. The difference is the
+     * commits that became visible (`hidden` false) and those that stopped being visible (`hidden` true): ranges
+     * between the two operations' visible heads, which jj walks only as far as they differ, so the cost follows the
+     * change, not the history. Every bookmark target (hidden ones included) is listed with it, each line saying
+     * whether its commit is in the difference and which bookmarks (local and remote, `git` included) point at it; a
+     * conflicted bookmark comes once per target. jj's failures to read from `previous` are told apart.
+     */
+    const changedCommitsWithBookmarks = (
       location: RepositoryLocation,
       operationId: OperationId,
-      previous: OperationId,
-      revset: string,
-      template: string,
-      format: LineFormat<A>
-    ): Stream.Stream<A, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
-      decodeLines(pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", template]), format)
-        .pipe(
-          Stream.catchTag(
-            "JjCommandFailed",
-            (error): Stream.Stream<never, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
-              Stream.fail(
-                /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
-                  ? new PreviousOperationMissing({ operationId: previous })
-                  : /commit id [0-9a-f]+ not found in index/i.test(error.stderr)
-                  ? new PreviousOperationUnrelated({ operationId: previous })
-                  : error
-              )
-          )
-        )
-
-    /**
-     * What changed in the visible set since `previous`: commits that became visible (`hidden` false) and commits
-     * that stopped being visible (`hidden` true). Both are ranges between the two operations' visible heads, which
-     * jj walks only as far as they differ, so the cost follows the change, not the history.
-     */
-    const changedCommits = (location: RepositoryLocation, operationId: OperationId, previous: OperationId) =>
-      readDifference(location, operationId, previous, differenceRevset(previous), changeTemplate, ChangeLine).pipe(
-        Stream.withSpan("JjClient.changedCommits")
-      )
-
-    /**
-     * `changedCommits` and every bookmark (local and remote, `git` included) in one jj process: the difference is
-     * listed together with every bookmark target (hidden ones included), each line saying whether its commit is in
-     * the difference and which bookmarks point at it. A conflicted bookmark comes once per target.
-     */
-    const changedCommitsWithBookmarks = (location: RepositoryLocation, operationId: OperationId, previous: OperationId) => {
-      const difference = differenceRevset(previous)
+      previous: OperationId
+    ): Stream.Stream<
+      typeof ChangeWithBookmarksLine extends LineFormat<infer A> ? A : never,
+      JjError | PreviousOperationMissing | PreviousOperationUnrelated
+    > => {
+      const before = `at_operation(${previous}, visible_heads())`
+      const difference = `((${before}..visible_heads()) | (visible_heads()..${before})) ~ root()`
       const targets = `bookmarks() | remote_bookmarks() | remote_bookmarks(remote=exact:"git")`
-      return readDifference(
-        location,
-        operationId,
-        previous,
-        `(${difference}) | ${targets}`,
-        changeWithBookmarksTemplate(difference),
+      return decodeLines(
+        pinned(location, operationId, [
+          "log",
+          "--revisions",
+          `(${difference}) | ${targets}`,
+          "--no-graph",
+          "-T",
+          changeWithBookmarksTemplate(difference)
+        ]),
         ChangeWithBookmarksLine
-      ).pipe(Stream.withSpan("JjClient.changedCommitsWithBookmarks"))
+      ).pipe(
+        Stream.catchTag(
+          "JjCommandFailed",
+          (error): Stream.Stream<never, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
+            Stream.fail(
+              /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
+                ? new PreviousOperationMissing({ operationId: previous })
+                : /commit id [0-9a-f]+ not found in index/i.test(error.stderr)
+                ? new PreviousOperationUnrelated({ operationId: previous })
+                : error
+            )
+        ),
+        Stream.withSpan("JjClient.changedCommitsWithBookmarks")
+      )
     }
 
     /** Local and remote bookmarks (all remotes, `git` included) that point somewhere. */
@@ -372,9 +349,7 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       version: cachedVersion,
       locate,
       currentOperation,
-      hasOperation,
       changes,
-      changedCommits,
       changedCommitsWithBookmarks,
       bookmarks,
       operations,

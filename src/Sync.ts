@@ -119,22 +119,20 @@ export class RepositoryNotFound extends Schema.TaggedError<RepositoryNotFound>()
   }
 }
 
-/** What `jj-watcher sync` asks for: a directory, and optionally its owner/name and the kinds to mirror. */
-export interface SyncTarget {
-  readonly path: string
-  readonly owner?: string | undefined
-  readonly name?: string | undefined
-  readonly kinds?: ReadonlyArray<SyncKind> | undefined
+/** How a sync is asked for. */
+export interface SyncOptions {
   /** Read and compare everything even when the op head was already synced. */
   readonly full?: boolean | undefined
   /** Called after every staged batch with the rows read so far (for a progress line). */
   readonly onProgress?: ((staged: KindCounts) => Effect.Effect<void>) | undefined
 }
 
-/** How a sync is asked for. */
-export interface SyncOptions {
-  readonly full?: boolean | undefined
-  readonly onProgress?: ((staged: KindCounts) => Effect.Effect<void>) | undefined
+/** What `jj-watcher sync` asks for: a directory, and optionally its owner/name and the kinds to mirror. */
+export interface SyncTarget extends SyncOptions {
+  readonly path: string
+  readonly owner?: string | undefined
+  readonly name?: string | undefined
+  readonly kinds?: ReadonlyArray<SyncKind> | undefined
 }
 
 const transientPgCodes = /^(08|40001|40P01|53300|57P0[123])/
@@ -231,8 +229,6 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
             ? "format-changed"
             : Option.isSome(config.maxChanges)
             ? "changes-limit"
-            : !(yield* jj.hasOperation(location, previous))
-            ? "previous-operation-missing"
             : reconcile
             ? "reconciliation"
             : undefined)
@@ -377,33 +373,30 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
             }
             const stageAppeared = (changes: ReadonlyArray<Change>) =>
               changes.length > 0 ? repo.stageChanges(id, changes) : Effect.void
-            const bookmarksRead = batches(staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
-              repo.stageBookmarks(id, batch))
-            // With bookmarks mirrored too, one jj process lists the difference and every bookmark (one process fewer
-            // is most of an incremental sync's cost); bookmarks are collected, once each, and staged at the end.
-            const changes = kinds.includes("bookmarks")
-              ? Effect.gen(function*() {
-                const bookmarks = new Map<string, Bookmark>()
-                yield* batches(
-                  staged,
-                  "changes",
-                  jj.changedCommitsWithBookmarks(location, operationId, since).pipe(
-                    Stream.mapChunks((lines) => {
-                      for (const line of lines) {
-                        for (const bookmark of line.bookmarks) {
-                          bookmarks.set(JSON.stringify([bookmark.name, bookmark.remote]), bookmark)
-                        }
+            // One jj process lists the difference and every bookmark (a process fewer is most of an incremental
+            // sync's cost); each bookmark is kept once and staged at the end.
+            const listing = Effect.gen(function*() {
+              const bookmarks = new Map<string, Bookmark>()
+              yield* batches(
+                staged,
+                "changes",
+                jj.changedCommitsWithBookmarks(location, operationId, since).pipe(
+                  Stream.mapChunks((lines) => {
+                    for (const line of lines) {
+                      for (const bookmark of line.bookmarks) {
+                        bookmarks.set(JSON.stringify([bookmark.name, bookmark.remote]), bookmark)
                       }
-                      return Chunk.filter(lines, (line) => line.inDifference)
-                    })
-                  ),
-                  (batch) => stageAppeared(batch.flatMap(appeared))
-                )
+                    }
+                    return Chunk.filter(lines, (line) => line.inDifference)
+                  })
+                ),
+                (batch) => kinds.includes("changes") ? stageAppeared(batch.flatMap(appeared)) : Effect.void
+              )
+              if (kinds.includes("bookmarks")) {
                 yield* batches(staged, "bookmarks", Stream.fromIterable(bookmarks.values()), (batch) =>
                   repo.stageBookmarks(id, batch))
-              })
-              : batches(staged, "changes", jj.changedCommits(location, operationId, since), (batch) =>
-                stageAppeared(batch.flatMap(appeared)))
+              }
+            })
             // Conflicts of the commits that appeared and of the other conflicted commits of their changes, read once
             // the changes are staged; all of them when changes are not mirrored.
             const conflicts = Effect.gen(function*() {
@@ -430,8 +423,7 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
                         sinceSeen = true
                         frontier.delete(operation.operationId)
                       } else if (frontier.delete(operation.operationId)) {
-                        const stored = sinceSeen &&
-                          (yield* onConnection(repo.storedOperations(id, [operation.operationId]))).size > 0
+                        const stored = sinceSeen && (yield* onConnection(repo.hasOperation(id, operation.operationId)))
                         if (!stored) for (const parent of operation.parentOperationIds) frontier.add(parent)
                       }
                       return { operation, done: sinceSeen && frontier.size === 0 }
@@ -453,9 +445,11 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
             })
             let recomputeUndone = false
             const readers: Array<Effect.Effect<void, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError>> = []
-            if (kinds.includes("changes")) readers.push(kinds.includes("conflicts") ? Effect.zipRight(changes, conflicts) : changes)
-            else if (kinds.includes("conflicts")) readers.push(conflicts)
-            if (kinds.includes("bookmarks") && !kinds.includes("changes")) readers.push(bookmarksRead)
+            if (kinds.includes("changes") || kinds.includes("bookmarks")) {
+              // Conflicts follow the commits the listing staged; without changes they are all read, in parallel.
+              readers.push(kinds.includes("changes") && kinds.includes("conflicts") ? Effect.zipRight(listing, conflicts) : listing)
+            }
+            if (kinds.includes("conflicts") && !kinds.includes("changes")) readers.push(conflicts)
             if (kinds.includes("operations")) {
               readers.push(Effect.map(operations, (recompute) => {
                 recomputeUndone = recompute
@@ -613,7 +607,7 @@ export class SyncService extends Effect.Service<SyncService>()("SyncService", {
         const name = yield* validName("name", target.name ?? segments.at(-1) ?? "")
         let repository = yield* repositories.ensure(owner, name, location.workspaceRoot)
         if (target.kinds !== undefined) repository = yield* repositories.setSyncKinds(repository.id, target.kinds)
-        return yield* syncRepository(repository, { full: target.full, onProgress: target.onProgress })
+        return yield* syncRepository(repository, target)
       }).pipe(Effect.withSpan("SyncService.syncPath", { attributes: { path: target.path } }))
 
     /** Syncs a repository by its row id, reading the row afresh (the watcher's entry point). */

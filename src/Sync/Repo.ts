@@ -290,15 +290,11 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
         Effect.withSpan("SyncRepo.mergeOperations", { attributes: { scope: scopeName(scope) } })
       )
 
-    /** Which of `ids` the mirror already holds. */
-    const storedOperations = (id: RepositoryId, ids: ReadonlyArray<string>) =>
-      sql<{ readonly operationId: string }>`
-        SELECT operation_id FROM jj_operations
-        WHERE repository_id = ${id} AND operation_id IN (SELECT json_array_elements_text(${asJson(ids)}))
-      `.pipe(
-        Effect.map((rows) => new Set(rows.map((row) => row.operationId))),
-        Effect.withSpan("SyncRepo.storedOperations")
-      )
+    /** Whether the mirror already holds an operation. */
+    const hasOperation = (id: RepositoryId, operationId: string) =>
+      sql<{ readonly stored: boolean }>`
+        SELECT EXISTS (SELECT 1 FROM jj_operations WHERE repository_id = ${id} AND operation_id = ${operationId}) AS stored
+      `.pipe(Effect.map((rows) => rows[0]?.stored === true), Effect.withSpan("SyncRepo.hasOperation"))
 
     /** The stored operation graph, for recomputing `is_undone` after an undo, redo, restore, revert or merge. */
     const operationGraph = (id: RepositoryId) =>
@@ -446,7 +442,7 @@ export class SyncRepo extends Effect.Service<SyncRepo>()("SyncRepo", {
       markUndone,
       merge,
       conflictedSiblings,
-      storedOperations,
+      hasOperation,
       operationGraph,
       setUndone,
       finish,
