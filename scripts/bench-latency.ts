@@ -9,9 +9,7 @@ import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
 import { ConfigProvider, Console, Deferred, Effect, Layer, Schema, Stream } from "effect"
 import { DatabaseLive } from "../src/Database.js"
-import { JjClient } from "../src/JjClient.js"
-import { Repositories } from "../src/Repositories.js"
-import { SyncService } from "../src/Sync.js"
+import { SyncLive } from "../src/Layers.js"
 import { Watcher } from "../src/Watcher.js"
 import { fixed, headOf, jj, jjBin, makeBase, makeRepos, summarize } from "./bench/support.js"
 
@@ -64,7 +62,7 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
         Effect.forkScoped
       )
       yield* Effect.sleep("200 millis") // LISTEN is registered before the watcher starts
-      yield* Layer.build(Watcher.DefaultWithoutDependencies)
+      yield* Layer.build(Watcher.Default)
       // Every repository mirrored once before timing starts.
       yield* Effect.forEach(paths, (repo) =>
         headOf(repo).pipe(Effect.flatMap(([head]) => Deferred.await(arrival(head!)))), { discard: true })
@@ -83,7 +81,7 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
       return { label, repos, operations, ...summarize(latencies) }
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default, DatabaseLive, NodeContext.layer)),
+      Effect.provide(Layer.mergeAll(SyncLive, NodeContext.layer).pipe(Layer.provideMerge(DatabaseLive))),
       Effect.withConfigProvider(provider)
     )
   })

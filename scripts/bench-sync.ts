@@ -20,8 +20,10 @@ import path from "node:path"
 import { pathToFileURL } from "node:url"
 import { DatabaseLive } from "../src/Database.js"
 import { changeTemplate } from "../src/JjClient/Templates.js"
-import { SyncResult, SyncService } from "../src/Sync.js"
-import type { SyncMode } from "../src/Sync.js"
+import { SyncResult } from "../src/Domain/Sync.js"
+import { SyncLive } from "../src/Layers.js"
+import { SyncService } from "../src/Sync.js"
+import type { SyncMode } from "../src/Domain/Sync.js"
 import { baselineLimits, baselineRepository, baselineSync } from "./bench/baseline.js"
 import type { BaselineResult } from "./bench/baseline.js"
 import { generatedRepo } from "./bench/generate.js"
@@ -203,7 +205,7 @@ const measure = (size: number, runs: number) =>
     const baselineSchema = `${schema}_baseline`
     // Both schemas get jj-watcher's migrations; the finalizer (added last, so run first) drops them while the pools
     // are still open.
-    const ours = yield* Layer.build(Layer.mergeAll(SyncService.Default, DatabaseLive)).pipe(
+    const ours = yield* Layer.build(SyncLive.pipe(Layer.provideMerge(DatabaseLive))).pipe(
       Effect.withConfigProvider(configFor(schema))
     )
     const baselineContext = yield* Layer.build(DatabaseLive).pipe(Effect.withConfigProvider(configFor(baselineSchema)))

@@ -3,8 +3,10 @@ import { Cause, ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option,
 import { DatabaseLive } from "./Database.js"
 import { SyncKind } from "./Domain/Repository.js"
 import type { KindCounts } from "./Domain/Repository.js"
+import { SyncResult } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
-import { SyncResult, SyncService } from "./Sync.js"
+import { SyncLive } from "./Layers.js"
+import { SyncService } from "./Sync.js"
 import { version } from "./Version.js"
 
 const shortId = (id: string) => id.slice(0, 12)
@@ -96,7 +98,7 @@ const syncCommand = Command.make("sync", { path, owner, name, json, full, kinds 
       ? Console.log(JSON.stringify(yield* Schema.encode(SyncResult)(result)))
       : Console.log(summary(result))
   }).pipe(
-    Effect.provide(Layer.merge(SyncService.Default, JjClient.Default)),
+    Effect.provide(SyncLive.pipe(Layer.provide(DatabaseLive))),
     reportFailure
   )).pipe(Command.withDescription("Mirror one jj repository into PostgreSQL now, in one transaction"))
 

@@ -11,10 +11,11 @@ import CreateTables from "./migrations/0001_create_tables.js"
 import WatchList from "./migrations/0002_watch_list.js"
 import IncrementalSync from "./migrations/0003_incremental_sync.js"
 
+/** The database used when `DATABASE_URL` is unset: a local PostgreSQL trusting the `postgres` user. */
+export const defaultDatabaseUrl = "postgres://postgres@127.0.0.1:5432/postgres"
+
 export const DatabaseConfig = Config.all({
-  url: Config.redacted("DATABASE_URL").pipe(
-    Config.withDefault(Redacted.make("postgres://postgres@127.0.0.1:5432/postgres"))
-  ),
+  url: Config.redacted("DATABASE_URL").pipe(Config.withDefault(Redacted.make(defaultDatabaseUrl))),
   poolSize: Config.integer("DATABASE_POOL_SIZE").pipe(Config.withDefault(10)),
   schema: Config.string("DATABASE_SCHEMA").pipe(
     Config.withDefault("jj_watcher"),

@@ -15,8 +15,8 @@ import {
   PreviousOperationMissing,
   PreviousOperationUnrelated,
   RepositoryPathNotFound
-} from "./JjClient/Errors.js"
-import type { JjError } from "./JjClient/Errors.js"
+} from "./Domain/JjErrors.js"
+import type { JjError } from "./Domain/JjErrors.js"
 import type { LineFormat } from "./JjClient/Templates.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"

@@ -1,14 +1,36 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Duration, Effect, Option, Schema } from "effect"
-import { DatabaseLive } from "./Database.js"
-import type { RepositoryId } from "./Domain/Ids.js"
-import type { RepositoryName, SyncKind } from "./Domain/Repository.js"
-import { Repository } from "./Domain/Repository.js"
+import { Effect, Option, ParseResult, Schema } from "effect"
+import type { OperationId, RepositoryId } from "./Domain/Ids.js"
+import type { KindCounts, RepositoryName, SyncKind } from "./Domain/Repository.js"
+import { Repository, RepositoryRowNotFound } from "./Domain/Repository.js"
 
-/** The `repositories` table: one row per mirrored repository, created on first sync. */
-export class Repositories extends Effect.Service<Repositories>()("Repositories", {
+/** What a committed sync records on its repository row; see `recordSync`. */
+export interface SyncRecord {
+  readonly id: RepositoryId
+  readonly operationId: OperationId
+  readonly heads: ReadonlyArray<OperationId>
+  readonly changesTruncated: boolean
+  readonly syncedWith: string
+  readonly full: boolean
+  /** Rows added net by an incremental sync, to keep the row counts; undefined after a full sync (recounted). */
+  readonly added: { readonly changes: number; readonly operations: number } | undefined
+  readonly channel: string
+  readonly payload: unknown
+}
+
+/**
+ * The `repositories` table: one row per mirrored repository, created on first sync. Database failures stay typed
+ * (`SqlError`), so that a sync can retry them and each caller decides what a failure means.
+ */
+export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Repositories", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const asJson = (value: unknown) => sql`${JSON.stringify(value)}::json`
+    // A host application's pg client may return bigint as a string.
+    // A row that does not decode is a defect of the schema, not a failure a caller could handle.
+    const dieOnParseError = <A, E, R>(effect: Effect.Effect<A, E | ParseResult.ParseError, R>) =>
+      Effect.catchIf(effect, ParseResult.isParseError, Effect.die) as Effect.Effect<A, Exclude<E, ParseResult.ParseError>, R>
+    const ids = (rows: ReadonlyArray<{ readonly id: number | string }>) => rows.map((row) => Number(row.id) as RepositoryId)
 
     const findByName = SqlSchema.findOne({
       Request: Schema.Struct({ owner: Schema.String, name: Schema.String }),
@@ -22,6 +44,18 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
       execute: (id) => sql`SELECT * FROM repositories WHERE id = ${id}`
     })
 
+    const findByIds = SqlSchema.findAll({
+      Request: Schema.Array(Schema.Number),
+      Result: Repository,
+      execute: (ids) => sql`SELECT * FROM repositories WHERE id IN (SELECT json_array_elements_text(${asJson(ids)})::bigint)`
+    })
+
+    const list = SqlSchema.findAll({
+      Request: Schema.Struct({ afterId: Schema.Number, limit: Schema.Number }),
+      Result: Repository,
+      execute: ({ afterId, limit }) => sql`SELECT * FROM repositories WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
+    })
+
     const upsert = SqlSchema.single({
       Request: Schema.Struct({ owner: Schema.String, name: Schema.String, path: Schema.String }),
       Result: Repository,
@@ -33,82 +67,75 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         `
     })
 
+    /** The row by id; fails with `RepositoryRowNotFound` when there is none. */
+    const getById = Effect.fn("Repositories.getById")(function*(id: RepositoryId) {
+      const found = yield* findById(id).pipe(dieOnParseError)
+      return yield* Option.match(found, {
+        onNone: () => Effect.fail(new RepositoryRowNotFound({ key: { id } })),
+        onSome: Effect.succeed
+      })
+    })
+
+    /** The row by owner/name; fails with `RepositoryRowNotFound` when there is none. */
+    const getByName = Effect.fn("Repositories.getByName")(function*(owner: string, name: string) {
+      const found = yield* findByName({ owner, name }).pipe(dieOnParseError)
+      return yield* Option.match(found, {
+        onNone: () => Effect.fail(new RepositoryRowNotFound({ key: { owner, name } })),
+        onSome: Effect.succeed
+      })
+    })
+
     /** The repository row for owner/name at `path`, created when missing; writes nothing when it is current. */
-    const ensure = (owner: RepositoryName, name: RepositoryName, path: string) =>
-      findByName({ owner, name }).pipe(
-        Effect.flatMap(Option.match({
-          onSome: (found) => found.path === path ? Effect.succeed(found) : upsert({ owner, name, path }),
-          onNone: () => upsert({ owner, name, path })
-        })),
-        Effect.orDie,
-        Effect.withSpan("Repositories.ensure", { attributes: { owner, name, path } })
+    const ensure = Effect.fn("Repositories.ensure")(function*(owner: RepositoryName, name: RepositoryName, path: string) {
+      const found = yield* findByName({ owner, name }).pipe(dieOnParseError)
+      if (Option.isSome(found) && found.value.path === path) return found.value
+      return yield* upsert({ owner, name, path }).pipe(
+        Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die })
       )
+    })
 
     /** Switches the kinds a sync mirrors for this repository; the others are left as they are. */
-    const setSyncKinds = (id: RepositoryId, kinds: ReadonlyArray<SyncKind>) =>
-      sql`
+    const setSyncKinds = Effect.fn("Repositories.setSyncKinds")(function*(id: RepositoryId, kinds: ReadonlyArray<SyncKind>) {
+      yield* sql`
         UPDATE repositories SET
           sync_changes = ${kinds.includes("changes")},
           sync_bookmarks = ${kinds.includes("bookmarks")},
           sync_operations = ${kinds.includes("operations")},
           sync_conflicts = ${kinds.includes("conflicts")}
         WHERE id = ${id}
-      `.pipe(
-        Effect.zipRight(findById(id)),
-        Effect.map(Option.getOrThrow),
-        Effect.orDie,
-        Effect.withSpan("Repositories.setSyncKinds", { attributes: { id, kinds } })
-      )
+      `
+      return yield* getById(id)
+    })
 
+    /** Ids on the persisted watch list; cheap enough to compare often with what is watched. */
     const watchedIds = sql<{ readonly id: number | string }>`SELECT id FROM repositories WHERE watched`.pipe(
-      // A host application's pg client may return bigint as a string.
-      Effect.map((rows) => rows.map((row) => Number(row.id) as RepositoryId))
+      Effect.map(ids),
+      Effect.withSpan("Repositories.watchedIds")
     )
 
-    /** Watched, already synced repositories whose last full comparison with jj is older than `interval`. */
-    const dueForReconciliation = (interval: Duration.Duration) =>
+    /**
+     * Watched, already synced repositories last compared in full with jj at or before `cutoff` (see
+     * `Sync/Plan.reconciliationCutoff`).
+     */
+    const dueForReconciliation = (cutoff: Date) =>
       sql<{ readonly id: number | string }>`
         SELECT id FROM repositories
         WHERE watched AND last_synced_operation_id IS NOT NULL
-          AND (last_full_sync_at IS NULL
-            OR last_full_sync_at <= now() - make_interval(secs => ${Duration.toSeconds(interval)}))
-      `.pipe(
-        Effect.map((rows) => rows.map((row) => Number(row.id) as RepositoryId)),
-        Effect.withSpan("Repositories.dueForReconciliation")
-      )
-
-    const findByIds = SqlSchema.findAll({
-      Request: Schema.Array(Schema.Number),
-      Result: Repository,
-      execute: (ids) =>
-        sql`SELECT * FROM repositories WHERE id IN (SELECT json_array_elements_text(${JSON.stringify(ids)}::json)::bigint)`
-    })
+          AND (last_full_sync_at IS NULL OR last_full_sync_at <= ${cutoff})
+      `.pipe(Effect.map(ids), Effect.withSpan("Repositories.dueForReconciliation"))
 
     /** Rows for repositories found on disk, created or re-pointed in one statement. */
     const ensureMany = (found: ReadonlyArray<{ owner: RepositoryName; name: RepositoryName; path: string }>) =>
       found.length === 0 ? Effect.void : sql`
         INSERT INTO repositories (owner, name, path)
-        SELECT owner, name, path FROM json_to_recordset(${JSON.stringify(found)}::json)
-          AS f(owner text, name text, path text)
+        SELECT owner, name, path FROM json_to_recordset(${asJson(found)}) AS f(owner text, name text, path text)
         ON CONFLICT (owner, name) DO UPDATE SET path = excluded.path
           WHERE repositories.path IS DISTINCT FROM excluded.path
-      `.pipe(
-        Effect.asVoid,
-        Effect.orDie,
-        Effect.withSpan("Repositories.ensureMany", { attributes: { count: found.length } })
-      )
-
-    /** A page of repositories in id order, after `afterId`. */
-    const list = SqlSchema.findAll({
-      Request: Schema.Struct({ afterId: Schema.Number, limit: Schema.Number }),
-      Result: Repository,
-      execute: ({ afterId, limit }) => sql`SELECT * FROM repositories WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
-    })
+      `.pipe(Effect.asVoid, Effect.withSpan("Repositories.ensureMany", { attributes: { count: found.length } }))
 
     const setWatched = (id: RepositoryId, watched: boolean) =>
       sql`UPDATE repositories SET watched = ${watched} WHERE id = ${id}`.pipe(
         Effect.asVoid,
-        Effect.orDie,
         Effect.withSpan("Repositories.setWatched", { attributes: { id, watched } })
       )
 
@@ -124,11 +151,7 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
             synced_with = NULL, last_full_sync_at = NULL, change_rows = NULL, operation_rows = NULL
           WHERE id = ${id}
         `
-      ], { discard: true }).pipe(
-        sql.withTransaction,
-        Effect.orDie,
-        Effect.withSpan("Repositories.purgeMirror", { attributes: { id } })
-      )
+      ], { discard: true }).pipe(sql.withTransaction, Effect.withSpan("Repositories.purgeMirror", { attributes: { id } }))
 
     const recordFailure = (id: RepositoryId, message: string) =>
       sql`
@@ -136,26 +159,89 @@ export class Repositories extends Effect.Service<Repositories>()("Repositories",
         WHERE id = ${id}
       `.pipe(Effect.asVoid, Effect.withSpan("Repositories.recordFailure", { attributes: { id } }))
 
+    /**
+     * The rows a mirror holds, given its row as `r` (open conflicts only). Changes and operations, the kinds that grow
+     * with the history, come from the counts `recordSync` keeps; bookmarks and open conflicts are few and counted.
+     */
+    const countsOf = (changeRows: string, operationRows: string) =>
+      sql.literal(`
+        ${changeRows}::int AS changes,
+        (SELECT count(*) FROM bookmarks WHERE repository_id = r.id)::int AS bookmarks,
+        ${operationRows}::int AS operations,
+        (SELECT count(*) FROM conflicts WHERE repository_id = r.id AND NOT resolved)::int AS conflicts
+      `)
+
+    /** Rows the mirror holds for the repository (open conflicts only). */
+    const counts = (id: RepositoryId) =>
+      sql<KindCounts>`
+        SELECT ${
+        countsOf(
+          "COALESCE(r.change_rows, (SELECT count(*) FROM changes WHERE repository_id = r.id))",
+          "COALESCE(r.operation_rows, (SELECT count(*) FROM jj_operations WHERE repository_id = r.id))"
+        )
+      } FROM repositories r WHERE r.id = ${id}
+      `.pipe(
+        Effect.map((rows) => rows[0] ?? { changes: 0, bookmarks: 0, operations: 0, conflicts: 0 }),
+        Effect.withSpan("Repositories.counts")
+      )
+
+    /**
+     * Records a committed sync's operation, queues its notification (delivered on commit) and returns the rows the
+     * mirror holds, in one statement. Changes and operations are recounted after a full sync and kept up to date
+     * from what an incremental one `added`.
+     */
+    const recordSync = (record: SyncRecord) => {
+      const { added, id } = record
+      const recount = (table: "changes" | "jj_operations") => sql`(SELECT count(*) FROM ${sql(table)} WHERE repository_id = ${id})`
+      const kept = (column: "change_rows" | "operation_rows", table: "changes" | "jj_operations", n: number | undefined) =>
+        n === undefined ? recount(table) : sql`COALESCE(${sql(column)} + ${n}, ${recount(table)})`
+      return sql<KindCounts>`
+        WITH r AS (
+          UPDATE repositories SET last_synced_operation_id = ${record.operationId}, last_synced_at = now(),
+            last_error = NULL, consecutive_failures = 0, changes_truncated = ${record.changesTruncated},
+            synced_with = ${record.syncedWith},
+            last_full_sync_at = CASE WHEN ${record.full} THEN now() ELSE last_full_sync_at END,
+            operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(record.heads)})),
+            change_rows = ${kept("change_rows", "changes", added?.changes)},
+            operation_rows = ${kept("operation_rows", "jj_operations", added?.operations)}
+          WHERE id = ${id}
+          RETURNING id, change_rows, operation_rows
+        ), notified AS (
+          SELECT pg_notify(${record.channel}, ${JSON.stringify(record.payload)}) FROM r
+        )
+        SELECT ${countsOf("r.change_rows", "r.operation_rows")}, (SELECT count(*) FROM notified)::int AS notified
+        FROM r
+      `.pipe(
+        Effect.map(([row]): KindCounts => ({
+          changes: row!.changes,
+          bookmarks: row!.bookmarks,
+          operations: row!.operations,
+          conflicts: row!.conflicts
+        })),
+        Effect.withSpan("Repositories.recordSync")
+      )
+    }
+
     return {
       findByName: (owner: string, name: string) =>
         findByName({ owner, name }).pipe(Effect.orDie, Effect.withSpan("Repositories.findByName")),
-      findById: (id: RepositoryId) => findById(id).pipe(Effect.orDie, Effect.withSpan("Repositories.findById")),
+      getByName,
+      getById,
       ensure,
-      list: (afterId: number, limit: number) =>
-        list({ afterId, limit }).pipe(Effect.orDie, Effect.withSpan("Repositories.list")),
+      list: (afterId: number, limit: number) => list({ afterId, limit }).pipe(Effect.orDie, Effect.withSpan("Repositories.list")),
+      findByIds: (repositoryIds: ReadonlyArray<RepositoryId>) =>
+        repositoryIds.length === 0
+          ? Effect.succeed([])
+          : findByIds(repositoryIds).pipe(Effect.orDie, Effect.withSpan("Repositories.findByIds")),
       setWatched,
       purgeMirror,
       setSyncKinds,
-      /** Ids on the persisted watch list; cheap enough to compare often with what is watched. */
-      watchedIds: watchedIds.pipe(Effect.orDie, Effect.withSpan("Repositories.watchedIds")),
-      findByIds: (ids: ReadonlyArray<RepositoryId>) =>
-        ids.length === 0
-          ? Effect.succeed([])
-          : findByIds(ids).pipe(Effect.orDie, Effect.withSpan("Repositories.findByIds")),
+      watchedIds,
       ensureMany,
       dueForReconciliation,
-      recordFailure
+      recordFailure,
+      counts,
+      recordSync
     } as const
-  }),
-  dependencies: [DatabaseLive]
+  })
 }) {}

@@ -1,66 +1,21 @@
-import { FileSystem, Path } from "@effect/platform"
-import { Clock, Config, Duration, Effect, Exit, Metric, Option, Schedule, Schema, Stream } from "effect"
-import os from "node:os"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Metric, Option, Schema, Stream } from "effect"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryLocation } from "./Domain/Jj.js"
-import { Repository, RepositoryName } from "./Domain/Repository.js"
+import type { Repository, RepositoryName } from "./Domain/Repository.js"
+import { SyncWaitExceeded } from "./Domain/Sync.js"
+import type { SyncResult } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
-import { RepositoryPathNotFound } from "./JjClient/Errors.js"
-import { Repositories } from "./Repositories.js"
 import * as Metrics from "./Metrics.js"
+import { Repositories } from "./Repositories.js"
 import { SyncConfig, SyncService } from "./Sync.js"
-import type { SyncResult } from "./Sync.js"
-import { makeNativeEvents } from "./Watcher/NativeEvents.js"
+import { headsSynced } from "./Sync/Plan.js"
+import { WatcherConfig } from "./Watcher/Config.js"
+import { makeDetection } from "./Watcher/Detection.js"
+import type { Watched } from "./Watcher/Detection.js"
+import { Discovery } from "./Watcher/Discovery.js"
 import { makeScheduler } from "./Watcher/Scheduler.js"
 import type { Scheduler } from "./Watcher/Scheduler.js"
-
-const millis = (name: string, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: `${name} must be a non-negative number of milliseconds`, validation: (n) => n >= 0 }),
-    Config.map(Duration.millis)
-  )
-
-export const WatcherConfig = Config.all({
-  basePath: Config.string("REPOS_BASE_PATH").pipe(Config.withDefault("repos")),
-  enabled: Config.boolean("WATCHER_ENABLED").pipe(Config.withDefault(true)),
-  fsEvents: Config.boolean("WATCHER_FS_EVENTS").pipe(Config.withDefault(true)),
-  /** Polling of repositories without native events (100 reproduces the earlier design). */
-  pollInterval: millis("WATCHER_POLL_INTERVAL_MS", 1_000),
-  /** Safety-net polling of repositories that have native events. */
-  safetyPollInterval: millis("WATCHER_SAFETY_POLL_INTERVAL_MS", 30_000),
-  /** Rescan of the base directory for repositories created or removed (also triggered by native events). */
-  scanInterval: millis("WATCHER_SCAN_INTERVAL_MS", 30_000),
-  debounce: millis("WATCHER_DEBOUNCE_MS", 10),
-  /** Sync a lone change at once; false waits out the debounce first, as the earlier design did. */
-  leadingEdge: Config.boolean("WATCHER_LEADING_EDGE").pipe(Config.withDefault(true)),
-  maxWait: millis("WATCHER_MAX_WAIT_MS", 500),
-  concurrency: Config.integer("WATCHER_CONCURRENCY").pipe(Config.withDefault(Math.max(2, os.availableParallelism()))),
-  retryBase: millis("WATCHER_RETRY_BASE_MS", 1_000),
-  retryMax: millis("WATCHER_RETRY_MAX_MS", 300_000),
-  shutdownTimeout: millis("WATCHER_SHUTDOWN_TIMEOUT_MS", 10_000)
-})
-
-/** What is kept per watched repository: deliberately small, as there may be tens of thousands. */
-interface Watched {
-  readonly id: RepositoryId
-  /** "owner/name", for logs. */
-  readonly label: string
-  readonly root: string
-  readonly opHeadsPath: string
-  /** Last modification time seen on the op-heads directory. */
-  mtime: number | undefined
-  native: boolean
-}
-
-/** A path given for a repository leaves `REPOS_BASE_PATH` (through `..` or a symlink). */
-export class PathOutsideBase extends Schema.TaggedError<PathOutsideBase>()("PathOutsideBase", {
-  path: Schema.String
-}) {
-  get message() {
-    return `${this.path} resolves outside the base directory`
-  }
-}
 
 export class WatcherStatus extends Schema.Class<WatcherStatus>("WatcherStatus")({
   /** Configured on (`WATCHER_ENABLED`). */
@@ -78,45 +33,31 @@ export class WatcherStatus extends Schema.Class<WatcherStatus>("WatcherStatus")(
 
 /**
  * Keeps the mirror of every watched repository current: the jj repositories under `REPOS_BASE_PATH/<owner>/<repo>`
- * plus the persisted watch list (`repositories.watched`). Detection is one Stream of repository ids: native events
- * on each op-heads directory merged with polling of their modification times; the scheduler turns it into syncs.
+ * (see `Watcher/Discovery.ts`) plus the persisted watch list (`repositories.watched`). Detection (see
+ * `Watcher/Detection.ts`) is one Stream of repository ids; the scheduler turns it into syncs.
  */
-export class Watcher extends Effect.Service<Watcher>()("Watcher", {
+export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
   scoped: Effect.gen(function*() {
     const config = yield* WatcherConfig
     const syncConfig = yield* SyncConfig
     const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
     const jj = yield* JjClient
     const repositories = yield* Repositories
     const sync = yield* SyncService
-    const basePath = path.resolve(config.basePath)
+    const discovery = yield* Discovery
     // A watcher without a usable jj would only collect failures: refuse to start instead.
     if (config.enabled) yield* jj.checkVersion
 
-    const watched = new Map<RepositoryId, Watched>()
-    // Repositories without native events, polled often; kept apart so idle ticks do not walk the whole map.
-    const polledOnly = new Set<Watched>()
     const vanishedReported = new Set<RepositoryId>()
     let syncsSucceeded = 0
     let syncsFailed = 0
 
-    let fallbackLogged = false
-    const onRefused = (refusal: { directory: string; reason: string }) =>
-      fallbackLogged ? Effect.void : Effect.logWarning(
-        `native file-system events refused (${refusal.reason}); polling such repositories every ${
-          Duration.format(config.pollInterval)
-        }`
-      ).pipe(Effect.tap(() => (fallbackLogged = true)))
-    const repoEvents = yield* makeNativeEvents<RepositoryId>(onRefused)
-    const directoryEvents = yield* makeNativeEvents<string>(onRefused)
-
-    const unwatch = (entry: Watched) =>
-      Effect.suspend(() => {
-        watched.delete(entry.id)
-        polledOnly.delete(entry)
-        return repoEvents.remove(entry.id)
-      })
+    const detection = yield* makeDetection({
+      config,
+      reconcileInterval: syncConfig.reconcileInterval,
+      dueForReconciliation: repositories.dueForReconciliation,
+      onVanished: (id) => vanish(id)
+    })
 
     /**
      * Stops watching a repository whose directory is gone; its rows stay. Reported once. The caller stops its
@@ -124,19 +65,19 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
      */
     const forget = (id: RepositoryId): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const entry = watched.get(id)
+        const entry = detection.get(id)
         if (entry === undefined) return
-        yield* unwatch(entry)
+        yield* detection.remove(id)
         if (!vanishedReported.has(id)) {
           vanishedReported.add(id)
           yield* Effect.logWarning(`stopped watching ${entry.label}: ${entry.root} vanished`)
-          yield* repositories.recordFailure(id, `repository directory vanished: ${entry.root}`).pipe(
-            Effect.ignore
-          )
+          yield* repositories.recordFailure(id, `repository directory vanished: ${entry.root}`).pipe(Effect.ignore)
         }
       })
 
     const vanish = (id: RepositoryId) => Effect.zipRight(forget(id), scheduler.cancel(id))
+
+    const failureGauge = (entry: Watched) => Metric.tagged(Metrics.repositoryFailures, "repository", entry.label)
 
     const scheduler: Scheduler<RepositoryId> = yield* makeScheduler<RepositoryId, unknown, SyncResult>({
       debounce: config.debounce,
@@ -151,10 +92,8 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
           onSuccess: (result) =>
             Effect.gen(function*() {
               syncsSucceeded++
-              const entry = watched.get(id)
-              if (entry !== undefined && previousFailures > 0) {
-                yield* Metric.set(Metric.tagged(Metrics.repositoryFailures, "repository", entry.label), 0)
-              }
+              const entry = detection.get(id)
+              if (entry !== undefined && previousFailures > 0) yield* Metric.set(failureGauge(entry), 0)
               if (!result.upToDate) {
                 const now = yield* Clock.currentTimeMillis
                 yield* Metric.update(Metrics.changeToDatabase, Math.max(0, now - pendingSince) / 1000)
@@ -164,16 +103,10 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
           onFailure: (cause) =>
             Effect.gen(function*() {
               syncsFailed++
-              const entry = watched.get(id)
-              if (entry !== undefined) {
-                yield* Metric.set(
-                  Metric.tagged(Metrics.repositoryFailures, "repository", entry.label),
-                  previousFailures + 1
-                )
-              }
-              const gone = entry === undefined || !(yield* fs.exists(entry.opHeadsPath).pipe(
-                Effect.orElseSucceed(() => false)
-              ))
+              const entry = detection.get(id)
+              if (entry !== undefined) yield* Metric.set(failureGauge(entry), previousFailures + 1)
+              const gone = entry === undefined ||
+                !(yield* fs.exists(entry.opHeadsPath).pipe(Effect.orElseSucceed(() => false)))
               if (gone) {
                 yield* forget(id)
                 return false
@@ -187,68 +120,34 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
     /** Reads the op heads and asks for a sync when they differ from what was last synced. */
     const catchUp = (entry: Watched, lastSyncedOperationId: string | null) =>
       fs.readDirectory(entry.opHeadsPath).pipe(
-        Effect.flatMap((heads) =>
-          heads.length === 1 && heads[0] === lastSyncedOperationId ? Effect.void : scheduler.notify(entry.id)
-        ),
+        Effect.flatMap((heads) => headsSynced(heads, lastSyncedOperationId) ? Effect.void : scheduler.notify(entry.id)),
         Effect.catchAll(() => vanish(entry.id))
       )
 
     const watch = (repository: Repository, location: RepositoryLocation) =>
       Effect.gen(function*() {
-        const native = config.fsEvents && (yield* repoEvents.add(repository.id, location.opHeadsPath))
-        const mtime = yield* fs.stat(location.opHeadsPath).pipe(
-          Effect.map((info) => Option.getOrUndefined(Option.map(info.mtime, (date) => date.getTime()))),
-          Effect.orElseSucceed(() => undefined)
-        )
-        const entry: Watched = {
-          id: repository.id,
-          label: `${repository.owner}/${repository.name}`,
-          root: location.workspaceRoot,
-          opHeadsPath: location.opHeadsPath,
-          mtime,
-          native
-        }
-        watched.set(repository.id, entry)
-        if (!native) polledOnly.add(entry)
+        const entry = yield* detection.add(repository, location)
         vanishedReported.delete(repository.id)
         yield* catchUp(entry, repository.lastSyncedOperationId)
       })
-
-    const isName = Schema.is(RepositoryName)
-    const listDirectories = (directory: string) =>
-      fs.readDirectory(directory).pipe(Effect.orElseSucceed((): Array<string> => []))
 
     /**
      * Brings the watched set in line with the disk and the watch list: new `<owner>/<repo>` directories holding a
      * `.jj` get a row and are watched; rows marked watched are watched at their path; the rest is dropped.
      */
     const scan = Effect.gen(function*() {
-      const known = new Set([...watched.values()].map((entry) => entry.root))
-      const realBase = yield* fs.realPath(basePath).pipe(Effect.orElseSucceed(() => basePath))
-      if (config.fsEvents) yield* directoryEvents.add(basePath, basePath)
-      const found: Array<{ owner: RepositoryName; name: RepositoryName; path: string }> = []
-      for (const owner of (yield* listDirectories(basePath)).filter(isName)) {
-        const ownerPath = path.join(basePath, owner)
-        if (config.fsEvents) yield* directoryEvents.add(ownerPath, ownerPath)
-        for (const name of (yield* listDirectories(ownerPath)).filter(isName)) {
-          const repoPath = path.join(ownerPath, name)
-          if (known.has(repoPath)) continue
-          if (!(yield* fs.exists(path.join(repoPath, ".jj")).pipe(Effect.orElseSucceed(() => false)))) continue
-          // Symlinks may not lead discovery out of the base directory.
-          const real = yield* fs.realPath(repoPath).pipe(Effect.orElseSucceed(() => ""))
-          if (real.startsWith(realBase + path.sep)) found.push({ owner, name, path: repoPath })
-        }
-      }
+      const { directories, found } = yield* discovery.scan(detection.roots())
+      yield* detection.watchDirectories(directories)
       yield* repositories.ensureMany(found)
       const wantedIds = new Set(yield* repositories.watchedIds)
-      for (const [id, entry] of watched) {
+      for (const [id] of [...detection.entries()]) {
         if (!wantedIds.has(id)) {
-          yield* unwatch(entry)
+          yield* detection.remove(id)
           yield* scheduler.cancel(id)
         }
       }
       // In chunks, so that starting on tens of thousands of repositories keeps a low memory high-water mark.
-      const missing = [...wantedIds].filter((id) => !watched.has(id))
+      const missing = [...wantedIds].filter((id) => detection.get(id) === undefined)
       for (let start = 0; start < missing.length; start += 500) {
         for (const repository of yield* repositories.findByIds(missing.slice(start, start + 500))) {
           const location = yield* jj.locate(repository.path).pipe(Effect.option)
@@ -265,74 +164,17 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
       }
     }).pipe(Effect.withSpan("Watcher.scan"))
 
-    /** Ids whose op-heads directory changed since the last look; vanished ones are dropped. */
-    const poll = (which: "polled" | "native"): Effect.Effect<Array<RepositoryId>> =>
-      Effect.gen(function*() {
-        const changed: Array<RepositoryId> = []
-        const entries = which === "polled" ? polledOnly : watched.values()
-        // One at a time: a sweep is rare (or small) and sequential stats cost no fiber each.
-        yield* Effect.forEach(entries, (entry) =>
-          fs.stat(entry.opHeadsPath).pipe(
-            Effect.flatMap((info) =>
-              Effect.sync(() => {
-                const mtime = Option.getOrUndefined(Option.map(info.mtime, (date) => date.getTime()))
-                if (mtime !== entry.mtime) {
-                  entry.mtime = mtime
-                  changed.push(entry.id)
-                }
-              })
-            ),
-            Effect.catchAll(() => vanish(entry.id))
-          ), { discard: true })
-        return changed
-      })
-
-    const polling = (which: "polled" | "native", interval: Duration.Duration) =>
-      Stream.fromSchedule(Schedule.spaced(interval)).pipe(
-        Stream.mapConcatEffect(() => which === "polled" && polledOnly.size === 0 ? Effect.succeed([]) : poll(which))
-      )
-
-    /**
-     * Watched repositories due for their periodic full comparison with jj (`SYNC_RECONCILE_INTERVAL`), looked up at
-     * most every minute; the sync they get is a reconciliation.
-     */
-    const reconcileInterval = Duration.toMillis(syncConfig.reconcileInterval)
-    const reconciliations: Stream.Stream<RepositoryId> = reconcileInterval === 0 ? Stream.empty : Stream.fromSchedule(
-      Schedule.spaced(Duration.millis(Math.min(reconcileInterval, 60_000)))
-    ).pipe(
-      Stream.mapConcatEffect(() =>
-        repositories.dueForReconciliation(syncConfig.reconcileInterval).pipe(
-          Effect.map((ids) => ids.filter((id) => watched.has(id))),
-          Effect.catchAllCause((cause) =>
-            Effect.as(Effect.logWarning("looking up repositories due for reconciliation failed", cause), [])
-          )
-        )
-      )
-    )
-
-    /** Every change notice for every watched repository, native and polled. */
-    const detection: Stream.Stream<RepositoryId> = Stream.mergeAll([
-      repoEvents.events,
-      reconciliations,
-      polling("polled", config.pollInterval),
-      polling("native", config.safetyPollInterval)
-    ], { concurrency: "unbounded" })
-
-    const rescans = Stream.merge(
-      directoryEvents.events.pipe(Stream.debounce(Duration.millis(50))),
-      Stream.fromSchedule(Schedule.spaced(config.scanInterval))
-    )
-
     const running = config.enabled
     let stopping = false
     if (running) {
       yield* scan
       yield* Effect.logInfo(
-        `watching ${watched.size} repositories (base ${basePath}, native events ${config.fsEvents ? "on" : "off"}, ` +
-          `poll ${Duration.format(config.pollInterval)}, concurrency ${config.concurrency})`
+        `watching ${detection.size()} repositories (base ${discovery.basePath}, native events ${
+          config.fsEvents ? "on" : "off"
+        }, poll ${Duration.format(config.pollInterval)}, concurrency ${config.concurrency})`
       )
-      yield* detection.pipe(Stream.runForEach(scheduler.notify), Effect.forkScoped)
-      yield* rescans.pipe(
+      yield* detection.events.pipe(Stream.runForEach(scheduler.notify), Effect.forkScoped)
+      yield* detection.rescans.pipe(
         Stream.runForEach(() => scan.pipe(Effect.catchAllCause((cause) => Effect.logWarning("scan failed", cause)))),
         Effect.forkScoped
       )
@@ -354,9 +196,9 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
       return new WatcherStatus({
         enabled: config.enabled,
         running: running && !stopping,
-        watchedRepos: watched.size,
+        watchedRepos: detection.size(),
         nativeEvents: config.fsEvents,
-        nativelyWatched: yield* repoEvents.size,
+        nativelyWatched: yield* detection.nativelyWatched,
         inFlight: stats.inFlight,
         queued: stats.queued,
         syncsSucceeded,
@@ -364,51 +206,89 @@ export class Watcher extends Effect.Service<Watcher>()("Watcher", {
       })
     }).pipe(Effect.withSpan("Watcher.status"))
 
-    /**
-     * `<base>/<user>/<repo>` resolved through symlinks; fails unless it exists and stays inside the base directory.
-     */
-    const resolveUnderBase = (user: RepositoryName, repo: RepositoryName) =>
-      Effect.gen(function*() {
-        const candidate = path.join(basePath, user, repo)
-        const real = yield* fs.realPath(candidate).pipe(
-          Effect.mapError(() => new RepositoryPathNotFound({ path: candidate }))
-        )
-        const realBase = yield* fs.realPath(basePath).pipe(
-          Effect.mapError(() => new RepositoryPathNotFound({ path: basePath }))
-        )
-        if (!real.startsWith(realBase + path.sep)) {
-          return yield* new PathOutsideBase({ path: candidate })
-        }
-        return real
-      }).pipe(Effect.withSpan("Watcher.resolveUnderBase", { attributes: { user, repo } }))
+    const isWatched = (id: RepositoryId) => Effect.sync(() => detection.get(id) !== undefined)
+    const withWatching = (repository: Repository) => ({ repository, watching: detection.get(repository.id) !== undefined })
+
+    /** A page of repository rows in id order after `afterId`, each saying whether this process watches it. */
+    const repositoryPage = Effect.fn("Watcher.repositoryPage")(function*(afterId: number, limit: number) {
+      const rows = yield* repositories.list(afterId, limit + 1)
+      const page = rows.slice(0, limit)
+      return { entries: page.map(withWatching), nextCursor: rows.length > limit ? page.at(-1)!.id : null }
+    })
+
+    /** A repository's row, whether this process watches it, and the rows its mirror holds. */
+    const repositoryDetail = Effect.fn("Watcher.repositoryDetail")(function*(user: string, repo: string) {
+      const row = yield* repositories.getByName(user, repo)
+      return { ...withWatching(row), counts: yield* repositories.counts(row.id) }
+    })
+
+    /** The jj repository at `<base>/<user>/<repo>`, refusing paths that leave the base. */
+    const locateUnderBase = (user: RepositoryName, repo: RepositoryName) =>
+      Effect.flatMap(discovery.resolveUnderBase(user, repo), jj.locate)
 
     /** Puts a repository row on the watch list and starts watching it now. */
-    const watchRepository = (repository: Repository) =>
-      Effect.gen(function*() {
-        yield* repositories.setWatched(repository.id, true)
-        if (!running || watched.has(repository.id)) return
-        const location = yield* jj.locate(repository.path)
-        yield* watch(repository, location)
-      }).pipe(Effect.withSpan("Watcher.watchRepository", { attributes: { id: repository.id } }))
+    const watchRepository = Effect.fn("Watcher.watchRepository")(function*(repository: Repository) {
+      yield* repositories.setWatched(repository.id, true)
+      if (!running || detection.get(repository.id) !== undefined) return
+      yield* watch(repository, yield* jj.locate(repository.path))
+    })
 
-    /** Takes a repository off the watch list; its rows stay. */
-    const unwatchRepository = (id: RepositoryId) =>
-      Effect.gen(function*() {
-        yield* repositories.setWatched(id, false)
-        const entry = watched.get(id)
-        if (entry !== undefined) yield* unwatch(entry)
-        yield* scheduler.cancel(id)
-      }).pipe(Effect.withSpan("Watcher.unwatchRepository", { attributes: { id } }))
+    /** Watches the jj repository at `<base>/<user>/<repo>`, creating its row; returns the row as it is now. */
+    const watchUnderBase = Effect.fn("Watcher.watchUnderBase")(function*(user: RepositoryName, repo: RepositoryName) {
+      const location = yield* locateUnderBase(user, repo)
+      const row = yield* repositories.ensure(user, repo, location.workspaceRoot)
+      yield* watchRepository(row)
+      return withWatching(yield* repositories.getById(row.id))
+    })
+
+    /** Takes a repository off the watch list (its rows stay unless `purge`); returns its row. */
+    const unwatch = Effect.fn("Watcher.unwatch")(function*(user: string, repo: string, purge: boolean) {
+      const row = yield* repositories.getByName(user, repo)
+      yield* repositories.setWatched(row.id, false)
+      yield* detection.remove(row.id)
+      yield* scheduler.cancel(row.id)
+      if (purge) yield* repositories.purgeMirror(row.id)
+      return row
+    })
+
+    // Syncs asked for by a caller that waits a bounded time finish even when the caller has stopped waiting.
+    const requestedSyncs = yield* FiberSet.make()
+
+    /**
+     * Syncs the jj repository at `<base>/<user>/<repo>` now, creating its row when needed, and waits for it at most
+     * `wait`; the path is checked every time, whatever rows exist.
+     */
+    const syncUnderBase = Effect.fn("Watcher.syncUnderBase")(function*(
+      user: RepositoryName,
+      repo: RepositoryName,
+      options: { readonly full?: boolean | undefined; readonly wait: Duration.Duration }
+    ) {
+      const location = yield* locateUnderBase(user, repo)
+      const existing = yield* repositories.findByName(user, repo)
+      const run = Option.isSome(existing) && existing.value.path === location.workspaceRoot
+        ? sync.syncById(existing.value.id, { full: options.full })
+        : sync.syncPath({ path: location.workspaceRoot, owner: user, name: repo, full: options.full })
+      const fiber = yield* FiberSet.run(requestedSyncs, run)
+      return yield* Fiber.join(fiber).pipe(
+        Effect.timeoutFail({
+          duration: options.wait,
+          onTimeout: () => new SyncWaitExceeded({ repository: `${user}/${repo}`, waitedMs: Duration.toMillis(options.wait) })
+        })
+      )
+    })
 
     return {
-      basePath,
+      basePath: discovery.basePath,
       status,
-      resolveUnderBase,
+      isWatched,
+      repositoryPage,
+      repositoryDetail,
       watchRepository,
-      unwatchRepository,
-      awaitIdle: scheduler.awaitIdle,
-      isWatched: (id: RepositoryId) => Effect.sync(() => watched.has(id))
+      watchUnderBase,
+      unwatch,
+      syncUnderBase,
+      awaitIdle: scheduler.awaitIdle
     } as const
   }),
-  dependencies: [JjClient.Default, Repositories.Default, SyncService.Default]
+  dependencies: [Discovery.Default]
 }) {}

@@ -2,12 +2,6 @@
  * jj-watcher as a library: the services, the HttpApi groups and their handlers, so that another Effect application
  * can embed the watcher, mount its endpoints in its own HttpApi and provide its own SqlClient.
  */
-import { Layer } from "effect"
-import { JjClient } from "./JjClient.js"
-import { Repositories } from "./Repositories.js"
-import { SyncService } from "./Sync.js"
-import { SyncRepo } from "./Sync/Repo.js"
-import { Watcher } from "./Watcher.js"
 
 export { WatcherApi } from "./Api.js"
 export { AdminAccess, CurrentUser, Forbidden, MetricsAccess, OwnerAccess, Unauthorized, User } from "./Auth/Api.js"
@@ -17,25 +11,18 @@ export { DatabaseConfig, DatabaseLive, DatabaseUnavailable, migrations, Migratio
 export * from "./Domain/Ids.js"
 export * from "./Domain/Jj.js"
 export * from "./Domain/Repository.js"
+export * from "./Domain/Sync.js"
 export { HealthApiGroup, NotReady, Readiness } from "./Health/Api.js"
 export { healthHandlers, HealthHttpLive } from "./Health/Http.js"
 export { ApiLive, HttpLive } from "./Http.js"
 export { JjClient, JjConfig } from "./JjClient.js"
-export * from "./JjClient/Errors.js"
+export * from "./Domain/JjErrors.js"
 export { Repositories } from "./Repositories.js"
-export { SyncConfig, SyncResult, SyncService, SyncTimeout, type SyncTarget } from "./Sync.js"
-export { SyncRepo } from "./Sync/Repo.js"
-export { PathOutsideBase, Watcher, WatcherConfig, WatcherStatus } from "./Watcher.js"
+export { SyncLive, WatcherLive } from "./Layers.js"
+export { SyncConfig, SyncService } from "./Sync.js"
+export { MirrorWriter } from "./Sync/MirrorWriter.js"
+export * as SyncPlan from "./Sync/Plan.js"
+export { Watcher, WatcherStatus } from "./Watcher.js"
+export { WatcherConfig } from "./Watcher/Config.js"
 export * from "./Watcher/Api.js"
 export { watcherHandlers, WatcherHttpLive } from "./Watcher/Http.js"
-
-/**
- * The watcher and the services behind it, without a database: provide a SqlClient (with PgClient for
- * `MigrationsLive`) and NodeContext. jj-watcher's own `serve` provides `DatabaseLive`.
- */
-export const WatcherLive = Watcher.DefaultWithoutDependencies.pipe(
-  Layer.provideMerge(SyncService.DefaultWithoutDependencies),
-  Layer.provideMerge(
-    Layer.mergeAll(JjClient.Default, Repositories.DefaultWithoutDependencies, SyncRepo.DefaultWithoutDependencies)
-  )
-)

@@ -4,11 +4,11 @@ import fs from "node:fs"
 import path from "node:path"
 import pg from "pg"
 import { testSchemaName } from "./support/database.js"
+import { databaseUrl } from "./support/sync.js"
 import { headOperation, initRepo, jj, jjBin, makeBaseDir, writeFile } from "./support/jj.js"
 
 const bin = path.resolve(import.meta.dirname, "../dist/bin.js")
 const schema = testSchemaName("cli")
-const databaseUrl = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const base = makeBaseDir("cli")
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>

@@ -17,6 +17,7 @@ import { AuthLive, MigrationsLive, WatcherApiGroup, watcherHandlers, WatcherLive
 import { testSchemaName } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
 import { headOperation, initRepo, jjBin, makeBaseDir } from "./support/jj.js"
+import { databaseUrl } from "./support/sync.js"
 
 // The host application: its own API (one group of its own plus the watcher's), its own SqlClient.
 class HostGroup extends HttpApiGroup.make("host").add(HttpApiEndpoint.get("hello", "/hello").addSuccess(Schema.String)) {}
@@ -25,12 +26,12 @@ class HostApi extends HttpApi.make("host").add(HostGroup).add(WatcherApiGroup) {
 const HostGroupLive = HttpApiBuilder.group(HostApi, "host", (handlers) => handlers.handle("hello", () => Effect.succeed("hello from the host")))
 
 const schema = testSchemaName("embedding")
-const databaseUrl = new URL(process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres")
-databaseUrl.searchParams.set("options", `-c search_path=${schema}`)
+const hostUrl = new URL(databaseUrl)
+hostUrl.searchParams.set("options", `-c search_path=${schema}`)
 
 const adminQuery = (text: string) =>
   Effect.promise(async () => {
-    const client = new pg.Client({ connectionString: process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres" })
+    const client = new pg.Client({ connectionString: databaseUrl })
     await client.connect()
     await client.query(text).finally(() => client.end())
   })
@@ -41,7 +42,7 @@ const HostSchemaLive = Layer.scopedDiscard(
 )
 
 const HostSqlLive = PgClient.layer({
-  url: Redacted.make(databaseUrl.toString()),
+  url: Redacted.make(hostUrl.toString()),
   transformQueryNames: String.camelToSnake,
   transformResultNames: String.snakeToCamel
 }).pipe(Layer.provide(HostSchemaLive))

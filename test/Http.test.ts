@@ -28,7 +28,7 @@ const schema = testSchemaName("http")
 const AppLive = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive),
-  Layer.provideMerge(Watcher.DefaultWithoutDependencies),
+  Layer.provideMerge(Watcher.Default),
   Layer.provideMerge(servicesLayer(schema)),
   Layer.provideMerge(NodeHttpServer.layerTest),
   Layer.provide(Layer.setConfigProvider(testConfig(schema, {

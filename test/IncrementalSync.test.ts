@@ -2,27 +2,14 @@ import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { prometheusText } from "../src/Metrics.js"
-import { SyncService } from "../src/Sync.js"
-import type { SyncTarget } from "../src/Sync.js"
 import { makeTestLayer } from "./support/database.js"
+import { repositoryRow, sync } from "./support/sync.js"
 import { changeIdOf, commitIdOf, headOperation, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj } from "./support/oracle.js"
 
 /** When a sync reads only the difference, when it falls back to reading everything, and what it reports. */
 
 const base = makeBaseDir("incremental")
-
-const sync = (repo: string, options: Omit<SyncTarget, "path"> = {}) =>
-  SyncService.pipe(Effect.flatMap((service) => service.syncPath({ path: repo, ...options })))
-
-const repositoryRow = (id: number) =>
-  SqlClient.SqlClient.pipe(
-    Effect.flatMap((sql) =>
-      sql<{ syncedWith: string | null; lastFullSyncAt: Date | null }>`
-        SELECT synced_with, last_full_sync_at FROM repositories WHERE id = ${id}`
-    ),
-    Effect.map((rows) => rows[0]!)
-  )
 
 // The real clock: reconciliation compares it with timestamps PostgreSQL wrote.
 layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestServices: true })("incremental sync", (it) => {

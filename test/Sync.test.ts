@@ -3,7 +3,6 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Exit } from "effect"
 import fs from "node:fs"
 import path from "node:path"
-import { SyncService } from "../src/Sync.js"
 import { rowVersions } from "./support/database.js"
 import {
   changeIdOf,
@@ -17,12 +16,10 @@ import {
   writeFile
 } from "./support/jj.js"
 import { makeTestLayer } from "./support/database.js"
+import { sync } from "./support/sync.js"
 import { expectMirrorsJj } from "./support/oracle.js"
 
 const base = makeBaseDir("sync")
-
-const sync = (repo: string, options: { readonly full?: boolean } = {}) =>
-  SyncService.pipe(Effect.flatMap((service) => service.syncPath({ path: repo, ...options })))
 
 layer(makeTestLayer("sync"), { timeout: "120 seconds" })("sync mirrors jj exactly", (it) => {
   it.effect("an empty repository", () =>

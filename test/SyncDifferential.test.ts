@@ -3,8 +3,8 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import fs from "node:fs"
 import path from "node:path"
-import { SyncService } from "../src/Sync.js"
-import type { SyncResult } from "../src/Sync.js"
+import type { SyncResult } from "../src/Domain/Sync.js"
+import { sync } from "./support/sync.js"
 import { makeTestLayer } from "./support/database.js"
 import { git, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj, expectSameMirror } from "./support/oracle.js"
@@ -312,15 +312,12 @@ const applyRandomAction = (s: Sequence): string => {
 
 const opHeads = (repo: string) => fs.readdirSync(path.join(repo, ".jj", "repo", "op_heads", "heads")).sort()
 
-const sync = (target: { path: string; owner: string; name: string; full?: boolean }) =>
-  SyncService.pipe(Effect.flatMap((service) => service.syncPath(target)))
-
 /** Syncs the step incrementally and from scratch, and checks the incremental mirror against both and against jj. */
 const syncAndCompare = (s: Sequence, step: number, message: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const inc = yield* sync({ path: s.repo, owner: "inc", name: s.name })
-    const ref = yield* sync({ path: s.repo, owner: "ref", name: `${s.name}-${step}`, full: true })
+    const inc = yield* sync(s.repo, { owner: "inc", name: s.name })
+    const ref = yield* sync(s.repo, { owner: "ref", name: `${s.name}-${step}`, full: true })
     expect(ref.mode, message).toBe("full")
     expect(inc.upToDate, message).toBe(inc.mode === "unchanged")
     expect(inc.fullReason === null, message).toBe(inc.mode !== "full")

@@ -8,22 +8,8 @@ import type { RepositoryId } from "../src/Domain/Ids.js"
 import { Watcher } from "../src/Watcher.js"
 import { makeTestLayer, mirrorOf } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
+import { repositoryRow } from "./support/sync.js"
 import { headOperation, initRepo, jj, jjBin, jjLog, makeBaseDir, writeFile } from "./support/jj.js"
-
-interface Row {
-  id: number
-  owner: string
-  name: string
-  lastSyncedOperationId: string | null
-  lastError: string | null
-  consecutiveFailures: number
-}
-
-const repositoryRow = (owner: string, name: string) =>
-  SqlClient.SqlClient.pipe(
-    Effect.flatMap((sql) => sql<Row>`SELECT * FROM repositories WHERE owner = ${owner} AND name = ${name}`),
-    Effect.map((rows) => rows[0])
-  )
 
 /** Waits until the database says `owner/name` is synced at the repository's current jj operation. */
 const syncedAtHead = (repo: string, owner: string, name: string) =>
@@ -31,7 +17,7 @@ const syncedAtHead = (repo: string, owner: string, name: string) =>
 
 /** A watcher over `base`, living as long as the test's effect. */
 const watcherOver = (base: string, extra: Record<string, string> = {}) =>
-  Watcher.DefaultWithoutDependencies.pipe(
+  Watcher.Default.pipe(
     Layer.provide(Layer.setConfigProvider(
       ConfigProvider.fromMap(new Map(Object.entries({
         REPOS_BASE_PATH: base,

@@ -73,3 +73,24 @@ export class InvalidRepositoryName extends Schema.TaggedError<InvalidRepositoryN
     return `${this.field} ${JSON.stringify(this.value)} is not a valid name: use 1 to 100 characters from A-Z a-z 0-9 . _ - (not starting with . or -)`
   }
 }
+
+/** No `repositories` row has this id, or this owner/name. */
+export class RepositoryRowNotFound extends Schema.TaggedError<RepositoryRowNotFound>()("RepositoryRowNotFound", {
+  key: Schema.Union(
+    Schema.Struct({ id: RepositoryId }),
+    Schema.Struct({ owner: Schema.String, name: Schema.String })
+  )
+}) {
+  get message() {
+    return "id" in this.key ? `no repository with id ${this.key.id}` : `no repository ${this.key.owner}/${this.key.name}`
+  }
+}
+
+/** A path given for a repository leaves `REPOS_BASE_PATH` (through `..` or a symlink). */
+export class PathOutsideBase extends Schema.TaggedError<PathOutsideBase>()("PathOutsideBase", {
+  path: Schema.String
+}) {
+  get message() {
+    return `${this.path} resolves outside the base directory`
+  }
+}

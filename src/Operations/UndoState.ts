@@ -22,6 +22,23 @@ type Kind =
   | { readonly _tag: "Restore"; readonly target: string }
   | { readonly _tag: "Revert"; readonly target: string }
 
+/**
+ * Descriptions that can name another operation (undo, redo, restore, revert): the only ones the undo state reads, so
+ * every other description is kept out of memory. Used as a RegExp here and as a PostgreSQL regular expression.
+ */
+export const undoDescriptionPattern = /operation [0-9a-f]+$/
+
+/** What the undo state needs of an operation: its id, its parents, and its description when it can name another. */
+export const undoNode = (operation: {
+  readonly operationId: string
+  readonly parentOperationIds: ReadonlyArray<string>
+  readonly description: string
+}): OperationNode => ({
+  id: operation.operationId,
+  parentIds: operation.parentOperationIds,
+  description: undoDescriptionPattern.test(operation.description) ? operation.description : ""
+})
+
 const restorePattern = /^(?:undo: |redo: )?restore to operation ([0-9a-f]+)$/
 const revertPattern = /^(?:revert|undo) operation ([0-9a-f]+)$/
 

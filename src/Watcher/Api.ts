@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { AdminAccess, OwnerAccess } from "../Auth/Api.js"
 import { OperationId, RepositoryId } from "../Domain/Ids.js"
 import { KindCounts, RepositoryName } from "../Domain/Repository.js"
-import { SyncResult } from "../Sync.js"
+import { SyncResult } from "../Domain/Sync.js"
 
 export const RepoPath = Schema.Struct({ user: RepositoryName, repo: RepositoryName })
 

@@ -1,12 +1,8 @@
 import { HttpApiBuilder } from "@effect/platform"
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
-import { Clock, Config, Duration, Effect, Fiber, FiberSet, Option } from "effect"
+import { Clock, Config, Duration, Effect } from "effect"
 import { WatcherApi } from "../Api.js"
-import type { Repository, RepositoryName } from "../Domain/Repository.js"
-import { JjClient } from "../JjClient.js"
-import { Repositories } from "../Repositories.js"
-import { SyncService } from "../Sync.js"
-import { SyncRepo } from "../Sync/Repo.js"
+import type { Repository } from "../Domain/Repository.js"
 import { version } from "../Version.js"
 import { Watcher } from "../Watcher.js"
 import {
@@ -27,11 +23,61 @@ export const ApiConfig = Config.all({
   syncWait: Config.integer("API_SYNC_WAIT_MS").pipe(Config.withDefault(30_000), Config.map(Duration.millis))
 })
 
-const message = (error: { readonly message: string }) => error.message
+/** Which API error each failure of the watcher's services becomes. */
+type ApiError<E> = E extends { readonly _tag: "RepositoryRowNotFound" | "RepositoryPathNotFound" | "NotAJjRepository" }
+  ? RepoNotFound
+  : E extends { readonly _tag: "PathOutsideBase" | "InvalidRepositoryName" } ? PathRejected
+  : E extends { readonly _tag: "SyncWaitExceeded" } ? SyncStillRunning
+  : SyncFailed
+
+/**
+ * The effect with what the watcher's services fail with turned into the API's errors for the repository
+ * `user/repo`. Database failures outside a sync are defects (500): only the sync endpoint declares them.
+ */
+const withApiErrors = <A, E extends { readonly _tag: string; readonly message: string }, R>(
+  { repo, user }: { readonly user: string; readonly repo: string },
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, ApiError<E>, R> =>
+  Effect.mapError(effect, (error) => {
+    const notFound = (why: string) => new RepoNotFound({ user, repo, message: `${user}/${repo}: ${why}` })
+    const mapped = (() => {
+      switch (error._tag) {
+        case "RepositoryRowNotFound":
+          return notFound("no such repository")
+        case "RepositoryPathNotFound":
+          return notFound("no jj repository under the base directory")
+        case "NotAJjRepository":
+          return notFound(error.message)
+        case "PathOutsideBase":
+        case "InvalidRepositoryName":
+          return new PathRejected({ message: error.message })
+        case "SyncWaitExceeded":
+          return new SyncStillRunning({ message: error.message })
+        default:
+          // jj failing or timing out, the database, the sync's own time limit.
+          return new SyncFailed({ message: error.message })
+      }
+    })()
+    return mapped as ApiError<E>
+  })
+
+const summary = ({ repository, watching }: { readonly repository: Repository; readonly watching: boolean }) =>
+  new RepoSummary({
+    user: repository.owner,
+    repo: repository.name,
+    repoId: repository.id,
+    path: repository.path,
+    watched: repository.watched,
+    watching,
+    lastSyncedOperationId: repository.lastSyncedOperationId,
+    lastSyncedAt: repository.lastSyncedAt,
+    lastError: repository.lastError,
+    consecutiveFailures: repository.consecutiveFailures
+  })
 
 /**
  * Handlers of the watcher group for any HttpApi that includes `WatcherApiGroup`: jj-watcher's own, or the API of an
- * application that embeds the watcher.
+ * application that embeds the watcher. Each is one call to the services and the mapping of its errors.
  */
 export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, E, R>(
   api: HttpApi.HttpApi<ApiId, Groups | typeof WatcherApiGroup, E, R>
@@ -41,47 +87,7 @@ export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGrou
   Effect.gen(function*() {
     const config = yield* ApiConfig
     const watcher = yield* Watcher
-    const repositories = yield* Repositories
-    const syncRepo = yield* SyncRepo
-    const sync = yield* SyncService
-    const jj = yield* JjClient
     const startedAt = yield* Clock.currentTimeMillis
-    // Syncs asked for over HTTP finish even when the answer has already gone out (504 after the bounded wait).
-    const syncs = yield* FiberSet.make()
-
-    const summary = (repository: Repository) =>
-      Effect.map(watcher.isWatched(repository.id), (watching) =>
-        new RepoSummary({
-          user: repository.owner,
-          repo: repository.name,
-          repoId: repository.id,
-          path: repository.path,
-          watched: repository.watched,
-          watching,
-          lastSyncedOperationId: repository.lastSyncedOperationId,
-          lastSyncedAt: repository.lastSyncedAt,
-          lastError: repository.lastError,
-          consecutiveFailures: repository.consecutiveFailures
-        }))
-
-    const notFound = (user: string, repo: string, why = "no such repository") =>
-      new RepoNotFound({ user, repo, message: `${user}/${repo}: ${why}` })
-
-    const findRow = (user: string, repo: string) =>
-      repositories.findByName(user, repo).pipe(
-        Effect.flatMap(Option.match({ onNone: () => Effect.fail(notFound(user, repo)), onSome: Effect.succeed }))
-      )
-
-    /** The jj repository at `<base>/<user>/<repo>`, refusing paths that leave the base. */
-    const locateUnderBase = (user: RepositoryName, repo: RepositoryName) =>
-      watcher.resolveUnderBase(user, repo).pipe(
-        Effect.flatMap(jj.locate),
-        Effect.catchTags({
-          RepositoryPathNotFound: () => Effect.fail(notFound(user, repo, "no jj repository under the base directory")),
-          NotAJjRepository: (error) => Effect.fail(notFound(user, repo, error.reason)),
-          PathOutsideBase: (error) => Effect.fail(new PathRejected({ message: error.message }))
-        })
-      )
 
     return handlers
       .handle("status", () =>
@@ -102,82 +108,36 @@ export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGrou
           })
         }))
       .handle("listRepos", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const limit = urlParams.limit ?? 100
-          const rows = yield* repositories.list(urlParams.cursor ?? 0, limit + 1)
-          const page = rows.slice(0, limit)
-          return new ReposPage({
-            repos: yield* Effect.forEach(page, summary),
-            nextCursor: rows.length > limit ? page.at(-1)!.id : null
-          })
-        }))
+        Effect.map(
+          watcher.repositoryPage(urlParams.cursor ?? 0, urlParams.limit ?? 100),
+          ({ entries, nextCursor }) => new ReposPage({ repos: entries.map(summary), nextCursor })
+        ))
       .handle("getRepo", ({ path }) =>
-        Effect.gen(function*() {
-          const row = yield* findRow(path.user, path.repo)
-          const base = yield* summary(row)
-          return new RepoDetail({
-            ...base,
-            operationHeads: row.operationHeads,
-            changesTruncated: row.changesTruncated,
-            counts: yield* syncRepo.counts(row.id).pipe(Effect.orDie)
-          })
-        }))
+        withApiErrors(
+          path,
+          Effect.map(watcher.repositoryDetail(path.user, path.repo), (detail) =>
+            new RepoDetail({
+              ...summary(detail),
+              operationHeads: detail.repository.operationHeads,
+              changesTruncated: detail.repository.changesTruncated,
+              counts: detail.counts
+            })).pipe(Effect.catchTag("SqlError", Effect.die))
+        ))
       .handle("watch", ({ path }) =>
-        Effect.gen(function*() {
-          const location = yield* locateUnderBase(path.user, path.repo)
-          const row = yield* repositories.ensure(path.user, path.repo, location.workspaceRoot)
-          yield* watcher.watchRepository(row).pipe(
-            Effect.catchAll((error) => Effect.fail(notFound(path.user, path.repo, error.message)))
-          )
-          return yield* summary(Option.getOrElse(yield* repositories.findById(row.id), () => row))
-        }))
+        withApiErrors(
+          path,
+          Effect.map(watcher.watchUnderBase(path.user, path.repo), summary).pipe(Effect.catchTag("SqlError", Effect.die))
+        ))
       .handle("unwatch", ({ path, urlParams }) =>
-        Effect.gen(function*() {
-          const row = yield* findRow(path.user, path.repo)
-          yield* watcher.unwatchRepository(row.id)
-          const purged = urlParams.purge === true
-          if (purged) yield* repositories.purgeMirror(row.id)
-          return new UnwatchResult({ user: row.owner, repo: row.name, watched: false, purged })
-        }))
+        withApiErrors(
+          path,
+          Effect.map(watcher.unwatch(path.user, path.repo, urlParams.purge === true), (row) =>
+            new UnwatchResult({ user: row.owner, repo: row.name, watched: false, purged: urlParams.purge === true })).pipe(
+              Effect.catchTag("SqlError", Effect.die)
+            )
+        ))
       .handle("sync", ({ path, urlParams }) =>
-        Effect.gen(function*() {
-          // Only repositories under the base directory, whatever rows exist: the path is checked every time.
-          const location = yield* locateUnderBase(path.user, path.repo)
-          const existing = yield* repositories.findByName(path.user, path.repo)
-          const run = Effect.gen(function*() {
-            if (Option.isSome(existing) && existing.value.path === location.workspaceRoot) {
-              return yield* sync.syncById(existing.value.id, { full: urlParams.full })
-            }
-            return yield* sync.syncPath({
-              path: location.workspaceRoot,
-              owner: path.user,
-              name: path.repo,
-              full: urlParams.full
-            })
-          })
-          const fiber = yield* FiberSet.run(syncs, run)
-          return yield* Fiber.join(fiber).pipe(
-            Effect.timeoutFail({
-              duration: config.syncWait,
-              onTimeout: () =>
-                new SyncStillRunning({
-                  message: `sync of ${path.user}/${path.repo} still running after ${Duration.format(config.syncWait)}`
-                })
-            }),
-            Effect.catchTags({
-              RepositoryPathNotFound: (error) => Effect.fail(notFound(path.user, path.repo, error.message)),
-              NotAJjRepository: (error) => Effect.fail(notFound(path.user, path.repo, error.message)),
-              RepositoryNotFound: (error) => Effect.fail(notFound(path.user, path.repo, error.message)),
-              InvalidRepositoryName: (error) => Effect.fail(new PathRejected({ message: error.message })),
-              JjUnavailable: (error) => Effect.fail(new SyncFailed({ message: message(error) })),
-              JjCommandFailed: (error) => Effect.fail(new SyncFailed({ message: message(error) })),
-              JjOutputInvalid: (error) => Effect.fail(new SyncFailed({ message: message(error) })),
-              JjTimeout: (error) => Effect.fail(new SyncFailed({ message: message(error) })),
-              SqlError: (error) => Effect.fail(new SyncFailed({ message: message(error) })),
-              SyncTimeout: (error) => Effect.fail(new SyncFailed({ message: message(error) }))
-            })
-          )
-        }))
+        withApiErrors(path, watcher.syncUnderBase(path.user, path.repo, { full: urlParams.full, wait: config.syncWait })))
   }))
 
 export const WatcherHttpLive = watcherHandlers(WatcherApi)

@@ -2,10 +2,7 @@ import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { DatabaseLive } from "../../src/Database.js"
-import { JjClient } from "../../src/JjClient.js"
-import { Repositories } from "../../src/Repositories.js"
-import { SyncService } from "../../src/Sync.js"
-import { SyncRepo } from "../../src/Sync/Repo.js"
+import { SyncLive } from "../../src/Layers.js"
 import { jjBin } from "./jj.js"
 import type { OracleBookmark, OracleChange, OracleConflict } from "./jj.js"
 
@@ -26,7 +23,7 @@ const dropSchemaOnClose = (schema: string) =>
 
 /** Sync service, jj client, repositories and SQL client over `schema`, dropped when the layer closes. */
 export const servicesLayer = (schema: string) =>
-  Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default, SyncRepo.Default, NodeContext.layer).pipe(
+  Layer.merge(SyncLive, NodeContext.layer).pipe(
     Layer.provideMerge(dropSchemaOnClose(schema).pipe(Layer.provideMerge(DatabaseLive)))
   )
 

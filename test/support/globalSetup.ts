@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process"
 import path from "node:path"
 import pg from "pg"
+import { databaseUrl } from "./sync.js"
 
 /**
  * Makes the suite self-sufficient: finds the pinned jj (installing it through scripts/install-jj.sh when neither
@@ -12,8 +13,7 @@ export default async function setup() {
     const output = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
     process.env["JJ_BIN"] = output.trim().split("\n").at(-1)!
   }
-  const url = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
-  const client = new pg.Client({ connectionString: url })
+  const client = new pg.Client({ connectionString: databaseUrl })
   try {
     await client.connect()
     await client.query("SELECT 1")

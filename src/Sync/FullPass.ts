@@ -1,0 +1,87 @@
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Option, Ref, Stream } from "effect"
+import type { JjError } from "../Domain/JjErrors.js"
+import type { KindCounts } from "../Domain/Repository.js"
+import { emptyCounts } from "../Domain/Sync.js"
+import { undoneOperations, undoNode } from "../Operations/UndoState.js"
+import type { OperationNode } from "../Operations/UndoState.js"
+import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
+import type { Pass } from "./Pass.js"
+
+export interface FullPassResult {
+  readonly written: KindCounts
+  /** The changes reader stopped at `WATCHER_MAX_CHANGES`. */
+  readonly changesTruncated: boolean
+}
+
+/**
+ * Reads everything at the pinned operation and makes the tables equal to it: every visible commit, every bookmark,
+ * the whole operation log (with its undo state), and the conflicts of the conflicted commits.
+ */
+export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | SqlError> =>
+  Effect.gen(function*() {
+    const { id, jj, kinds, location, operationId, writer } = pass
+    const staged = emptyCounts()
+    const truncated = yield* Ref.make(false)
+    const undoGraph: Array<OperationNode> = []
+    const limitChanges = <A, E>(stream: Stream.Stream<A, E>) =>
+      Option.match(pass.maxChanges, {
+        onNone: () => stream,
+        onSome: (max) =>
+          stream.pipe(
+            Stream.take(max + 1),
+            Stream.zipWithIndex,
+            Stream.tap(([, index]) => index === max ? Ref.set(truncated, true) : Effect.void),
+            Stream.filter(([, index]) => index < max),
+            Stream.map(([change]) => change)
+          )
+      })
+    // An empty mirror (a first import) gets its changes written directly, with no staging and merging.
+    const direct = kinds.includes("changes") && (yield* writer.hasNoChanges(id))
+    const conflicted: Array<string> = []
+    const changes = stageBatches(pass, staged, "changes", limitChanges(jj.changes(location, operationId)), (batch) => {
+      for (const change of batch) if (change.hasConflicts) conflicted.push(change.commitId)
+      return writer.stageChanges(id, batch, direct)
+    })
+    const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = []
+    // Conflicts are read for the conflicted commits the changes reader saw, unless it stopped early.
+    if (kinds.includes("changes")) {
+      readers.push(
+        kinds.includes("conflicts")
+          ? Effect.zipRight(
+            changes,
+            Effect.flatMap(Ref.get(truncated), (stopped) => stageConflicts(pass, staged, stopped ? undefined : conflicted))
+          )
+          : changes
+      )
+    } else if (kinds.includes("conflicts")) readers.push(stageConflicts(pass, staged, undefined))
+    if (kinds.includes("bookmarks")) {
+      readers.push(
+        stageBatches(pass, staged, "bookmarks", jj.bookmarks(location, operationId), (batch) => writer.stageBookmarks(id, batch))
+      )
+    }
+    if (kinds.includes("operations")) {
+      readers.push(
+        stageBatches(
+          pass,
+          staged,
+          "operations",
+          jj.operations(location, operationId).pipe(
+            Stream.tap((operation) => Effect.sync(() => undoGraph.push(undoNode(operation))))
+          ),
+          (batch) => writer.stageOperations(id, batch)
+        ).pipe(Effect.zipRight(Effect.suspend(() =>
+          pass.onConnection(writer.markUndone([...undoneOperations(undoGraph, operationId)]))
+        )))
+      )
+    }
+    // The readers run as parallel fibers at the same pinned operation; their batches share this transaction.
+    yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
+    const { written } = yield* mergeAll(
+      pass,
+      staged,
+      { changes: "all", bookmarks: "all", operations: "all", conflicts: "all" },
+      direct
+    )
+    return { written, changesTruncated: yield* Ref.get(truncated) }
+  }).pipe(Effect.withSpan("Sync.fullPass"))

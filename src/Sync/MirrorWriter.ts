@@ -1,0 +1,313 @@
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+import type { RepositoryId } from "../Domain/Ids.js"
+import type { Bookmark, Change, ConflictedCommit, Operation } from "../Domain/Jj.js"
+import type { SyncKind } from "../Domain/Repository.js"
+import { undoDescriptionPattern } from "../Operations/UndoState.js"
+import type { OperationNode } from "../Operations/UndoState.js"
+import type { SyncedState } from "./Plan.js"
+import {
+  bookmarksTable,
+  changesTable,
+  conflictsTable,
+  differsFromExcluded,
+  kindTables,
+  operationsTable,
+  recordType,
+  setFromExcluded,
+  toRecords,
+  valueColumns
+} from "./Columns.js"
+import type { KindTable } from "./Columns.js"
+
+/**
+ * What an incremental sync read besides the commits it staged: the commits that stopped being visible, and every
+ * change id of a commit that appeared or went away. Passed as arrays, so that PostgreSQL plans index lookups for the
+ * few rows they name.
+ */
+export interface Difference {
+  readonly hiddenCommitIds: ReadonlyArray<string>
+  readonly touchedChangeIds: ReadonlyArray<string>
+}
+
+/**
+ * What a merge brings the table to: exactly the staged rows ("all", a full sync), or the stored rows changed by a
+ * difference (an incremental sync: staged rows added, hidden commits removed, and only the changes those touch
+ * reconsidered).
+ */
+export type MergeScope = "all" | Difference
+
+/** Rows a merge wrote, and rows it added net (kept only for changes and operations, whose counts are maintained). */
+export interface Merged {
+  readonly written: number
+  readonly added: number
+}
+
+const scopeName = (scope: MergeScope) => scope === "all" ? "all" : "difference"
+
+/**
+ * Writes a sync into the mirror, all inside the caller's transaction: readers append batches to temporary staging
+ * tables (one statement per batch), then one statement per kind brings the real table in line with them, writing
+ * only rows that differ.
+ */
+export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/MirrorWriter", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const asJson = (value: unknown) => sql`${JSON.stringify(value)}::json`
+    const textArray = (values: ReadonlyArray<string>) => sql`ARRAY(SELECT json_array_elements_text(${asJson(values)}))`
+    const count = (statement: Effect.Effect<ReadonlyArray<{ readonly n: number }>, SqlError>) =>
+      Effect.map(statement, (rows) => rows[0]?.n ?? 0)
+
+    /** Locks the repository row against concurrent syncs and returns what it last synced. */
+    const lock = Effect.fn("MirrorWriter.lock")(function*(id: RepositoryId) {
+      const rows = yield* sql<SyncedState>`
+        SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at
+        FROM repositories WHERE id = ${id} FOR UPDATE
+      `
+      return rows[0]
+    })
+
+    /**
+     * Staging tables live for the connection and are emptied at each commit, so a sync pays no catalog writes for
+     * them; one round trip creates any that are missing.
+     */
+    const createStaging = sql.unsafe(
+      Object.values(kindTables).map((spec) =>
+        `CREATE TEMP TABLE IF NOT EXISTS ${spec.staging} (LIKE ${spec.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`
+      ).join("\n")
+    ).pipe(Effect.asVoid, Effect.withSpan("MirrorWriter.createStaging"))
+
+    /** Empties the staging tables, for a second pass in the same transaction (a fallback or a reconciliation). */
+    const clearStaging = (kinds: ReadonlyArray<SyncKind>) =>
+      sql.unsafe(kinds.map((kind) => `TRUNCATE ${kindTables[kind].staging};`).join("\n")).pipe(
+        Effect.asVoid,
+        Effect.withSpan("MirrorWriter.clearStaging", { attributes: { kinds } })
+      )
+
+    /** Appends a batch to `into` (the kind's staging table, or the table itself), derived columns at their initial values. */
+    const stage = <A>(spec: KindTable<A>, into: string, id: RepositoryId, batch: ReadonlyArray<A>) => {
+      const read = spec.read.map((c) => c.name)
+      const columns = ["repository_id", ...read, ...spec.derived.map((c) => c.name)].join(", ")
+      const values = [...read.map((name) => `r.${name}`), ...spec.derived.map((c) => c.staged)].join(", ")
+      return sql`
+        INSERT INTO ${sql.literal(into)} (${sql.literal(columns)})
+        SELECT ${id}, ${sql.literal(values)}
+        FROM json_to_recordset(${asJson(toRecords(spec, batch))}) AS ${sql.literal(recordType(spec))}
+      `.pipe(Effect.asVoid, Effect.withSpan(`MirrorWriter.stage`, { attributes: { table: into, rows: batch.length } }))
+    }
+
+    /**
+     * Stages a batch of commits; `direct` writes them straight into `changes`, for a first import into an empty
+     * mirror, where staging and merging would only copy every row twice.
+     */
+    const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>, direct = false) =>
+      stage(changesTable, direct ? changesTable.table : changesTable.staging, id, batch)
+
+    const stageBookmarks = (id: RepositoryId, batch: ReadonlyArray<Bookmark>) =>
+      stage(bookmarksTable, bookmarksTable.staging, id, batch)
+
+    const stageOperations = (id: RepositoryId, batch: ReadonlyArray<Operation>) =>
+      stage(operationsTable, operationsTable.staging, id, batch)
+
+    const stageConflicts = (id: RepositoryId, batch: ReadonlyArray<ConflictedCommit>) =>
+      stage(conflictsTable, conflictsTable.staging, id, batch.flatMap((commit) => commit.files.map((file) => ({ commit, file }))))
+
+    const markUndone = (operationIds: ReadonlyArray<string>) =>
+      operationIds.length === 0 ? Effect.void : sql`
+        UPDATE incoming_operations SET is_undone = true
+        WHERE operation_id IN (SELECT json_array_elements_text(${asJson(operationIds)}))
+      `.pipe(Effect.asVoid, Effect.withSpan("MirrorWriter.markUndone"))
+
+    // Fresh planner statistics for large staged loads, so they are joined with hashes, not nested loops.
+    const analyze = (table: string, large: boolean) => large ? sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid) : Effect.void
+
+    // What an upsert-and-delete statement did: rows written, and rows added net (inserted minus deleted); an upsert's
+    // row is new when it has no previous version (xmax = 0).
+    const mergedCounts = sql`
+      SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS written,
+        ((SELECT count(*) FROM upserted WHERE inserted) - (SELECT count(*) FROM deleted))::int AS added
+    `
+
+    /**
+     * The upsert and the delete are one statement (they touch disjoint rows). A difference then recomputes
+     * `is_divergent` (more than one visible commit with the change id, as jj defines it) for the changes it touched.
+     */
+    const mergeChanges = (id: RepositoryId, scope: MergeScope, large: boolean) =>
+      Effect.gen(function*() {
+        yield* analyze(changesTable.staging, large)
+        const [merged] = yield* sql<Merged>`
+          WITH upserted AS (
+            INSERT INTO changes SELECT * FROM incoming_changes
+            ON CONFLICT (repository_id, commit_id) DO UPDATE SET ${sql.literal(setFromExcluded(valueColumns(changesTable)))}
+            WHERE changes.* IS DISTINCT FROM excluded.*
+            RETURNING xmax = 0 AS inserted
+          ), deleted AS (
+            DELETE FROM changes c WHERE c.repository_id = ${id} AND ${
+          scope === "all"
+            ? sql`NOT EXISTS (SELECT 1 FROM incoming_changes i WHERE i.commit_id = c.commit_id)`
+            : sql`c.commit_id = ANY(${textArray(scope.hiddenCommitIds)})`
+        }
+            RETURNING 1
+          ) ${mergedCounts}
+        `
+        if (scope === "all") return merged!
+        const divergence = yield* count(sql<{ readonly n: number }>`
+          WITH counted AS (
+            SELECT commit_id, count(*) OVER (PARTITION BY change_id) > 1 AS divergent FROM changes
+            WHERE repository_id = ${id} AND change_id = ANY(${textArray(scope.touchedChangeIds)})
+          ), updated AS (
+            UPDATE changes c SET is_divergent = counted.divergent FROM counted
+            WHERE c.repository_id = ${id} AND c.commit_id = counted.commit_id AND c.is_divergent <> counted.divergent
+            RETURNING 1
+          ) SELECT count(*)::int AS n FROM updated
+        `)
+        return { written: merged!.written + divergence, added: merged!.added }
+      }).pipe(Effect.withSpan("MirrorWriter.mergeChanges", { attributes: { scope: scopeName(scope) } }))
+
+    /**
+     * Visible conflicted commits already stored that share a change id with a commit that appeared or went away:
+     * with them, an incremental sync restages every conflicted commit of the changes it touched.
+     */
+    const conflictedSiblings = (id: RepositoryId, difference: Difference) =>
+      sql<{ readonly commitId: string }>`
+        SELECT commit_id FROM changes c
+        WHERE c.repository_id = ${id} AND c.has_conflicts
+          AND c.change_id = ANY(${textArray(difference.touchedChangeIds)})
+          AND NOT c.commit_id = ANY(${textArray(difference.hiddenCommitIds)})
+      `.pipe(Effect.map((rows) => rows.map((row) => row.commitId)), Effect.withSpan("MirrorWriter.conflictedSiblings"))
+
+    /** The default bookmark is the first of main, master, trunk present (the names jj's `trunk()` looks for). */
+    const bookmarkRead = ["repository_id", ...bookmarksTable.read.map((c) => c.name)].join(", ")
+    const bookmarkValues = [...valueColumns(bookmarksTable), "is_default"]
+    const mergeBookmarks = (id: RepositoryId) =>
+      count(sql<{ readonly n: number }>`
+        WITH default_name AS (
+          SELECT name FROM incoming_bookmarks WHERE name IN ('main', 'master', 'trunk')
+          ORDER BY array_position(ARRAY['main', 'master', 'trunk'], name) LIMIT 1
+        ), upserted AS (
+          INSERT INTO bookmarks (${sql.literal(bookmarkRead)}, is_default)
+          SELECT ${sql.literal(bookmarkRead)}, name IN (SELECT name FROM default_name) FROM incoming_bookmarks
+          ON CONFLICT (repository_id, name, remote) DO UPDATE SET ${sql.literal(setFromExcluded(bookmarkValues))},
+            updated_at = now()
+          WHERE ${sql.literal(differsFromExcluded("bookmarks", bookmarkValues))}
+          RETURNING 1
+        ), deleted AS (
+          DELETE FROM bookmarks b WHERE b.repository_id = ${id}
+            AND NOT EXISTS (SELECT 1 FROM incoming_bookmarks i WHERE i.name = b.name AND i.remote = b.remote)
+          RETURNING 1
+        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
+      `).pipe(Effect.withSpan("MirrorWriter.mergeBookmarks"))
+
+    /** A difference only adds operations: the log only grows while the previous head stays an ancestor. */
+    const mergeOperations = (id: RepositoryId, scope: MergeScope, large: boolean) =>
+      analyze(operationsTable.staging, large).pipe(
+        Effect.zipRight(sql<Merged>`
+          WITH upserted AS (
+            INSERT INTO jj_operations SELECT * FROM incoming_operations
+            ON CONFLICT (repository_id, operation_id) DO UPDATE SET ${
+          sql.literal(setFromExcluded([...valueColumns(operationsTable), "is_undone"]))
+        }
+            WHERE jj_operations.* IS DISTINCT FROM excluded.*
+            RETURNING xmax = 0 AS inserted
+          ), deleted AS (
+            DELETE FROM jj_operations o WHERE o.repository_id = ${id} AND ${
+          scope === "all" ? sql`NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)` : sql`false`
+        }
+            RETURNING 1
+          ) ${mergedCounts}
+        `),
+        Effect.map(([merged]) => merged!),
+        Effect.withSpan("MirrorWriter.mergeOperations", { attributes: { scope: scopeName(scope) } })
+      )
+
+    /** Whether the mirror already holds an operation. */
+    const hasOperation = (id: RepositoryId, operationId: string) =>
+      sql<{ readonly stored: boolean }>`
+        SELECT EXISTS (SELECT 1 FROM jj_operations WHERE repository_id = ${id} AND operation_id = ${operationId}) AS stored
+      `.pipe(Effect.map((rows) => rows[0]?.stored === true), Effect.withSpan("MirrorWriter.hasOperation"))
+
+    /** The stored operation graph, for recomputing `is_undone` after an undo, redo, restore, revert or merge. */
+    const operationGraph = (id: RepositoryId) =>
+      sql<OperationNode>`
+        SELECT operation_id AS id, parent_operation_ids AS parent_ids,
+          CASE WHEN description ~ ${undoDescriptionPattern.source} THEN description ELSE '' END AS description
+        FROM jj_operations WHERE repository_id = ${id}
+      `.pipe(Effect.withSpan("MirrorWriter.operationGraph"))
+
+    /** Sets `is_undone` to exactly the given operations; returns the rows that changed. */
+    const setUndone = (id: RepositoryId, undone: ReadonlyArray<string>) =>
+      count(sql<{ readonly n: number }>`
+        WITH undone AS (SELECT json_array_elements_text(${asJson(undone)}) AS operation_id), updated AS (
+          UPDATE jj_operations o SET is_undone = NOT o.is_undone
+          WHERE o.repository_id = ${id} AND o.is_undone <> (o.operation_id IN (SELECT operation_id FROM undone))
+          RETURNING 1
+        ) SELECT count(*)::int AS n FROM updated
+      `).pipe(Effect.withSpan("MirrorWriter.setUndone"))
+
+    /**
+     * Conflicts still present are opened (or reopened); ones that vanished are kept as resolved. A divergent change
+     * with the same conflicted path in several commits keeps one row, from the lowest commit id. A difference only
+     * reconsiders the changes it touched, whose conflicted commits were all staged.
+     */
+    const conflictRead = ["repository_id", ...conflictsTable.read.map((c) => c.name)].join(", ")
+    const conflictValues = [...valueColumns(conflictsTable), "resolved"]
+    const mergeConflicts = (id: RepositoryId, scope: MergeScope) =>
+      count(sql<{ readonly n: number }>`
+        WITH upserted AS (
+          INSERT INTO conflicts (${sql.literal(conflictRead)}, resolved, resolved_at)
+          SELECT DISTINCT ON (change_id, file_path) ${sql.literal(conflictRead)}, false, NULL::timestamptz
+          FROM incoming_conflicts ORDER BY change_id, file_path, commit_id
+          ON CONFLICT (repository_id, change_id, file_path) DO UPDATE SET ${
+        sql.literal(setFromExcluded(conflictValues))
+      }, resolved_at = NULL
+          WHERE ${sql.literal(differsFromExcluded("conflicts", conflictValues))}
+          RETURNING 1
+        ), resolved AS (
+          UPDATE conflicts c SET resolved = true, resolved_at = now()
+          WHERE c.repository_id = ${id} AND NOT c.resolved
+            AND NOT EXISTS (
+              SELECT 1 FROM incoming_conflicts i WHERE i.change_id = c.change_id AND i.file_path = c.file_path
+            )${scope === "all" ? sql`` : sql` AND c.change_id = ANY(${textArray(scope.touchedChangeIds)})`}
+          RETURNING 1
+        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM resolved))::int AS n
+      `).pipe(Effect.withSpan("MirrorWriter.mergeConflicts", { attributes: { scope: scopeName(scope) } }))
+
+    /** Brings the kind's table in line with its staged rows; `large` loads get fresh statistics first. */
+    const merge = (id: RepositoryId, kind: SyncKind, scope: MergeScope, large: boolean): Effect.Effect<Merged, SqlError> => {
+      switch (kind) {
+        case "changes":
+          return mergeChanges(id, scope, large)
+        case "bookmarks":
+          return Effect.map(mergeBookmarks(id), (written) => ({ written, added: 0 }))
+        case "operations":
+          return mergeOperations(id, scope, large)
+        case "conflicts":
+          return Effect.map(mergeConflicts(id, scope), (written) => ({ written, added: 0 }))
+      }
+    }
+
+    /** Whether the mirror holds no change of the repository yet. */
+    const hasNoChanges = (id: RepositoryId) =>
+      sql<{ readonly empty: boolean }>`
+        SELECT NOT EXISTS (SELECT 1 FROM changes WHERE repository_id = ${id}) AS empty
+      `.pipe(Effect.map((rows) => rows[0]?.empty === true), Effect.withSpan("MirrorWriter.hasNoChanges"))
+
+    return {
+      lock,
+      createStaging,
+      clearStaging,
+      stageChanges,
+      hasNoChanges,
+      stageBookmarks,
+      stageOperations,
+      stageConflicts,
+      markUndone,
+      merge,
+      conflictedSiblings,
+      hasOperation,
+      operationGraph,
+      setUndone
+    } as const
+  })
+}) {}

@@ -1,0 +1,86 @@
+import type { SqlError } from "@effect/sql/SqlError"
+import { Array as Arr, Effect, Stream } from "effect"
+import type { Option } from "effect"
+import type { OperationId, RepositoryId } from "../Domain/Ids.js"
+import type { RepositoryLocation } from "../Domain/Jj.js"
+import type { KindCounts, SyncKind } from "../Domain/Repository.js"
+import { emptyCounts } from "../Domain/Sync.js"
+import type { JjClient } from "../JjClient.js"
+import type { MergeScope, MirrorWriter } from "./MirrorWriter.js"
+
+/** Above this many commits a conflicts read lists them all instead of naming them in a revset. */
+const maxListedCommits = 1_000
+
+/** Rows staged so far per kind; readers add to it as their batches go out. */
+export type Staged = Record<SyncKind, number>
+
+/** What a full or incremental pass works with: one repository at one pinned operation, inside one transaction. */
+export interface Pass {
+  readonly id: RepositoryId
+  readonly location: RepositoryLocation
+  readonly operationId: OperationId
+  readonly kinds: ReadonlyArray<SyncKind>
+  readonly batchSize: number
+  readonly maxChanges: Option.Option<number>
+  readonly jj: JjClient
+  readonly writer: MirrorWriter
+  /**
+   * Runs a statement on the transaction's one connection: the readers are parallel fibers, and their statements
+   * take turns on it.
+   */
+  readonly onConnection: <A, E, R>(statement: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly onProgress: (staged: KindCounts) => Effect.Effect<void>
+}
+
+export const makePass = (options: Omit<Pass, "onConnection">): Effect.Effect<Pass> =>
+  Effect.map(Effect.makeSemaphore(1), (connection) => ({ ...options, onConnection: connection.withPermits(1) }))
+
+/** Stages a stream in batches, counting them in `staged`; jj keeps writing the next batches while one is sent. */
+export const stageBatches = <A, E>(
+  pass: Pass,
+  staged: Staged,
+  kind: SyncKind,
+  stream: Stream.Stream<A, E>,
+  stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
+): Effect.Effect<void, E | SqlError> =>
+  stream.pipe(
+    Stream.grouped(pass.batchSize),
+    Stream.buffer({ capacity: 2 }),
+    Stream.runForEach((chunk) => {
+      staged[kind] += chunk.length
+      return Effect.zipRight(pass.onConnection(stage(Arr.fromIterable(chunk))), pass.onProgress(staged))
+    })
+  )
+
+/**
+ * Merges every kind the pass mirrors, in a fixed order; `direct` changes were written straight into their table.
+ * Returns the rows written and the rows added net per kind.
+ */
+export const mergeAll = (pass: Pass, staged: Staged, scopes: Record<SyncKind, MergeScope>, direct = false) =>
+  Effect.gen(function*() {
+    const written = emptyCounts()
+    const added = emptyCounts()
+    for (const kind of pass.kinds) {
+      const merged = kind === "changes" && direct
+        ? { written: staged.changes, added: staged.changes }
+        : yield* pass.writer.merge(pass.id, kind, scopes[kind], staged[kind] > pass.batchSize)
+      written[kind] = merged.written
+      added[kind] = merged.added
+    }
+    return { written, added }
+  })
+
+/**
+ * Stages the conflicts of the named commits, or of every conflicted commit when none are named or too many to name
+ * in a revset; says whether it read them all.
+ */
+export const stageConflicts = (pass: Pass, staged: Staged, commitIds: ReadonlyArray<string> | undefined) => {
+  const all = commitIds === undefined || commitIds.length > maxListedCommits
+  return stageBatches(
+    pass,
+    staged,
+    "conflicts",
+    pass.jj.conflicts(pass.location, pass.operationId, all ? undefined : commitIds),
+    (batch) => pass.writer.stageConflicts(pass.id, batch)
+  ).pipe(Effect.as(all))
+}
