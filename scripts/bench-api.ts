@@ -5,10 +5,10 @@
  * the same run; prints requests/s, p99 latency and errors (non-2xx included), which must be 0.
  */
 import autocannon from "autocannon"
-import path from "node:path"
-import pg from "pg"
 import { execFile, spawn } from "node:child_process"
+import path from "node:path"
 import { promisify } from "node:util"
+import pg from "pg"
 import { jjBin, jjConfigDir, makeBase, makeRepos } from "./bench/support.js"
 
 // Asynchronous, so that jj never blocks the event loop autocannon measures from.
@@ -57,12 +57,19 @@ const run = async (label: string, env: Record<string, string>) => {
     }
   })()
   const results = []
-  for (const [endpoint, url] of [
-    ["status", `http://127.0.0.1:${port}/api/watcher/status`],
-    ["repo detail", `http://127.0.0.1:${port}/api/watcher/repos/owner0/repo0`]
-  ] as const) {
+  for (
+    const [endpoint, url] of [
+      ["status", `http://127.0.0.1:${port}/api/watcher/status`],
+      ["repo detail", `http://127.0.0.1:${port}/api/watcher/repos/owner0/repo0`]
+    ] as const
+  ) {
     const result = await load(url)
-    results.push({ endpoint, rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx })
+    results.push({
+      endpoint,
+      rps: result.requests.average,
+      p99: result.latency.p99,
+      errors: result.errors + result.timeouts + result.non2xx
+    })
   }
   stop = true
   await churn
@@ -90,15 +97,19 @@ const main = async () => {
   for (const run of [ours, earlier]) {
     for (const r of run.results) {
       console.log(
-        `${run.label.padEnd(18)} ${r.endpoint.padEnd(12)} ${r.rps.toFixed(0).padStart(7)} ${String(r.p99).padStart(8)} ${
-          String(r.errors).padStart(7)
-        }  ${run.operations}`
+        `${run.label.padEnd(18)} ${r.endpoint.padEnd(12)} ${r.rps.toFixed(0).padStart(7)} ${
+          String(r.p99).padStart(8)
+        } ${String(r.errors).padStart(7)}  ${run.operations}`
       )
     }
   }
   for (const [i, r] of ours.results.entries()) {
     const other = earlier.results[i]!
-    console.log(`ratio (jj-watcher / earlier) ${r.endpoint}: req/s ${(r.rps / other.rps).toFixed(2)}x, p99 ${(other.p99 / r.p99).toFixed(2)}x lower`)
+    console.log(
+      `ratio (jj-watcher / earlier) ${r.endpoint}: req/s ${(r.rps / other.rps).toFixed(2)}x, p99 ${
+        (other.p99 / r.p99).toFixed(2)
+      }x lower`
+    )
   }
 }
 

@@ -69,7 +69,10 @@ const startWatcher = (base: string, schema: string, env: Record<string, string>)
     const onData = (chunk: Buffer) => {
       log += String(chunk)
       // Ready once it watches (or, with the watcher off, once it listens).
-      if (/watching \d+ repositories|Listening on/.test(log) && (env["WATCHER_ENABLED"] === "false" || /watching \d+/.test(log))) {
+      if (
+        /watching \d+ repositories|Listening on/.test(log) &&
+        (env["WATCHER_ENABLED"] === "false" || /watching \d+/.test(log))
+      ) {
         resolve({ child, startupMs: performance.now() - started, log: () => log })
       }
     }
@@ -133,7 +136,9 @@ const main = Effect.promise(async () => {
       await seedRows(schema, repos)
       const result = await measureIdle(label, base, schema, env)
       results.push(result)
-      console.log(`${label.padEnd(16)} CPU ${fixed(result.cpuPerMinute, 3)} s per idle minute, RSS ${fixed(result.rssMb)} MB`)
+      console.log(
+        `${label.padEnd(16)} CPU ${fixed(result.cpuPerMinute, 3)} s per idle minute, RSS ${fixed(result.rssMb)} MB`
+      )
     }
     console.log(`ratio (earlier / jj-watcher) idle CPU: ${fixed(results[2]!.cpuPerMinute / results[0]!.cpuPerMinute)}x`)
 
@@ -153,7 +158,11 @@ const main = Effect.promise(async () => {
       } MB over ${rssSeconds} s)`
     console.log(row("empty base:  ", none))
     console.log(row("10,000 repos:", big))
-    console.log(`marginal memory per watched repository: ${fixed(((big.steadyKb - none.steadyKb) * 1024) / 10_000 / 1000, 2)} KB (steady RSS)`)
+    console.log(
+      `marginal memory per watched repository: ${
+        fixed(((big.steadyKb - none.steadyKb) * 1024) / 10_000 / 1000, 2)
+      } KB (steady RSS)`
+    )
   } finally {
     for (const schema of schemas) await query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
   }

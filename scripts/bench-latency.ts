@@ -1,12 +1,12 @@
 /**
-* Change-to-database latency: K repositories (1, 4 and 50), N jj operations each (repositories in parallel, operations within
+ * Change-to-database latency: K repositories (1, 4 and 50), N jj operations each (repositories in parallel, operations within
  * one repository in sequence); per operation, the time from the jj command's exit to the NOTIFY that the database
  * holds that operation. Runs jj-watcher's defaults and the earlier design's configuration (poll 100 ms, trailing
  * debounce 300 ms, no native events) in the same run and prints the ratio.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
 import { ConfigProvider, Console, Deferred, Effect, Layer, Schema, Stream } from "effect"
 import { DatabaseLive } from "../src/Database.js"
 import { SyncLive } from "../src/Layers.js"
@@ -37,12 +37,14 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
     const base = makeBase(`latency-${repos}`)
     const paths = makeRepos(base, repos)
     const schema = `bench_latency_${process.pid}_${Math.floor(Math.random() * 1e6)}`
-    const provider = ConfigProvider.fromMap(new Map(Object.entries({
-      DATABASE_SCHEMA: schema,
-      REPOS_BASE_PATH: base,
-      JJ_BIN: jjBin,
-      ...settings
-    }))).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+    const provider = ConfigProvider.fromMap(
+      new Map(Object.entries({
+        DATABASE_SCHEMA: schema,
+        REPOS_BASE_PATH: base,
+        JJ_BIN: jjBin,
+        ...settings
+      }))
+    ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
 
     return yield* Effect.gen(function*() {
       const pg = yield* PgClient.PgClient
@@ -64,19 +66,26 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
       yield* Effect.sleep("200 millis") // LISTEN is registered before the watcher starts
       yield* Layer.build(Watcher.Default)
       // Every repository mirrored once before timing starts.
-      yield* Effect.forEach(paths, (repo) =>
-        headOf(repo).pipe(Effect.flatMap(([head]) => Deferred.await(arrival(head!)))), { discard: true })
+      yield* Effect.forEach(
+        paths,
+        (repo) => headOf(repo).pipe(Effect.flatMap(([head]) => Deferred.await(arrival(head!)))),
+        { discard: true }
+      )
 
       const latencies: Array<number> = []
-      yield* Effect.forEach(paths, (repo) =>
-        Effect.forEach(Array.from({ length: operations }, (_, i) => i), (i) =>
-          Effect.gen(function*() {
-            yield* jj(repo, "new", "-m", `operation ${i}`)
-            const exited = performance.now()
-            const [head] = yield* headOf(repo)
-            const synced = yield* Deferred.await(arrival(head!))
-            latencies.push(Math.max(0, synced - exited))
-          }), { discard: true }), { concurrency: "unbounded", discard: true })
+      yield* Effect.forEach(
+        paths,
+        (repo) =>
+          Effect.forEach(Array.from({ length: operations }, (_, i) => i), (i) =>
+            Effect.gen(function*() {
+              yield* jj(repo, "new", "-m", `operation ${i}`)
+              const exited = performance.now()
+              const [head] = yield* headOf(repo)
+              const synced = yield* Deferred.await(arrival(head!))
+              latencies.push(Math.max(0, synced - exited))
+            }), { discard: true }),
+        { concurrency: "unbounded", discard: true }
+      )
       yield* sql`DROP SCHEMA ${sql(schema)} CASCADE`
       return { label, repos, operations, ...summarize(latencies) }
     }).pipe(

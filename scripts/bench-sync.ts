@@ -19,11 +19,11 @@ import os from "node:os"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import { DatabaseLive } from "../src/Database.js"
-import { changeTemplate } from "../src/JjClient/Templates.js"
 import { SyncResult } from "../src/Domain/Sync.js"
+import type { SyncMode } from "../src/Domain/Sync.js"
+import { changeTemplate } from "../src/JjClient/Templates.js"
 import { SyncLive } from "../src/Layers.js"
 import { SyncService } from "../src/Sync.js"
-import type { SyncMode } from "../src/Domain/Sync.js"
 import { baselineLimits, baselineRepository, baselineSync } from "./bench/baseline.js"
 import type { BaselineResult } from "./bench/baseline.js"
 import { generatedRepo } from "./bench/generate.js"
@@ -55,12 +55,17 @@ interface JjCall {
 const timeFormat = "%e\\t%U\\t%S\\t%M\\t%C"
 
 const jjCallLabel = (commandLine: string) =>
-  commandLine.includes(" --version") ? "version"
-  : commandLine.includes(" op log") ? "op log"
-  : commandLine.includes(" bookmark list") ? "bookmark list"
-  : commandLine.includes("conflicts()") ? "log conflicts()"
-  : commandLine.includes(" log ") ? "log (changes)"
-  : "other"
+  commandLine.includes(" --version") ?
+    "version"
+    : commandLine.includes(" op log") ?
+    "op log"
+    : commandLine.includes(" bookmark list") ?
+    "bookmark list"
+    : commandLine.includes("conflicts()") ?
+    "log conflicts()"
+    : commandLine.includes(" log ") ?
+    "log (changes)"
+    : "other"
 
 /** The calls /usr/bin/time appended to `file` (lines of `timeFormat`; it adds a note line for failed commands). */
 const readJjCalls = (file: string): Array<JjCall> =>
@@ -214,7 +219,10 @@ const measure = (size: number, runs: number) =>
       sql`DROP SCHEMA IF EXISTS ${sql(schema)}, ${sql(baselineSchema)} CASCADE`.pipe(Effect.ignore)
     )
     const sync = Context.get(ours, SyncService)
-    const withBaselineSql = Effect.provideService(SqlClient.SqlClient, Context.get(baselineContext, SqlClient.SqlClient))
+    const withBaselineSql = Effect.provideService(
+      SqlClient.SqlClient,
+      Context.get(baselineContext, SqlClient.SqlClient)
+    )
 
     // 1. The full import, in a child process.
     const floor = yield* runCli(["migrate"], { DATABASE_SCHEMA: schema }, base)
@@ -235,7 +243,8 @@ const measure = (size: number, runs: number) =>
     // 2 and 3. The earlier design's first sync at the same operation, then one new operation at a time for both; the
     // first round is a warm-up, and which of the two syncs first alternates.
     const baselineId = yield* withBaselineSql(baselineRepository(owner, name, repository))
-    const baselineRun = baselineSync({ jjBin, jjConfigDir: emptyConfig, path: repository, repositoryId: baselineId }).pipe(withBaselineSql)
+    const baselineRun = baselineSync({ jjBin, jjConfigDir: emptyConfig, path: repository, repositoryId: baselineId })
+      .pipe(withBaselineSql)
     const baselineImport = yield* baselineRun
     const oursMs: Array<number> = []
     const baselineMs: Array<number> = []
@@ -369,9 +378,9 @@ const verdicts = (results: ReadonlyArray<SizeResult>) => {
     }),
     line(`one new operation ${at} against ${count(smallSize)} (p50)`, [targetSize, smallSize], () => ({
       pass: large!.ours.p50 <= targets.oneOpGrowth * small!.ours.p50,
-      detail: `${ms(large!.ours.p50)} / ${ms(small!.ours.p50)} = ${fixed(large!.ours.p50 / small!.ours.p50, 2)}x (target <= ${
-        targets.oneOpGrowth
-      }x)`
+      detail: `${ms(large!.ours.p50)} / ${ms(small!.ours.p50)} = ${
+        fixed(large!.ours.p50 / small!.ours.p50, 2)
+      }x (target <= ${targets.oneOpGrowth}x)`
     })),
     line(`one new operation ${at} (p50)`, [targetSize], () => ({
       pass: large!.ours.p50 < targets.oneOpMs,
@@ -382,9 +391,9 @@ const verdicts = (results: ReadonlyArray<SizeResult>) => {
 
 const main = Effect.gen(function*() {
   const { runs, sizes } = yield* BenchConfig
-  yield* Console.log(`jj ${jjBin}; sizes ${sizes.map(count).join(", ")}; ${runs} one-operation runs per size; ${
-    os.cpus().length
-  } CPUs`)
+  yield* Console.log(
+    `jj ${jjBin}; sizes ${sizes.map(count).join(", ")}; ${runs} one-operation runs per size; ${os.cpus().length} CPUs`
+  )
   const results: Array<SizeResult> = []
   for (const size of sizes) {
     const result = yield* measure(size, runs)
@@ -392,7 +401,9 @@ const main = Effect.gen(function*() {
     yield* Console.log(report(result))
   }
   yield* Console.log("\n== earlier design / jj-watcher")
-  yield* Console.log(`${"commits".padStart(9)}  ${"one-op p50".padStart(11)}  ${"one-op p95".padStart(11)}  import throughput`)
+  yield* Console.log(
+    `${"commits".padStart(9)}  ${"one-op p50".padStart(11)}  ${"one-op p95".padStart(11)}  import throughput`
+  )
   for (const r of results) {
     const throughput = importRate(r) / baselineImportRate(r)
     yield* Console.log(

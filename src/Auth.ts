@@ -39,7 +39,8 @@ export class Authenticator extends Effect.Service<Authenticator>()("Authenticato
       const pem = config.jwtPublicKey.value
       const key = yield* Effect.tryPromise({
         try: () => jose.importSPKI(pem, config.jwtAlgorithm),
-        catch: (cause) => new Error(`WATCHER_JWT_PUBLIC_KEY is not a usable ${config.jwtAlgorithm} public key: ${cause}`)
+        catch: (cause) =>
+          new Error(`WATCHER_JWT_PUBLIC_KEY is not a usable ${config.jwtAlgorithm} public key: ${cause}`)
       }).pipe(Effect.orDie)
       verifiers.push({ key, algorithms: [config.jwtAlgorithm] })
     }

@@ -62,7 +62,9 @@ const kinds = Options.choice("kind", SyncKind.literals).pipe(
  * On a terminal, a sync that takes more than a moment (a first import) shows the rows read so far on one stderr line,
  * rewritten in place and cleared at the end.
  */
-const withProgressLine = <A, E, R>(run: (onProgress: (staged: KindCounts) => Effect.Effect<void>) => Effect.Effect<A, E, R>) =>
+const withProgressLine = <A, E, R>(
+  run: (onProgress: (staged: KindCounts) => Effect.Effect<void>) => Effect.Effect<A, E, R>
+) =>
   Effect.gen(function*() {
     if (process.stderr.isTTY !== true) return yield* run(() => Effect.void)
     let latest: KindCounts | undefined
@@ -147,7 +149,9 @@ const flagsProvider = (flags: Record<keyof typeof serveOptions, Option.Option<st
 }
 
 // The watcher and the HTTP server are loaded only by `serve`, so that `sync` and `migrate` stay small processes.
-const ServeLive = Layer.unwrapEffect(Effect.promise(() => import("./Serve.js")).pipe(Effect.map((serve) => serve.ServeLive)))
+const ServeLive = Layer.unwrapEffect(
+  Effect.promise(() => import("./Serve.js")).pipe(Effect.map((serve) => serve.ServeLive))
+)
 
 const serveCommand = Command.make("serve", serveOptions, (flags) =>
   Layer.launch(ServeLive).pipe(

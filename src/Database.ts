@@ -1,10 +1,10 @@
 // Modules by their own paths rather than the packages' indexes, which load every module (HTTP servers included):
 // a `jj-watcher sync` process stays ~30 MB smaller.
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as Migrator from "@effect/sql/Migrator"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgMigrator from "@effect/sql-pg/PgMigrator"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Config, Data, Duration, Effect, Layer, Redacted, String } from "effect"
 import Pg from "pg"
 import CreateTables from "./migrations/0001_create_tables.js"
@@ -40,10 +40,11 @@ export const migrations = Migrator.fromRecord({
 
 // bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.
 const types: Pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === Pg.types.builtins.INT8 ? Number : Pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig[
-      "getTypeParser"
-    ]
+  getTypeParser:
+    ((oid: number, format?: "text" | "binary") =>
+      oid === Pg.types.builtins.INT8 ? Number : Pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig[
+        "getTypeParser"
+      ]
 }
 
 /**
@@ -106,6 +107,8 @@ export const DatabaseLive = Layer.unwrapEffect(
 ).pipe(
   // A failed migration arrives as a defect from the Migrator: it is reported the same way, with its SQL error.
   Layer.catchAllCause((cause) =>
-    Layer.fail(new DatabaseUnavailable({ message: `cannot prepare the database: ${describeChain(Cause.squash(cause))}` }))
+    Layer.fail(
+      new DatabaseUnavailable({ message: `cannot prepare the database: ${describeChain(Cause.squash(cause))}` })
+    )
   )
 )

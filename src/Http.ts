@@ -1,4 +1,11 @@
-import { HttpApiBuilder, HttpApiScalar, HttpIncomingMessage, HttpServer, HttpServerError, HttpServerResponse } from "@effect/platform"
+import {
+  HttpApiBuilder,
+  HttpApiScalar,
+  HttpIncomingMessage,
+  HttpServer,
+  HttpServerError,
+  HttpServerResponse
+} from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Config, Effect, Layer, Option } from "effect"
 import { createServer } from "node:http"

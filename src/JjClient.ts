@@ -1,11 +1,11 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
 import os from "node:os"
 import nodePath from "node:path"
-import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import type { OperationId } from "./Domain/Ids.js"
+import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import {
   JjCommandFailed,
   JjOutputInvalid,
@@ -17,22 +17,22 @@ import {
   RepositoryPathNotFound
 } from "./Domain/JjErrors.js"
 import type { JjError } from "./Domain/JjErrors.js"
-import type { LineFormat } from "./JjClient/Templates.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
+import type { LineFormat } from "./JjClient/Templates.js"
 import {
-  bookmarkTemplate,
   BookmarkLine,
-  changeTemplate,
+  bookmarkTemplate,
   ChangeLine,
-  changeWithBookmarksTemplate,
+  changeTemplate,
   ChangeWithBookmarksLine,
-  conflictTemplate,
+  changeWithBookmarksTemplate,
   ConflictLine,
+  conflictTemplate,
   OperationEndLine,
   operationEndTemplate,
-  operationTemplate,
-  OperationLine
+  OperationLine,
+  operationTemplate
 } from "./JjClient/Templates.js"
 
 /** The oldest jj release whose templates and output this client is tested against. */
@@ -66,7 +66,8 @@ const defaultBin = Effect.gen(function*() {
     if (yield* exists(path.join(directory, "jj"))) return "jj"
   }
   const cache = path.join(
-    process.env["JJ_CACHE_DIR"] ?? path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher")
+    process.env["JJ_CACHE_DIR"] ??
+      path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher")
   )
   const releases = (yield* fs.readDirectory(cache).pipe(Effect.orElseSucceed((): Array<string> => [])))
     .filter((entry) => /^jj-\d+\.\d+\.\d+$/.test(entry))
@@ -103,7 +104,9 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
     // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width).
     const env = { JJ_CONFIG: configDir, NO_COLOR: "1", PAGER: "cat", COLUMNS: "1000" }
     const unavailable = ({ reason }: LaunchFailed) =>
-      new JjUnavailable({ message: `cannot run ${bin}: ${reason} (set JJ_BIN, or build jj with scripts/install-jj.sh)` })
+      new JjUnavailable({
+        message: `cannot run ${bin}: ${reason} (set JJ_BIN, or build jj with scripts/install-jj.sh)`
+      })
 
     /** Runs jj and streams its stdout line by line; fails with its stderr when it exits non-zero. */
     const lines = (args: ReadonlyArray<string>): Stream.Stream<string, JjError> =>
@@ -226,7 +229,10 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       }).pipe(Effect.withSpan("JjClient.locate", { attributes: { directory } }))
 
     const operationEnd = (location: RepositoryLocation, operationId: OperationId) =>
-      decodeLines(pinned(location, operationId, ["op", "log", "--limit", "1", "--no-graph", "-T", operationEndTemplate]), OperationEndLine)
+      decodeLines(
+        pinned(location, operationId, ["op", "log", "--limit", "1", "--no-graph", "-T", operationEndTemplate]),
+        OperationEndLine
+      )
         .pipe(Stream.runHead, Effect.map(Option.getOrElse(() => new Date(0))))
 
     /**
@@ -245,7 +251,10 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
           return yield* new NotAJjRepository({ path: location.workspaceRoot, reason: "no operation heads" })
         }
         if (heads.length === 1) return { operationId: heads[0]!, heads } satisfies PinnedOperation
-        const ends = yield* Effect.forEach(heads, (id) => Effect.map(operationEnd(location, id), (end) => ({ id, end })))
+        const ends = yield* Effect.forEach(
+          heads,
+          (id) => Effect.map(operationEnd(location, id), (end) => ({ id, end }))
+        )
         const latest = ends.reduce((best, next) =>
           next.end.getTime() > best.end.getTime() || (next.end.getTime() === best.end.getTime() && next.id > best.id)
             ? next

@@ -11,7 +11,12 @@ import { Watcher } from "./Watcher.js"
  */
 
 /** What a sync needs, and everything it is made of: `jj-watcher sync` and the library's one-shot syncs. */
-export const SyncLive = Layer.mergeAll(SyncService.Default, JjClient.Default, Repositories.Default, MirrorWriter.Default)
+export const SyncLive = Layer.mergeAll(
+  SyncService.Default,
+  JjClient.Default,
+  Repositories.Default,
+  MirrorWriter.Default
+)
 
 /** The watcher over the sync services (all of them provided too); also needs `FileSystem` and `Path`. */
 export const WatcherLive = Watcher.Default.pipe(Layer.provideMerge(SyncLive))

@@ -3,7 +3,21 @@ import { Effect, Metric, MetricBoundaries, MetricState } from "effect"
 /** The watcher's Prometheus metrics, recorded with Effect's Metric module and rendered by `prometheusText`. */
 
 const secondsBoundaries = MetricBoundaries.fromIterable([
-  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.075,
+  0.1,
+  0.15,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60
 ])
 
 export const watchedRepositories = Metric.gauge("jj_watcher_watched_repositories", {
@@ -65,7 +79,7 @@ export const recordSync = (result: {
 
 export const recordSyncFailure = Metric.increment(Metric.tagged(syncs, "result", "failure"))
 
-const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
+const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, "\\\"")
 
 const labels = (tags: ReadonlyArray<{ key: string; value: string }>, extra?: string) => {
   const parts = tags.map((tag) => `${tag.key}="${escapeLabel(tag.value)}"`)
@@ -97,10 +111,12 @@ export const prometheusText = Effect.map(Metric.snapshot, (pairs) => {
     } else if (MetricState.isHistogramState(metricState)) {
       const lines = family(name, help, "histogram")
       for (const [boundary, count] of metricState.buckets) {
-        lines.push(`${name}_bucket${labels(tags, `le="${boundary === Number.POSITIVE_INFINITY ? "+Inf" : boundary}"`)} ${count}`)
+        lines.push(
+          `${name}_bucket${labels(tags, `le="${boundary === Number.POSITIVE_INFINITY ? "+Inf" : boundary}"`)} ${count}`
+        )
       }
       if (!metricState.buckets.some(([boundary]) => boundary === Number.POSITIVE_INFINITY)) {
-        lines.push(`${name}_bucket${labels(tags, 'le="+Inf"')} ${metricState.count}`)
+        lines.push(`${name}_bucket${labels(tags, "le=\"+Inf\"")} ${metricState.count}`)
       }
       lines.push(`${name}_sum${labels(tags)} ${metricState.sum}`)
       lines.push(`${name}_count${labels(tags)} ${metricState.count}`)

@@ -29,8 +29,13 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
     // A host application's pg client may return bigint as a string.
     // A row that does not decode is a defect of the schema, not a failure a caller could handle.
     const dieOnParseError = <A, E, R>(effect: Effect.Effect<A, E | ParseResult.ParseError, R>) =>
-      Effect.catchIf(effect, ParseResult.isParseError, Effect.die) as Effect.Effect<A, Exclude<E, ParseResult.ParseError>, R>
-    const ids = (rows: ReadonlyArray<{ readonly id: number | string }>) => rows.map((row) => Number(row.id) as RepositoryId)
+      Effect.catchIf(effect, ParseResult.isParseError, Effect.die) as Effect.Effect<
+        A,
+        Exclude<E, ParseResult.ParseError>,
+        R
+      >
+    const ids = (rows: ReadonlyArray<{ readonly id: number | string }>) =>
+      rows.map((row) => Number(row.id) as RepositoryId)
 
     const findByName = SqlSchema.findOne({
       Request: Schema.Struct({ owner: Schema.String, name: Schema.String }),
@@ -47,7 +52,8 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
     const findByIds = SqlSchema.findAll({
       Request: Schema.Array(Schema.Number),
       Result: Repository,
-      execute: (ids) => sql`SELECT * FROM repositories WHERE id IN (SELECT json_array_elements_text(${asJson(ids)})::bigint)`
+      execute: (ids) =>
+        sql`SELECT * FROM repositories WHERE id IN (SELECT json_array_elements_text(${asJson(ids)})::bigint)`
     })
 
     const list = SqlSchema.findAll({
@@ -86,17 +92,20 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
     })
 
     /** The repository row for owner/name at `path`, created when missing; writes nothing when it is current. */
-    const ensure = Effect.fn("Repositories.ensure")(function*(owner: RepositoryName, name: RepositoryName, path: string) {
-      const found = yield* findByName({ owner, name }).pipe(dieOnParseError)
-      if (Option.isSome(found) && found.value.path === path) return found.value
-      return yield* upsert({ owner, name, path }).pipe(
-        Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die })
-      )
-    })
+    const ensure = Effect.fn("Repositories.ensure")(
+      function*(owner: RepositoryName, name: RepositoryName, path: string) {
+        const found = yield* findByName({ owner, name }).pipe(dieOnParseError)
+        if (Option.isSome(found) && found.value.path === path) return found.value
+        return yield* upsert({ owner, name, path }).pipe(
+          Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die })
+        )
+      }
+    )
 
     /** Switches the kinds a sync mirrors for this repository; the others are left as they are. */
-    const setSyncKinds = Effect.fn("Repositories.setSyncKinds")(function*(id: RepositoryId, kinds: ReadonlyArray<SyncKind>) {
-      yield* sql`
+    const setSyncKinds = Effect.fn("Repositories.setSyncKinds")(
+      function*(id: RepositoryId, kinds: ReadonlyArray<SyncKind>) {
+        yield* sql`
         UPDATE repositories SET
           sync_changes = ${kinds.includes("changes")},
           sync_bookmarks = ${kinds.includes("bookmarks")},
@@ -104,8 +113,9 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
           sync_conflicts = ${kinds.includes("conflicts")}
         WHERE id = ${id}
       `
-      return yield* getById(id)
-    })
+        return yield* getById(id)
+      }
+    )
 
     /** Ids on the persisted watch list; cheap enough to compare often with what is watched. */
     const watchedIds = sql<{ readonly id: number | string }>`SELECT id FROM repositories WHERE watched`.pipe(
@@ -151,7 +161,10 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             synced_with = NULL, last_full_sync_at = NULL, change_rows = NULL, operation_rows = NULL
           WHERE id = ${id}
         `
-      ], { discard: true }).pipe(sql.withTransaction, Effect.withSpan("Repositories.purgeMirror", { attributes: { id } }))
+      ], { discard: true }).pipe(
+        sql.withTransaction,
+        Effect.withSpan("Repositories.purgeMirror", { attributes: { id } })
+      )
 
     const recordFailure = (id: RepositoryId, message: string) =>
       sql`
@@ -192,9 +205,13 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
      */
     const recordSync = (record: SyncRecord) => {
       const { added, id } = record
-      const recount = (table: "changes" | "jj_operations") => sql`(SELECT count(*) FROM ${sql(table)} WHERE repository_id = ${id})`
-      const kept = (column: "change_rows" | "operation_rows", table: "changes" | "jj_operations", n: number | undefined) =>
-        n === undefined ? recount(table) : sql`COALESCE(${sql(column)} + ${n}, ${recount(table)})`
+      const recount = (table: "changes" | "jj_operations") =>
+        sql`(SELECT count(*) FROM ${sql(table)} WHERE repository_id = ${id})`
+      const kept = (
+        column: "change_rows" | "operation_rows",
+        table: "changes" | "jj_operations",
+        n: number | undefined
+      ) => n === undefined ? recount(table) : sql`COALESCE(${sql(column)} + ${n}, ${recount(table)})`
       return sql<KindCounts>`
         WITH r AS (
           UPDATE repositories SET last_synced_operation_id = ${record.operationId}, last_synced_at = now(),
@@ -228,7 +245,8 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
       getByName,
       getById,
       ensure,
-      list: (afterId: number, limit: number) => list({ afterId, limit }).pipe(Effect.orDie, Effect.withSpan("Repositories.list")),
+      list: (afterId: number, limit: number) =>
+        list({ afterId, limit }).pipe(Effect.orDie, Effect.withSpan("Repositories.list")),
       findByIds: (repositoryIds: ReadonlyArray<RepositoryId>) =>
         repositoryIds.length === 0
           ? Effect.succeed([])

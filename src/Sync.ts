@@ -1,12 +1,12 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Config, Duration, Effect, Option, Schedule, Schema } from "effect"
 import { DatabaseConfig } from "./Database.js"
+import type { RepositoryId } from "./Domain/Ids.js"
 import type { PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import { InvalidRepositoryName, RepositoryName } from "./Domain/Repository.js"
 import type { KindCounts, Repository } from "./Domain/Repository.js"
 import { addCounts, emptyCounts, SyncResult, SyncTimeout } from "./Domain/Sync.js"
 import type { FullSyncReason, SyncError, SyncOptions, SyncTarget } from "./Domain/Sync.js"
-import type { RepositoryId } from "./Domain/Ids.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
 import { Repositories } from "./Repositories.js"
@@ -18,10 +18,12 @@ import * as Plan from "./Sync/Plan.js"
 
 export const SyncConfig = Config.all({
   /** Stop reading changes after this many and say so; unlimited when unset. */
-  maxChanges: Config.option(Config.integer("WATCHER_MAX_CHANGES").pipe(Config.validate({
-    message: "WATCHER_MAX_CHANGES must be positive",
-    validation: (n) => n > 0
-  }))),
+  maxChanges: Config.option(
+    Config.integer("WATCHER_MAX_CHANGES").pipe(Config.validate({
+      message: "WATCHER_MAX_CHANGES must be positive",
+      validation: (n) => n > 0
+    }))
+  ),
   timeout: Config.duration("SYNC_TIMEOUT").pipe(Config.withDefault(Duration.minutes(10))),
   retries: Config.integer("SYNC_RETRIES").pipe(Config.withDefault(3)),
   batchSize: Config.integer("SYNC_BATCH_SIZE").pipe(Config.withDefault(2_000)),
@@ -92,8 +94,11 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
       })
 
     const shapeOf = (repository: Repository) =>
-      Effect.map(jj.version, (jjVersion) =>
-        Plan.fingerprint({ jjVersion, mirrorFormat, maxChanges: config.maxChanges, kinds: repository.enabledKinds }))
+      Effect.map(
+        jj.version,
+        (jjVersion) =>
+          Plan.fingerprint({ jjVersion, mirrorFormat, maxChanges: config.maxChanges, kinds: repository.enabledKinds })
+      )
 
     const planFor = (
       repository: Repository,
@@ -188,7 +193,13 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           full: result.mode === "full",
           added: result.added,
           channel: config.notifyChannel,
-          payload: { schema, repositoryId: id, owner: repository.owner, name: repository.name, operationId: pinned.operationId }
+          payload: {
+            schema,
+            repositoryId: id,
+            owner: repository.owner,
+            name: repository.name,
+            operationId: pinned.operationId
+          }
         })
         const { added: _, ...reported } = result
         return { ...reported, counts, previousOperationId: synced?.lastSyncedOperationId ?? null } satisfies Applied

@@ -207,7 +207,10 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     }).pipe(Effect.withSpan("Watcher.status"))
 
     const isWatched = (id: RepositoryId) => Effect.sync(() => detection.get(id) !== undefined)
-    const withWatching = (repository: Repository) => ({ repository, watching: detection.get(repository.id) !== undefined })
+    const withWatching = (repository: Repository) => ({
+      repository,
+      watching: detection.get(repository.id) !== undefined
+    })
 
     /** A page of repository rows in id order after `afterId`, each saying whether this process watches it. */
     const repositoryPage = Effect.fn("Watcher.repositoryPage")(function*(afterId: number, limit: number) {
@@ -272,7 +275,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       return yield* Fiber.join(fiber).pipe(
         Effect.timeoutFail({
           duration: options.wait,
-          onTimeout: () => new SyncWaitExceeded({ repository: `${user}/${repo}`, waitedMs: Duration.toMillis(options.wait) })
+          onTimeout: () =>
+            new SyncWaitExceeded({ repository: `${user}/${repo}`, waitedMs: Duration.toMillis(options.wait) })
         })
       )
     })

@@ -4,8 +4,8 @@ import fs from "node:fs"
 import path from "node:path"
 import pg from "pg"
 import { testSchemaName } from "./support/database.js"
-import { databaseUrl } from "./support/sync.js"
 import { headOperation, initRepo, jj, jjBin, makeBaseDir, writeFile } from "./support/jj.js"
+import { databaseUrl } from "./support/sync.js"
 
 const bin = path.resolve(import.meta.dirname, "../dist/bin.js")
 const schema = testSchemaName("cli")

@@ -1,4 +1,3 @@
-import { expect, layer } from "@effect/vitest"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -11,6 +10,7 @@ import {
 import { NodeContext, NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
+import { expect, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Redacted, Schema, String } from "effect"
 import pg from "pg"
 import { AuthLive, MigrationsLive, WatcherApiGroup, watcherHandlers, WatcherLive } from "../src/index.js"
@@ -20,10 +20,16 @@ import { headOperation, initRepo, jjBin, makeBaseDir } from "./support/jj.js"
 import { databaseUrl } from "./support/sync.js"
 
 // The host application: its own API (one group of its own plus the watcher's), its own SqlClient.
-class HostGroup extends HttpApiGroup.make("host").add(HttpApiEndpoint.get("hello", "/hello").addSuccess(Schema.String)) {}
+class HostGroup
+  extends HttpApiGroup.make("host").add(HttpApiEndpoint.get("hello", "/hello").addSuccess(Schema.String))
+{}
 class HostApi extends HttpApi.make("host").add(HostGroup).add(WatcherApiGroup) {}
 
-const HostGroupLive = HttpApiBuilder.group(HostApi, "host", (handlers) => handlers.handle("hello", () => Effect.succeed("hello from the host")))
+const HostGroupLive = HttpApiBuilder.group(
+  HostApi,
+  "host",
+  (handlers) => handlers.handle("hello", () => Effect.succeed("hello from the host"))
+)
 
 const schema = testSchemaName("embedding")
 const hostUrl = new URL(databaseUrl)
@@ -59,11 +65,15 @@ const HostLive = HttpApiBuilder.serve().pipe(
   Layer.provideMerge(HostSqlLive),
   Layer.provideMerge(NodeHttpServer.layerTest),
   Layer.provide(NodeContext.layer),
-  Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
-    ["REPOS_BASE_PATH", base],
-    ["WATCHER_ADMIN_TOKEN", "host-admin-token"],
-    ["JJ_BIN", jjBin]
-  ])).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))))
+  Layer.provide(Layer.setConfigProvider(
+    ConfigProvider.fromMap(
+      new Map([
+        ["REPOS_BASE_PATH", base],
+        ["WATCHER_ADMIN_TOKEN", "host-admin-token"],
+        ["JJ_BIN", jjBin]
+      ])
+    ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+  ))
 )
 
 layer(HostLive, { timeout: "60 seconds", excludeTestServices: true })("embedding in another Effect app", (it) => {

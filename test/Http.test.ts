@@ -1,12 +1,12 @@
-import { describe, expect, layer } from "@effect/vitest"
 import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
+import { describe, expect, layer } from "@effect/vitest"
+import { Validator } from "@seriousme/openapi-schema-validator"
 import { Effect, Layer } from "effect"
+import * as jose from "jose"
 import fs from "node:fs"
 import http from "node:http"
 import path from "node:path"
-import * as jose from "jose"
-import { Validator } from "@seriousme/openapi-schema-validator"
 import { WatcherApi } from "../src/Api.js"
 import { ApiLive } from "../src/Http.js"
 import { Watcher } from "../src/Watcher.js"
@@ -57,7 +57,13 @@ const raw = (method: "GET" | "POST" | "DELETE", rawPath: string, token: string |
     const port = server.address._tag === "TcpAddress" ? server.address.port : 0
     return yield* Effect.async<{ status: number; body: string }, Error>((resume) => {
       const request = http.request(
-        { host: "127.0.0.1", port, method, path: rawPath, headers: token === null ? {} : { authorization: `Bearer ${token}` } },
+        {
+          host: "127.0.0.1",
+          port,
+          method,
+          path: rawPath,
+          headers: token === null ? {} : { authorization: `Bearer ${token}` }
+        },
         (response) => {
           let body = ""
           response.on("data", (chunk) => (body += String(chunk)))
@@ -73,14 +79,20 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
   describe("auth", () => {
     it.effect("no token, a bad token and an expired JWT are 401 with a JSON error", () =>
       Effect.gen(function*() {
-        for (const token of [undefined, "not-a-token", yield* jwt({ sub: "alice" }, Math.floor(Date.now() / 1000) - 60)]) {
+        for (
+          const token of [undefined, "not-a-token", yield* jwt({ sub: "alice" }, Math.floor(Date.now() / 1000) - 60)]
+        ) {
           const error = yield* (yield* clientWith(token)).watcher.status().pipe(Effect.flip)
           expect(error._tag).toBe("Unauthorized")
         }
         const response = yield* raw("GET", "/api/watcher/status", null)
         expect(response.status).toBe(401)
         expect(JSON.parse(response.body)).toMatchObject({ _tag: "Unauthorized" })
-        const expired = yield* raw("GET", "/api/watcher/status", yield* jwt({ sub: "alice" }, Math.floor(Date.now() / 1000) - 60))
+        const expired = yield* raw(
+          "GET",
+          "/api/watcher/status",
+          yield* jwt({ sub: "alice" }, Math.floor(Date.now() / 1000) - 60)
+        )
         expect(JSON.parse(expired.body)).toMatchObject({ _tag: "Unauthorized", message: "token expired" })
         const wrongKey = yield* Effect.promise(() =>
           new jose.SignJWT({ sub: "alice", admin: true }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h")
@@ -94,7 +106,10 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         const alice = yield* clientWith(yield* jwt({ sub: "alice" }))
         const detail = yield* alice.watcher.getRepo({ path: { user: "alice" as never, repo: "proj" as never } })
         expect(detail.user).toBe("alice")
-        const synced = yield* alice.watcher.sync({ path: { user: "alice" as never, repo: "proj" as never }, urlParams: {} })
+        const synced = yield* alice.watcher.sync({
+          path: { user: "alice" as never, repo: "proj" as never },
+          urlParams: {}
+        })
         expect(synced.operationId).toBe(headOperation(path.join(base, "alice", "proj")))
         const denied: Array<Effect.Effect<unknown, { readonly _tag: string }>> = [
           alice.watcher.getRepo({ path: { user: "bob" as never, repo: "other" as never } }),
@@ -109,7 +124,13 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
 
     it.effect("the admin token and an admin JWT reach everything", () =>
       Effect.gen(function*() {
-        for (const token of [adminToken, yield* jwt({ sub: "carol", admin: true }), yield* jwt({ sub: "dan", roles: ["admin"] })]) {
+        for (
+          const token of [
+            adminToken,
+            yield* jwt({ sub: "carol", admin: true }),
+            yield* jwt({ sub: "dan", roles: ["admin"] })
+          ]
+        ) {
           const client = yield* clientWith(token)
           const status = yield* client.watcher.status()
           expect(status.running).toBe(true)
@@ -136,7 +157,9 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         )
         expect(detail.counts).toMatchObject({ changes: 1, bookmarks: 0, conflicts: 0 })
         expect(detail.counts.operations).toBeGreaterThanOrEqual(2)
-        const missing = yield* Effect.flip(client.watcher.getRepo({ path: { user: "nobody" as never, repo: "x" as never } }))
+        const missing = yield* Effect.flip(
+          client.watcher.getRepo({ path: { user: "nobody" as never, repo: "x" as never } })
+        )
         expect(missing._tag).toBe("RepoNotFound")
       }))
 
@@ -148,7 +171,9 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         const twice = yield* client.watcher.watch({ path: repo })
         expect(twice.repoId).toBe(once.repoId)
         expect(twice.watched && twice.watching).toBe(true)
-        const absent = yield* Effect.flip(client.watcher.watch({ path: { user: "alice" as never, repo: "absent" as never } }))
+        const absent = yield* Effect.flip(
+          client.watcher.watch({ path: { user: "alice" as never, repo: "absent" as never } })
+        )
         expect(absent._tag).toBe("RepoNotFound")
 
         const kept = yield* client.watcher.unwatch({ path: repo, urlParams: {} })
@@ -169,7 +194,10 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         const client = yield* clientWith(adminToken)
         const repoPath = path.join(base, "bob", "other")
         jj(repoPath, "new", "-m", "over http")
-        const result = yield* client.watcher.sync({ path: { user: "bob" as never, repo: "other" as never }, urlParams: {} })
+        const result = yield* client.watcher.sync({
+          path: { user: "bob" as never, repo: "other" as never },
+          urlParams: {}
+        })
         expect(result.operationId).toBe(headOperation(repoPath))
         expect(typeof result.durationMs).toBe("number")
       }))
@@ -196,7 +224,12 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
           "/api/watcher/repos/alice/proj/../../bob/other"
         ]
         for (const url of corpus) {
-          for (const [method, prefix] of [["GET", "/api/watcher/repos"], ["POST", "/api/watcher/watch"], ["POST", "/api/watcher/sync"], ["DELETE", "/api/watcher/watch"]] as const) {
+          for (
+            const [method, prefix] of [["GET", "/api/watcher/repos"], ["POST", "/api/watcher/watch"], [
+              "POST",
+              "/api/watcher/sync"
+            ], ["DELETE", "/api/watcher/watch"]] as const
+          ) {
             const response = yield* raw(method, url.replace("/api/watcher/repos", prefix))
             expect(response.status, `${method} ${url}`).toBeGreaterThanOrEqual(400)
             expect(response.status, `${method} ${url}`).toBeLessThan(500)
@@ -231,11 +264,13 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         const lines = response.body.split("\n").filter((line) => line !== "")
         const samples = lines.filter((line) => !line.startsWith("#"))
         for (const line of samples) {
-          expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+|NaN|\+Inf$/)
+          expect(line).toMatch(
+            /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+|NaN|\+Inf$/
+          )
         }
         const value = (series: string) => Number(samples.find((line) => line.startsWith(series))?.split(" ").at(-1))
         expect(value("jj_watcher_watched_repositories")).toBeGreaterThanOrEqual(2)
-        expect(value('jj_watcher_syncs_total{result="success"}')).toBeGreaterThan(0)
+        expect(value("jj_watcher_syncs_total{result=\"success\"}")).toBeGreaterThan(0)
         expect(lines).toContain("# TYPE jj_watcher_sync_duration_seconds histogram")
         const buckets = samples.filter((line) => line.startsWith("jj_watcher_sync_duration_seconds_bucket"))
           .map((line) => Number(line.split(" ").at(-1)))

@@ -1,11 +1,11 @@
-import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { prometheusText } from "../src/Metrics.js"
 import { makeTestLayer } from "./support/database.js"
-import { repositoryRow, sync } from "./support/sync.js"
 import { changeIdOf, commitIdOf, headOperation, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj } from "./support/oracle.js"
+import { repositoryRow, sync } from "./support/sync.js"
 
 /** When a sync reads only the difference, when it falls back to reading everything, and what it reports. */
 
@@ -142,8 +142,10 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       const undone = yield* sync(repo)
       expect(undone.mode).toBe("incremental")
       const mirror = yield* expectMirrorsJj(undone.repositoryId, repo)
-      const newB = mirror.operations.find((operation) => operation.description.startsWith("new empty commit") &&
-        operation.isUndone)
+      const newB = mirror.operations.find((operation) =>
+        operation.description.startsWith("new empty commit") &&
+        operation.isUndone
+      )
       expect(newB).toBeDefined()
       jj(repo, "redo")
       const redone = yield* sync(repo)

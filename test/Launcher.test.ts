@@ -22,7 +22,10 @@ const alive = (pid: number) => {
 it.scoped("streams stdout and reports the exit code, the tail of stderr and the added environment", () =>
   Effect.gen(function*() {
     const launcher = yield* makeLauncher(directory())
-    const launched = yield* launcher.start("/bin/sh", ["-c", `printf 'one\\ntwo %s\\n' "$EXTRA"; echo oops >&2; exit 3`], {
+    const launched = yield* launcher.start("/bin/sh", [
+      "-c",
+      `printf 'one\\ntwo %s\\n' "$EXTRA"; echo oops >&2; exit 3`
+    ], {
       EXTRA: "added"
     })
     expect(yield* text(launched.stdout)).toBe("one\ntwo added\n")
@@ -70,7 +73,9 @@ it.scoped("many calls at once each get their own output", () =>
     const outputs = yield* Effect.forEach(
       Array.from({ length: 20 }, (_, i) => i),
       (i) =>
-        Effect.scoped(Effect.flatMap(launcher.start("/bin/sh", ["-c", `echo ${i}`], {}), (launched) => text(launched.stdout))),
+        Effect.scoped(
+          Effect.flatMap(launcher.start("/bin/sh", ["-c", `echo ${i}`], {}), (launched) => text(launched.stdout))
+        ),
       { concurrency: "unbounded" }
     )
     expect(outputs).toEqual(Array.from({ length: 20 }, (_, i) => `${i}\n`))

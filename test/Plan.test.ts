@@ -1,14 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Option } from "effect"
 import type { OperationId } from "../src/Domain/Ids.js"
-import {
-  fingerprint,
-  headsSynced,
-  plan,
-  reconciliationCutoff,
-  reconciliationDue,
-  SyncPlan
-} from "../src/Sync/Plan.js"
+import { fingerprint, headsSynced, plan, reconciliationCutoff, reconciliationDue, SyncPlan } from "../src/Sync/Plan.js"
 import type { PlanInput, SyncedState } from "../src/Sync/Plan.js"
 
 /** Every decision of the sync plan, from values alone: no jj, no PostgreSQL. */
@@ -71,7 +64,9 @@ describe("sync plan", () => {
   it("a mirror written another way is read in full, at the same operation too", () => {
     const other = fingerprint({ jjVersion: "0.46.0", mirrorFormat: 1, maxChanges: Option.none(), kinds: ["changes"] })
     expect(plan(input({ fingerprint: other }))).toEqual(SyncPlan.Full({ reason: "format-changed" }))
-    expect(plan(input({ fingerprint: other, changesLimited: true }))).toEqual(SyncPlan.Full({ reason: "format-changed" }))
+    expect(plan(input({ fingerprint: other, changesLimited: true }))).toEqual(
+      SyncPlan.Full({ reason: "format-changed" })
+    )
   })
 
   it("a change limit reads in full whenever there is something to read", () => {
@@ -84,7 +79,9 @@ describe("sync plan", () => {
   it("a due reconciliation applies the difference and compares everything, even at the same operation", () => {
     const due = { ...synced, lastFullSyncAt: new Date(now - Duration.toMillis(hour)) }
     expect(plan(input({ synced: due }))).toEqual(SyncPlan.Reconcile({ since: op("aa") }))
-    expect(plan(input({ synced: { ...synced, lastFullSyncAt: null } }))).toEqual(SyncPlan.Reconcile({ since: op("aa") }))
+    expect(plan(input({ synced: { ...synced, lastFullSyncAt: null } }))).toEqual(
+      SyncPlan.Reconcile({ since: op("aa") })
+    )
     expect(plan(input({ synced: due, reconcileInterval: Duration.zero }))).toEqual(SyncPlan.Unchanged())
     expect(plan(input({ synced: due, changesLimited: true }))).toEqual(SyncPlan.Full({ reason: "changes-limit" }))
   })

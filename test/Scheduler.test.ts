@@ -38,7 +38,13 @@ const makeRecorder = Effect.gen(function*() {
   }
 })
 
-const options = { debounce: "20 millis", maxWait: "100 millis", concurrency: 2, retryBase: "1 second", retryMax: "8 seconds" } as const
+const options = {
+  debounce: "20 millis",
+  maxWait: "100 millis",
+  concurrency: 2,
+  retryBase: "1 second",
+  retryMax: "8 seconds"
+} as const
 
 describe("scheduler", () => {
   it.scoped("a lone notification syncs at once", () =>

@@ -1,9 +1,10 @@
-import { describe, expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import fs from "node:fs"
 import path from "node:path"
 import { rowVersions } from "./support/database.js"
+import { makeTestLayer } from "./support/database.js"
 import {
   changeIdOf,
   commitIdOf,
@@ -15,9 +16,8 @@ import {
   makeBaseDir,
   writeFile
 } from "./support/jj.js"
-import { makeTestLayer } from "./support/database.js"
-import { sync } from "./support/sync.js"
 import { expectMirrorsJj } from "./support/oracle.js"
+import { sync } from "./support/sync.js"
 
 const base = makeBaseDir("sync")
 
@@ -231,7 +231,9 @@ layer(makeTestLayer("sync"), { timeout: "120 seconds" })("sync mirrors jj exactl
   it.effect("a missing path or a non-jj directory fails clearly and writes nothing", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const [{ n: before }] = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM repositories`) as unknown as [{ n: number }]
+      const [{ n: before }] = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM repositories`) as unknown as [
+        { n: number }
+      ]
       const missing = yield* Effect.exit(sync(path.join(base, "nobody", "nothing")))
       expect(missing).toEqual(Exit.fail(expect.objectContaining({ _tag: "RepositoryPathNotFound" })))
       const plain = path.join(base, "dave", "plain")
@@ -242,7 +244,9 @@ layer(makeTestLayer("sync"), { timeout: "120 seconds" })("sync mirrors jj exactl
       fs.mkdirSync(path.join(corrupt, ".jj", "repo"), { recursive: true })
       const corruptExit = yield* Effect.exit(sync(corrupt))
       expect(corruptExit).toEqual(Exit.fail(expect.objectContaining({ _tag: "NotAJjRepository" })))
-      const [{ n: after }] = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM repositories`) as unknown as [{ n: number }]
+      const [{ n: after }] = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM repositories`) as unknown as [
+        { n: number }
+      ]
       expect(after).toBe(before)
     }))
 

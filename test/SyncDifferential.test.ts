@@ -1,13 +1,13 @@
-import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import fs from "node:fs"
 import path from "node:path"
 import type { SyncResult } from "../src/Domain/Sync.js"
-import { sync } from "./support/sync.js"
 import { makeTestLayer } from "./support/database.js"
 import { git, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj, expectSameMirror } from "./support/oracle.js"
+import { sync } from "./support/sync.js"
 
 /**
  * Randomized differential test of incremental sync. Each sequence applies random jj actions to a fresh repository;

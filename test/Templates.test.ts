@@ -41,7 +41,8 @@ it("a commit line becomes a Change with real dates", () => {
 })
 
 it("a malformed line is refused with the reason", () => {
-  const reason = (line: string) => Either.match(ChangeLine.decode(line), { onLeft: (why) => why, onRight: () => "decoded" })
+  const reason = (line: string) =>
+    Either.match(ChangeLine.decode(line), { onLeft: (why) => why, onRight: () => "decoded" })
   expect(reason("{not json")).toContain("not JSON")
   // The reason names the failing field, not just the line.
   expect(reason(commitLine({ commit_id: "XYZ" }))).toMatch(/\["commit_id"\][\s\S]*Expected a string matching/)

@@ -1,5 +1,5 @@
-import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { spawn } from "node:child_process"
 import fs from "node:fs"
@@ -8,8 +8,8 @@ import type { RepositoryId } from "../src/Domain/Ids.js"
 import { Watcher } from "../src/Watcher.js"
 import { makeTestLayer, mirrorOf } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
-import { repositoryRow } from "./support/sync.js"
 import { headOperation, initRepo, jj, jjBin, jjLog, makeBaseDir, writeFile } from "./support/jj.js"
+import { repositoryRow } from "./support/sync.js"
 
 /** Waits until the database says `owner/name` is synced at the repository's current jj operation. */
 const syncedAtHead = (repo: string, owner: string, name: string) =>
@@ -19,14 +19,16 @@ const syncedAtHead = (repo: string, owner: string, name: string) =>
 const watcherOver = (base: string, extra: Record<string, string> = {}) =>
   Watcher.Default.pipe(
     Layer.provide(Layer.setConfigProvider(
-      ConfigProvider.fromMap(new Map(Object.entries({
-        REPOS_BASE_PATH: base,
-        WATCHER_POLL_INTERVAL_MS: "100",
-        WATCHER_SCAN_INTERVAL_MS: "200",
-        WATCHER_RETRY_BASE_MS: "50",
-        WATCHER_RETRY_MAX_MS: "200",
-        ...extra
-      }))).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+      ConfigProvider.fromMap(
+        new Map(Object.entries({
+          REPOS_BASE_PATH: base,
+          WATCHER_POLL_INTERVAL_MS: "100",
+          WATCHER_SCAN_INTERVAL_MS: "200",
+          WATCHER_RETRY_BASE_MS: "50",
+          WATCHER_RETRY_MAX_MS: "200",
+          ...extra
+        }))
+      ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
     ))
   )
 
@@ -149,32 +151,54 @@ layer(makeTestLayer("watcher"), { timeout: "120 seconds", excludeTestServices: t
     }))
 })
 
-layer(makeTestLayer("watcher_shutdown"), { timeout: "120 seconds", excludeTestServices: true })("watcher process", (it) => {
-  it.effect("SIGTERM mid-sync: exits 0 and leaves a consistent mirror", () =>
-    Effect.gen(function*() {
-      const base = makeBaseDir("watch-shutdown")
-      const repo = initRepo(base, "gus", "busy")
-      for (let n = 0; n < 30; n++) writeFile(repo, `f${n}`, `${n}\n`), jj(repo, "commit", "-m", `c${n}`)
-      const sql = yield* SqlClient.SqlClient
-      const [{ schema }] = (yield* sql`SELECT current_schema() AS schema`) as unknown as [{ schema: string }]
-      const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../dist/bin.js"), "serve", "--repos", base], {
-        env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      child.stdout.on("data", (chunk) => (output += String(chunk)))
-      child.stderr.on("data", (chunk) => (output += String(chunk)))
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-      yield* eventually(Effect.sync(() => output), (text) => text.includes("watching 1 repositories"))
-      jj(repo, "new", "-m", "during shutdown")
-      child.kill("SIGTERM")
-      const code = yield* Effect.promise(() => exited)
-      expect(code).toBe(0)
-      expect(output).toContain("watcher stopped")
-      // Whatever operation was recorded, the rows are exactly jj's state at that operation.
-      const row = (yield* repositoryRow("gus", "busy"))!
-      const mirror = yield* mirrorOf(row.id)
-      const atOp = jj(repo, "log", "--ignore-working-copy", "--at-op", row.lastSyncedOperationId!, "--no-graph", "-r", "all() ~ root()", "-T", 'commit_id ++ "\\n"')
-      expect(mirror.changes.map((c) => c.commitId).sort()).toEqual(atOp.split("\n").filter(Boolean).sort())
-    }))
-})
+layer(makeTestLayer("watcher_shutdown"), { timeout: "120 seconds", excludeTestServices: true })(
+  "watcher process",
+  (it) => {
+    it.effect("SIGTERM mid-sync: exits 0 and leaves a consistent mirror", () =>
+      Effect.gen(function*() {
+        const base = makeBaseDir("watch-shutdown")
+        const repo = initRepo(base, "gus", "busy")
+        for (let n = 0; n < 30; n++) {
+          writeFile(repo, `f${n}`, `${n}\n`)
+          jj(repo, "commit", "-m", `c${n}`)
+        }
+        const sql = yield* SqlClient.SqlClient
+        const [{ schema }] = (yield* sql`SELECT current_schema() AS schema`) as unknown as [{ schema: string }]
+        const child = spawn(process.execPath, [
+          path.resolve(import.meta.dirname, "../dist/bin.js"),
+          "serve",
+          "--repos",
+          base
+        ], {
+          env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let output = ""
+        child.stdout.on("data", (chunk) => (output += String(chunk)))
+        child.stderr.on("data", (chunk) => (output += String(chunk)))
+        const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+        yield* eventually(Effect.sync(() => output), (text) => text.includes("watching 1 repositories"))
+        jj(repo, "new", "-m", "during shutdown")
+        child.kill("SIGTERM")
+        const code = yield* Effect.promise(() => exited)
+        expect(code).toBe(0)
+        expect(output).toContain("watcher stopped")
+        // Whatever operation was recorded, the rows are exactly jj's state at that operation.
+        const row = (yield* repositoryRow("gus", "busy"))!
+        const mirror = yield* mirrorOf(row.id)
+        const atOp = jj(
+          repo,
+          "log",
+          "--ignore-working-copy",
+          "--at-op",
+          row.lastSyncedOperationId!,
+          "--no-graph",
+          "-r",
+          "all() ~ root()",
+          "-T",
+          "commit_id ++ \"\\n\""
+        )
+        expect(mirror.changes.map((c) => c.commitId).sort()).toEqual(atOp.split("\n").filter(Boolean).sort())
+      }))
+  }
+)

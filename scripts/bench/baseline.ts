@@ -20,7 +20,8 @@ import { output } from "./support.js"
 export const baselineLimits = { changes: 1_000, operations: 100 } as const
 
 // Commit fields as jj-watcher reads them (the same `json(self)` plus flags), so jj does comparable work.
-const changeTemplate = `"{\\"commit\\":" ++ json(self) ++ ",\\"empty\\":" ++ json(self.empty()) ++ ",\\"conflict\\":" ++ ` +
+const changeTemplate =
+  `"{\\"commit\\":" ++ json(self) ++ ",\\"empty\\":" ++ json(self.empty()) ++ ",\\"conflict\\":" ++ ` +
   `json(self.conflict()) ++ ",\\"divergent\\":" ++ json(self.divergent()) ++ "}\\n"`
 const operationTemplate = `json(self) ++ "\\n"`
 const bookmarkTemplate = `"{\\"name\\":" ++ json(self.name()) ++ ",\\"remote\\":" ++ ` +
@@ -108,21 +109,33 @@ export const baselineSync = (options: {
     const heads = fs.readdirSync(path.join(options.path, ".jj", "repo", "op_heads", "heads"))
     const operationId = heads.sort().at(-1)!
     const jj = (...args: ReadonlyArray<string>) =>
-      output(`jj ${args[0]}`, Command.make(
-        options.jjBin,
-        "--repository",
-        options.path,
-        "--ignore-working-copy",
-        "--at-operation",
-        operationId,
-        "--no-pager",
-        "--color",
-        "never",
-        ...args
-      ).pipe(Command.env({ JJ_CONFIG: options.jjConfigDir, COLUMNS: "1000" })))
+      output(
+        `jj ${args[0]}`,
+        Command.make(
+          options.jjBin,
+          "--repository",
+          options.path,
+          "--ignore-working-copy",
+          "--at-operation",
+          operationId,
+          "--no-pager",
+          "--color",
+          "never",
+          ...args
+        ).pipe(Command.env({ JJ_CONFIG: options.jjConfigDir, COLUMNS: "1000" }))
+      )
 
     const [changeOutput, operationOutput, bookmarkOutput] = yield* Effect.all([
-      jj("log", "--revisions", "all() ~ root()", "--limit", String(baselineLimits.changes), "--no-graph", "-T", changeTemplate),
+      jj(
+        "log",
+        "--revisions",
+        "all() ~ root()",
+        "--limit",
+        String(baselineLimits.changes),
+        "--no-graph",
+        "-T",
+        changeTemplate
+      ),
       jj("op", "log", "--limit", String(baselineLimits.operations), "--no-graph", "-T", operationTemplate),
       jj("bookmark", "list", "--all-remotes", "-T", bookmarkTemplate)
     ], { concurrency: "unbounded" })
@@ -156,11 +169,15 @@ export const baselineSync = (options: {
         yield* sql`
           INSERT INTO jj_operations (repository_id, operation_id, parent_operation_ids, operation_type, description,
             username, hostname, start_time, timestamp, is_snapshot, is_undone, workspace_name, tags)
-          VALUES (${id}, ${operation.id}, ARRAY(SELECT json_array_elements_text(${asTextArray(operation.parents)}::json)),
+          VALUES (${id}, ${operation.id}, ARRAY(SELECT json_array_elements_text(${
+          asTextArray(operation.parents)
+        }::json)),
             ${operation.description.split(" ")[0] ?? ""} /* a rough type: the description's first word */,
             ${operation.description}, ${operation.username},
             ${operation.hostname}, ${operation.time.start}::timestamptz, ${operation.time.end}::timestamptz,
-            ${operation.is_snapshot}, false, ${operation.workspace_name ?? ""}, ${JSON.stringify(operation.attributes)}::jsonb)
+            ${operation.is_snapshot}, false, ${operation.workspace_name ?? ""}, ${
+          JSON.stringify(operation.attributes)
+        }::jsonb)
           ON CONFLICT (repository_id, operation_id) DO UPDATE SET
             parent_operation_ids = excluded.parent_operation_ids, operation_type = excluded.operation_type,
             description = excluded.description, username = excluded.username, hostname = excluded.hostname,

@@ -15,7 +15,8 @@ import { jjSync } from "./support.js"
 export const generatorVersion = 1
 
 const cacheRoot = path.join(
-  process.env["JJ_CACHE_DIR"] ?? path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher"),
+  process.env["JJ_CACHE_DIR"] ??
+    path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher"),
   "bench-repos"
 )
 
@@ -37,13 +38,45 @@ interface Meta {
 }
 
 const authors = [
-  "Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth", "Frances Allen",
-  "Ken Thompson", "Radia Perlman", "John McCarthy", "Margaret Hamilton", "Niklaus Wirth", "Leslie Lamport",
-  "Tony Hoare", "Adele Goldberg", "Dennis Ritchie", "Shafi Goldwasser", "Robin Milner", "Jean Sammet", "Butler Lampson",
-  "Sophie Wilson", "Guido van Rossum", "Hedy Lamarr"
+  "Ada Lovelace",
+  "Alan Turing",
+  "Grace Hopper",
+  "Edsger Dijkstra",
+  "Barbara Liskov",
+  "Donald Knuth",
+  "Frances Allen",
+  "Ken Thompson",
+  "Radia Perlman",
+  "John McCarthy",
+  "Margaret Hamilton",
+  "Niklaus Wirth",
+  "Leslie Lamport",
+  "Tony Hoare",
+  "Adele Goldberg",
+  "Dennis Ritchie",
+  "Shafi Goldwasser",
+  "Robin Milner",
+  "Jean Sammet",
+  "Butler Lampson",
+  "Sophie Wilson",
+  "Guido van Rossum",
+  "Hedy Lamarr"
 ]
 const verbs = ["Fix", "Add", "Refactor", "Document", "Speed up", "Simplify", "Test", "Rename", "Remove", "Handle"]
-const areas = ["parser", "index", "store", "cli", "revsets", "templates", "merge", "diff", "config", "log", "op log", "git"]
+const areas = [
+  "parser",
+  "index",
+  "store",
+  "cli",
+  "revsets",
+  "templates",
+  "merge",
+  "diff",
+  "config",
+  "log",
+  "op log",
+  "git"
+]
 const zones = ["+0000", "+0100", "-0700", "+0530", "-0300", "+0900"]
 const files = 64
 
@@ -101,7 +134,9 @@ function* fastImportStream(total: number): Generator<string> {
     const zone = zones[index % zones.length]!
     const committer = index % 9 === 0 ? "Release Bot <bot@example.com>" : `${author} <${email}>`
     let message = `${verbs[index % verbs.length]} ${areas[(index * 5) % areas.length]}: step ${index + 1}\n`
-    if (index % 5 === 0) message += `\nLonger explanation for commit ${index + 1}: touches module ${index % files} only.\n`
+    if (index % 5 === 0) {
+      message += `\nLonger explanation for commit ${index + 1}: touches module ${index % files} only.\n`
+    }
     if (entry.merge !== undefined) message = `Merge side branch into main (commit ${index + 1})\n`
     const content = `module ${index % files}\nlast changed by commit ${index + 1} of ${total}\n`
     chunk += `commit ${entry.ref}\nmark :${index + 1}\n` +
@@ -155,7 +190,9 @@ export const generatedRepo = async (total: number): Promise<GeneratedRepo> => {
   if (cached !== undefined) return { path: path.join(dir, "repo"), ...cached, generated: false }
 
   fs.mkdirSync(cacheRoot, { recursive: true })
-  console.error(`generating a ${total.toLocaleString("en-US")}-commit repository into ${dir} (once; later runs copy it)`)
+  console.error(
+    `generating a ${total.toLocaleString("en-US")}-commit repository into ${dir} (once; later runs copy it)`
+  )
   // Made in a temporary directory and renamed into place, so an interrupted run never leaves half a repository.
   const tmp = fs.mkdtempSync(path.join(cacheRoot, `.${total}-v${generatorVersion}.`))
   try {

@@ -53,9 +53,11 @@ export class JjTimeout extends Schema.TaggedError<JjTimeout>()("JjTimeout", {
 }
 
 /** An incremental read names an operation jj no longer has (`jj op abandon`, garbage collection). */
-export class PreviousOperationMissing extends Schema.TaggedError<PreviousOperationMissing>()("PreviousOperationMissing", {
-  operationId: Schema.String
-}) {
+export class PreviousOperationMissing
+  extends Schema.TaggedError<PreviousOperationMissing>()("PreviousOperationMissing", {
+    operationId: Schema.String
+  })
+{
   get message() {
     return `operation ${this.operationId.slice(0, 12)} is no longer in the operation log`
   }

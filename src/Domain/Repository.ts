@@ -70,7 +70,9 @@ export class InvalidRepositoryName extends Schema.TaggedError<InvalidRepositoryN
   value: Schema.String
 }) {
   get message() {
-    return `${this.field} ${JSON.stringify(this.value)} is not a valid name: use 1 to 100 characters from A-Z a-z 0-9 . _ - (not starting with . or -)`
+    return `${this.field} ${
+      JSON.stringify(this.value)
+    } is not a valid name: use 1 to 100 characters from A-Z a-z 0-9 . _ - (not starting with . or -)`
   }
 }
 
@@ -82,7 +84,9 @@ export class RepositoryRowNotFound extends Schema.TaggedError<RepositoryRowNotFo
   )
 }) {
   get message() {
-    return "id" in this.key ? `no repository with id ${this.key.id}` : `no repository ${this.key.owner}/${this.key.name}`
+    return "id" in this.key
+      ? `no repository with id ${this.key.id}`
+      : `no repository ${this.key.owner}/${this.key.name}`
   }
 }
 

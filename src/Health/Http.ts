@@ -12,34 +12,38 @@ import type { HealthApiGroup } from "./Api.js"
 export const healthHandlers = <ApiId extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, E, R>(
   api: HttpApi.HttpApi<ApiId, Groups | typeof HealthApiGroup, E, R>
 ) =>
-  HttpApiBuilder.group(api as HttpApi.HttpApi<ApiId, typeof HealthApiGroup, E, R>, "health", (handlers) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const watcher = yield* Watcher
-    return handlers
-      .handle("health", () => Effect.succeed({ status: "ok" as const }))
-      .handle("ready", () =>
-        Effect.gen(function*() {
-          const database = yield* sql`SELECT 1`.pipe(
-            Effect.timeout("2 seconds"),
-            Effect.as(true),
-            Effect.orElseSucceed(() => false)
-          )
-          const status = yield* watcher.status
-          // A server configured without the watcher is ready once its database is.
-          const watching = status.running || !status.enabled
-          return database && watching
-            ? new Readiness({ database, watcher: watching })
-            : yield* new NotReady({ database, watcher: watching })
-        }))
-      .handle("metrics", () =>
-        Effect.gen(function*() {
-          const status = yield* watcher.status
-          yield* Metric.set(Metrics.watchedRepositories, status.watchedRepos)
-          yield* Metric.set(Metrics.syncsInFlight, status.inFlight)
-          yield* Metric.set(Metrics.syncQueueDepth, status.queued)
-          return yield* Metrics.prometheusText
-        }))
-  }))
+  HttpApiBuilder.group(
+    api as HttpApi.HttpApi<ApiId, typeof HealthApiGroup, E, R>,
+    "health",
+    (handlers) =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const watcher = yield* Watcher
+        return handlers
+          .handle("health", () => Effect.succeed({ status: "ok" as const }))
+          .handle("ready", () =>
+            Effect.gen(function*() {
+              const database = yield* sql`SELECT 1`.pipe(
+                Effect.timeout("2 seconds"),
+                Effect.as(true),
+                Effect.orElseSucceed(() => false)
+              )
+              const status = yield* watcher.status
+              // A server configured without the watcher is ready once its database is.
+              const watching = status.running || !status.enabled
+              return database && watching
+                ? new Readiness({ database, watcher: watching })
+                : yield* new NotReady({ database, watcher: watching })
+            }))
+          .handle("metrics", () =>
+            Effect.gen(function*() {
+              const status = yield* watcher.status
+              yield* Metric.set(Metrics.watchedRepositories, status.watchedRepos)
+              yield* Metric.set(Metrics.syncsInFlight, status.inFlight)
+              yield* Metric.set(Metrics.syncQueueDepth, status.queued)
+              return yield* Metrics.prometheusText
+            }))
+      })
+  )
 
 export const HealthHttpLive = healthHandlers(WatcherApi)

@@ -115,7 +115,9 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
       const started: Helper = { process: child, pending: new Map() }
       const failAll = (reason: string) => {
         if (helper === started) helper = undefined
-        for (const deferred of started.pending.values()) Deferred.unsafeDone(deferred, Exit.fail(new LaunchFailed({ reason })))
+        for (const deferred of started.pending.values()) {
+          Deferred.unsafeDone(deferred, Exit.fail(new LaunchFailed({ reason })))
+        }
         started.pending.clear()
       }
       readline.createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -126,7 +128,9 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
         }
         const message = decoded.right
         const deferred = started.pending.get(message.id)
-        if (deferred === undefined) return
+        if (deferred === undefined) {
+          return
+        }
         started.pending.delete(message.id)
         Deferred.unsafeDone(
           deferred,
@@ -176,7 +180,9 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
           let listening = false
           // Kept for the server's life: an error after it listens (none expected) must not crash the process.
           server.on("error", (error) => {
-            if (!listening) resume(Effect.fail(new LaunchFailed({ reason: `cannot listen on ${socketPath}: ${error.message}` })))
+            if (!listening) {
+              resume(Effect.fail(new LaunchFailed({ reason: `cannot listen on ${socketPath}: ${error.message}` })))
+            }
           })
           server.listen(socketPath, () => {
             listening = true
@@ -191,7 +197,9 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
             Effect.flatMap((done) =>
               done ? Effect.void : Effect.sync(() => {
                 current.pending.delete(id)
-                if (current.process.stdin?.writable === true) current.process.stdin.write(JSON.stringify({ kill: id }) + "\n")
+                if (current.process.stdin?.writable === true) {
+                  current.process.stdin.write(JSON.stringify({ kill: id }) + "\n")
+                }
               })
             )
           )
@@ -200,8 +208,10 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
         // Either jj's stdout connects, or the launch failed before it could.
         const socket = yield* Effect.raceFirst(
           Deferred.await(connected),
-          Effect.flatMap(Deferred.await(ended), () =>
-            Effect.fail(new LaunchFailed({ reason: "the process ended before its output connected" })))
+          Effect.flatMap(
+            Deferred.await(ended),
+            () => Effect.fail(new LaunchFailed({ reason: "the process ended before its output connected" }))
+          )
         )
         return {
           stdout: NodeStream.fromReadable<LaunchFailed, Uint8Array>(

@@ -17,7 +17,15 @@ const commandGroups = new Set([
 ])
 
 // Global options that take a separate value, which is not a command word.
-const optionsWithValue = new Set(["-R", "--repository", "--at-op", "--at-operation", "--config", "--config-file", "--color"])
+const optionsWithValue = new Set([
+  "-R",
+  "--repository",
+  "--at-op",
+  "--at-operation",
+  "--config",
+  "--config-file",
+  "--color"
+])
 
 const commandWords = (args: string): Array<string> => {
   const words: Array<string> = []

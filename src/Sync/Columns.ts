@@ -139,7 +139,8 @@ export const toRecords = <A>(spec: KindTable<A>, batch: ReadonlyArray<A>): Reado
   })
 
 /** `r(name type, ...)`: the record type of `json_to_recordset`. */
-export const recordType = (spec: KindTable<never>): string => `r(${spec.read.map((c) => `${c.name} ${c.type}`).join(", ")})`
+export const recordType = (spec: KindTable<never>): string =>
+  `r(${spec.read.map((c) => `${c.name} ${c.type}`).join(", ")})`
 
 /** `a = excluded.a, ...` for the given columns. */
 export const setFromExcluded = (columns: ReadonlyArray<string>): string =>

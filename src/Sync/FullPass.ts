@@ -50,14 +50,18 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
         kinds.includes("conflicts")
           ? Effect.zipRight(
             changes,
-            Effect.flatMap(Ref.get(truncated), (stopped) => stageConflicts(pass, staged, stopped ? undefined : conflicted))
+            Effect.flatMap(Ref.get(truncated), (stopped) =>
+              stageConflicts(pass, staged, stopped ? undefined : conflicted))
           )
           : changes
       )
-    } else if (kinds.includes("conflicts")) readers.push(stageConflicts(pass, staged, undefined))
+    } else if (kinds.includes("conflicts")) {
+      readers.push(stageConflicts(pass, staged, undefined))
+    }
     if (kinds.includes("bookmarks")) {
       readers.push(
-        stageBatches(pass, staged, "bookmarks", jj.bookmarks(location, operationId), (batch) => writer.stageBookmarks(id, batch))
+        stageBatches(pass, staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
+          writer.stageBookmarks(id, batch))
       )
     }
     if (kinds.includes("operations")) {
@@ -67,9 +71,14 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
           staged,
           "operations",
           jj.operations(location, operationId).pipe(
-            Stream.tap((operation) => Effect.sync(() => undoGraph.push(undoNode(operation))))
+            Stream.tap((operation) =>
+              Effect.sync(() =>
+                undoGraph.push(undoNode(operation))
+              )
+            )
           ),
-          (batch) => writer.stageOperations(id, batch)
+          (batch) =>
+            writer.stageOperations(id, batch)
         ).pipe(Effect.zipRight(Effect.suspend(() =>
           pass.onConnection(writer.markUndone([...undoneOperations(undoGraph, operationId)]))
         )))

@@ -70,8 +70,13 @@ export const incrementalPass = (
         (batch) => kinds.includes("changes") ? stageAppeared(batch.flatMap(appeared)) : Effect.void
       )
       if (kinds.includes("bookmarks")) {
-        yield* stageBatches(pass, staged, "bookmarks", Stream.fromIterable(bookmarks.values()), (batch) =>
-          writer.stageBookmarks(id, batch))
+        yield* stageBatches(
+          pass,
+          staged,
+          "bookmarks",
+          Stream.fromIterable(bookmarks.values()),
+          (batch) => writer.stageBookmarks(id, batch)
+        )
       }
     })
     // Conflicts of the commits that appeared and of the other conflicted commits of their changes, read once the
@@ -102,7 +107,7 @@ export const incrementalPass = (
                 frontier.delete(operation.operationId)
               } else if (frontier.delete(operation.operationId)) {
                 const stored = sinceSeen && (yield* pass.onConnection(writer.hasOperation(id, operation.operationId)))
-                if (!stored) for (const parent of operation.parentOperationIds) frontier.add(parent)
+                if (!stored) { for (const parent of operation.parentOperationIds) frontier.add(parent) }
               }
               return { operation, done: sinceSeen && frontier.size === 0 }
             })
@@ -117,16 +122,20 @@ export const incrementalPass = (
         yield* pass.onConnection(writer.markUndone([...undoneOperations(graph, operationId)]))
       }
       // Undo state only moves with an undo, redo, restore or revert, or when concurrent operations merge.
-      return sinceSeen && graph.some((node) =>
-        node.id !== since && (operationKind(node.description)._tag !== "Plain" || node.parentIds.length > 1)
-      )
+      return sinceSeen &&
+        graph.some((node) =>
+          node.id !== since && (operationKind(node.description)._tag !== "Plain" || node.parentIds.length > 1)
+        )
     })
     let recomputeUndone = false
-    const readers: Array<Effect.Effect<void, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError>> =
-      []
+    const readers: Array<
+      Effect.Effect<void, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError>
+    > = []
     if (kinds.includes("changes") || kinds.includes("bookmarks")) {
       // Conflicts follow the commits the listing staged; without changes they are all read, in parallel.
-      readers.push(kinds.includes("changes") && kinds.includes("conflicts") ? Effect.zipRight(listing, conflicts) : listing)
+      readers.push(
+        kinds.includes("changes") && kinds.includes("conflicts") ? Effect.zipRight(listing, conflicts) : listing
+      )
     }
     if (kinds.includes("conflicts") && !kinds.includes("changes")) readers.push(conflicts)
     if (kinds.includes("operations")) {

@@ -6,7 +6,6 @@ import type { Bookmark, Change, ConflictedCommit, Operation } from "../Domain/Jj
 import type { SyncKind } from "../Domain/Repository.js"
 import { undoDescriptionPattern } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
-import type { SyncedState } from "./Plan.js"
 import {
   bookmarksTable,
   changesTable,
@@ -20,6 +19,7 @@ import {
   valueColumns
 } from "./Columns.js"
 import type { KindTable } from "./Columns.js"
+import type { SyncedState } from "./Plan.js"
 
 /**
  * What an incremental sync read besides the commits it staged: the commits that stopped being visible, and every
@@ -111,7 +111,12 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       stage(operationsTable, operationsTable.staging, id, batch)
 
     const stageConflicts = (id: RepositoryId, batch: ReadonlyArray<ConflictedCommit>) =>
-      stage(conflictsTable, conflictsTable.staging, id, batch.flatMap((commit) => commit.files.map((file) => ({ commit, file }))))
+      stage(
+        conflictsTable,
+        conflictsTable.staging,
+        id,
+        batch.flatMap((commit) => commit.files.map((file) => ({ commit, file })))
+      )
 
     const markUndone = (operationIds: ReadonlyArray<string>) =>
       operationIds.length === 0 ? Effect.void : sql`
@@ -120,7 +125,8 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       `.pipe(Effect.asVoid, Effect.withSpan("MirrorWriter.markUndone"))
 
     // Fresh planner statistics for large staged loads, so they are joined with hashes, not nested loops.
-    const analyze = (table: string, large: boolean) => large ? sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid) : Effect.void
+    const analyze = (table: string, large: boolean) =>
+      large ? sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid) : Effect.void
 
     // What an upsert-and-delete statement did: rows written, and rows added net (inserted minus deleted); an upsert's
     // row is new when it has no previous version (xmax = 0).
@@ -139,7 +145,9 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         const [merged] = yield* sql<Merged>`
           WITH upserted AS (
             INSERT INTO changes SELECT * FROM incoming_changes
-            ON CONFLICT (repository_id, commit_id) DO UPDATE SET ${sql.literal(setFromExcluded(valueColumns(changesTable)))}
+            ON CONFLICT (repository_id, commit_id) DO UPDATE SET ${
+          sql.literal(setFromExcluded(valueColumns(changesTable)))
+        }
             WHERE changes.* IS DISTINCT FROM excluded.*
             RETURNING xmax = 0 AS inserted
           ), deleted AS (
@@ -212,7 +220,9 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
             RETURNING xmax = 0 AS inserted
           ), deleted AS (
             DELETE FROM jj_operations o WHERE o.repository_id = ${id} AND ${
-          scope === "all" ? sql`NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)` : sql`false`
+          scope === "all"
+            ? sql`NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)`
+            : sql`false`
         }
             RETURNING 1
           ) ${mergedCounts}
@@ -274,7 +284,12 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       `).pipe(Effect.withSpan("MirrorWriter.mergeConflicts", { attributes: { scope: scopeName(scope) } }))
 
     /** Brings the kind's table in line with its staged rows; `large` loads get fresh statistics first. */
-    const merge = (id: RepositoryId, kind: SyncKind, scope: MergeScope, large: boolean): Effect.Effect<Merged, SqlError> => {
+    const merge = (
+      id: RepositoryId,
+      kind: SyncKind,
+      scope: MergeScope,
+      large: boolean
+    ): Effect.Effect<Merged, SqlError> => {
       switch (kind) {
         case "changes":
           return mergeChanges(id, scope, large)

@@ -85,7 +85,9 @@ export const makeDetection = (options: DetectionOptions) =>
 
     /** Directories whose changes call for a rescan (the base and its owner directories). */
     const watchDirectories = (directories: ReadonlyArray<string>) =>
-      config.fsEvents ? Effect.forEach(directories, (directory) => directoryEvents.add(directory, directory), { discard: true }) : Effect.void
+      config.fsEvents
+        ? Effect.forEach(directories, (directory) => directoryEvents.add(directory, directory), { discard: true })
+        : Effect.void
 
     /** Ids whose op-heads directory changed since the last look; vanished ones are reported. */
     const poll = (which: "polled" | "native"): Effect.Effect<Array<RepositoryId>> =>

@@ -54,13 +54,19 @@ export class Discovery extends Effect.Service<Discovery>()("jj-watcher/Watcher/D
     })
 
     /** `<base>/<user>/<repo>` resolved through symlinks; fails unless it exists and stays inside the base directory. */
-    const resolveUnderBase = Effect.fn("Discovery.resolveUnderBase")(function*(user: RepositoryName, repo: RepositoryName) {
-      const candidate = path.join(basePath, user, repo)
-      const real = yield* fs.realPath(candidate).pipe(Effect.mapError(() => new RepositoryPathNotFound({ path: candidate })))
-      const base = yield* fs.realPath(basePath).pipe(Effect.mapError(() => new RepositoryPathNotFound({ path: basePath })))
-      if (!inside(base, real)) return yield* new PathOutsideBase({ path: candidate })
-      return real
-    })
+    const resolveUnderBase = Effect.fn("Discovery.resolveUnderBase")(
+      function*(user: RepositoryName, repo: RepositoryName) {
+        const candidate = path.join(basePath, user, repo)
+        const real = yield* fs.realPath(candidate).pipe(
+          Effect.mapError(() => new RepositoryPathNotFound({ path: candidate }))
+        )
+        const base = yield* fs.realPath(basePath).pipe(
+          Effect.mapError(() => new RepositoryPathNotFound({ path: basePath }))
+        )
+        if (!inside(base, real)) return yield* new PathOutsideBase({ path: candidate })
+        return real
+      }
+    )
 
     return { basePath, scan, resolveUnderBase } as const
   })

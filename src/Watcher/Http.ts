@@ -84,60 +84,67 @@ export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGrou
 ) =>
   // The group is narrowed to the one handled here; the API's other groups are the host's business.
   HttpApiBuilder.group(api as HttpApi.HttpApi<ApiId, typeof WatcherApiGroup, E, R>, "watcher", (handlers) =>
-  Effect.gen(function*() {
-    const config = yield* ApiConfig
-    const watcher = yield* Watcher
-    const startedAt = yield* Clock.currentTimeMillis
+    Effect.gen(function*() {
+      const config = yield* ApiConfig
+      const watcher = yield* Watcher
+      const startedAt = yield* Clock.currentTimeMillis
 
-    return handlers
-      .handle("status", () =>
-        Effect.gen(function*() {
-          const status = yield* watcher.status
-          const now = yield* Clock.currentTimeMillis
-          return new WatcherStatusResponse({
-            running: status.running,
-            watchedRepos: status.watchedRepos,
-            version,
-            uptimeSeconds: Math.round((now - startedAt) / 1000),
-            syncsSucceeded: status.syncsSucceeded,
-            syncsFailed: status.syncsFailed,
-            inFlight: status.inFlight,
-            queueDepth: status.queued,
-            nativeEvents: status.nativeEvents,
-            nativelyWatched: status.nativelyWatched
-          })
-        }))
-      .handle("listRepos", ({ urlParams }) =>
-        Effect.map(
-          watcher.repositoryPage(urlParams.cursor ?? 0, urlParams.limit ?? 100),
-          ({ entries, nextCursor }) => new ReposPage({ repos: entries.map(summary), nextCursor })
-        ))
-      .handle("getRepo", ({ path }) =>
-        withApiErrors(
-          path,
-          Effect.map(watcher.repositoryDetail(path.user, path.repo), (detail) =>
-            new RepoDetail({
-              ...summary(detail),
-              operationHeads: detail.repository.operationHeads,
-              changesTruncated: detail.repository.changesTruncated,
-              counts: detail.counts
-            })).pipe(Effect.catchTag("SqlError", Effect.die))
-        ))
-      .handle("watch", ({ path }) =>
-        withApiErrors(
-          path,
-          Effect.map(watcher.watchUnderBase(path.user, path.repo), summary).pipe(Effect.catchTag("SqlError", Effect.die))
-        ))
-      .handle("unwatch", ({ path, urlParams }) =>
-        withApiErrors(
-          path,
-          Effect.map(watcher.unwatch(path.user, path.repo, urlParams.purge === true), (row) =>
-            new UnwatchResult({ user: row.owner, repo: row.name, watched: false, purged: urlParams.purge === true })).pipe(
+      return handlers
+        .handle("status", () =>
+          Effect.gen(function*() {
+            const status = yield* watcher.status
+            const now = yield* Clock.currentTimeMillis
+            return new WatcherStatusResponse({
+              running: status.running,
+              watchedRepos: status.watchedRepos,
+              version,
+              uptimeSeconds: Math.round((now - startedAt) / 1000),
+              syncsSucceeded: status.syncsSucceeded,
+              syncsFailed: status.syncsFailed,
+              inFlight: status.inFlight,
+              queueDepth: status.queued,
+              nativeEvents: status.nativeEvents,
+              nativelyWatched: status.nativelyWatched
+            })
+          }))
+        .handle("listRepos", ({ urlParams }) =>
+          Effect.map(
+            watcher.repositoryPage(urlParams.cursor ?? 0, urlParams.limit ?? 100),
+            ({ entries, nextCursor }) =>
+              new ReposPage({ repos: entries.map(summary), nextCursor })
+          ))
+        .handle("getRepo", ({ path }) =>
+          withApiErrors(
+            path,
+            Effect.map(watcher.repositoryDetail(path.user, path.repo), (detail) =>
+              new RepoDetail({
+                ...summary(detail),
+                operationHeads: detail.repository.operationHeads,
+                changesTruncated: detail.repository.changesTruncated,
+                counts: detail.counts
+              })).pipe(Effect.catchTag("SqlError", Effect.die))
+          ))
+        .handle("watch", ({ path }) =>
+          withApiErrors(
+            path,
+            Effect.map(watcher.watchUnderBase(path.user, path.repo), summary).pipe(
               Effect.catchTag("SqlError", Effect.die)
             )
-        ))
-      .handle("sync", ({ path, urlParams }) =>
-        withApiErrors(path, watcher.syncUnderBase(path.user, path.repo, { full: urlParams.full, wait: config.syncWait })))
-  }))
+          ))
+        .handle("unwatch", ({ path, urlParams }) =>
+          withApiErrors(
+            path,
+            Effect.map(watcher.unwatch(path.user, path.repo, urlParams.purge === true), (row) =>
+              new UnwatchResult({ user: row.owner, repo: row.name, watched: false, purged: urlParams.purge === true }))
+              .pipe(
+                Effect.catchTag("SqlError", Effect.die)
+              )
+          ))
+        .handle("sync", ({ path, urlParams }) =>
+          withApiErrors(
+            path,
+            watcher.syncUnderBase(path.user, path.repo, { full: urlParams.full, wait: config.syncWait })
+          ))
+    }))
 
 export const WatcherHttpLive = watcherHandlers(WatcherApi)

@@ -75,9 +75,9 @@ export const makeScheduler = <K, E, A = unknown>(
             // Everything notified so far is covered by this sync: it reads the op heads after this point.
             pendingSince = state.firstDirtyAt
             state.dirty = false
-            return Effect.exit(options.sync(key)).pipe(Effect.ensuring(Effect.suspend(() =>
-              --running === 0 ? noneRunning.open : Effect.void
-            )))
+            return Effect.exit(options.sync(key)).pipe(
+              Effect.ensuring(Effect.suspend(() => --running === 0 ? noneRunning.open : Effect.void))
+            )
           })
         ).pipe(Effect.onInterrupt(() => Effect.sync(() => started ? undefined : waiting--)))
         if (exit === undefined) return undefined
@@ -97,17 +97,23 @@ export const makeScheduler = <K, E, A = unknown>(
         while (true) {
           const now = yield* Clock.currentTimeMillis
           const wait = Math.min(state.lastEventAt + debounceMs, state.firstDirtyAt + maxWaitMs) - now
-          if (wait <= 0) return
+          if (wait <= 0) {
+            return
+          }
           yield* Effect.sleep(Duration.millis(wait))
         }
       })
 
     const worker = (key: K, state: KeyState): Effect.Effect<void> =>
       Effect.gen(function*() {
-        if (options.leading === false) yield* coalesce(state)
+        if (options.leading === false) {
+          yield* coalesce(state)
+        }
         while (!closing) {
           const outcome = yield* runOnce(key, state)
-          if (outcome === undefined || !outcome.keep) return
+          if (outcome === undefined || !outcome.keep) {
+            return
+          }
           const { exit } = outcome
           if (Exit.isFailure(exit)) {
             state.failures++
@@ -116,7 +122,9 @@ export const makeScheduler = <K, E, A = unknown>(
           }
           state.failures = 0
           // Deciding to stop and forgetting the key happen in one step, so no notification falls in between.
-          const done = yield* Effect.sync(() => !state.dirty && states.delete(key))
+          const done = yield* Effect.sync(() =>
+            !state.dirty && states.delete(key)
+          )
           if (done) return
           // Coalesce the notifications that came during the sync.
           yield* coalesce(state)

@@ -208,7 +208,18 @@ export interface OracleConflict {
 
 /** `jj resolve --list` for every conflicted visible commit. */
 export const jjResolveList = (repo: string): Array<OracleConflict> =>
-  lines(jj(repo, "log", "--ignore-working-copy", "--no-graph", "-r", "conflicts()", "-T", `commit_id ++ " " ++ change_id ++ "\\n"`))
+  lines(
+    jj(
+      repo,
+      "log",
+      "--ignore-working-copy",
+      "--no-graph",
+      "-r",
+      "conflicts()",
+      "-T",
+      `commit_id ++ " " ++ change_id ++ "\\n"`
+    )
+  )
     .flatMap((line) => {
       const [commitId, changeId] = line.split(" ")
       return lines(jj(repo, "resolve", "--ignore-working-copy", "--list", "-r", commitId!)).map((entry) => {

@@ -1,5 +1,5 @@
-import { expect } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { mirrorOf } from "./database.js"
 import { jj, jjBookmarkList, jjLog, jjOpLog, jjResolveList } from "./jj.js"

@@ -38,7 +38,9 @@ export function repositoryRow(key: number | string, name?: string) {
         : sql<RepositoryRow>`SELECT * FROM repositories WHERE owner = ${key} AND name = ${name ?? ""}`
     ),
     Effect.flatMap((rows) =>
-      typeof key === "number" && rows[0] === undefined ? Effect.dieMessage(`no repository row ${key}`) : Effect.succeed(rows[0])
+      typeof key === "number" && rows[0] === undefined
+        ? Effect.dieMessage(`no repository row ${key}`)
+        : Effect.succeed(rows[0])
     )
   )
 }
