@@ -28,7 +28,7 @@ const grantsAdmin = (payload: jose.JWTPayload) =>
  * Turns a bearer token into a User: the admin token (`WATCHER_ADMIN_TOKEN`), or a JWT verified with `jose` against
  * `WATCHER_JWT_SECRET` (HS256) or `WATCHER_JWT_PUBLIC_KEY`. Tokens are never logged.
  */
-export class Authenticator extends Effect.Service<Authenticator>()("Authenticator", {
+export class Authenticator extends Effect.Service<Authenticator>()("jj-watcher/Authenticator", {
   effect: Effect.gen(function*() {
     const config = yield* AuthConfig
     const verifiers: Array<{ key: Parameters<typeof jose.jwtVerify>[1]; algorithms: Array<string> }> = []
@@ -71,19 +71,18 @@ export class Authenticator extends Effect.Service<Authenticator>()("Authenticato
           })
       })
 
-    const authenticate = (bearer: Redacted.Redacted) =>
-      Effect.gen(function*() {
-        const token = Redacted.value(bearer)
-        if (token === "") return yield* new Unauthorized({ message: "missing bearer token" })
-        if (Option.isSome(config.adminToken) && sameSecret(token, config.adminToken.value)) {
-          return new User({ username: null, isAdmin: true })
-        }
-        const payload = yield* verifyJwt(token)
-        if (typeof payload.sub !== "string" || payload.sub === "") {
-          return yield* new Unauthorized({ message: "token has no subject" })
-        }
-        return new User({ username: payload.sub, isAdmin: grantsAdmin(payload) })
-      }).pipe(Effect.withSpan("Authenticator.authenticate"))
+    const authenticate = Effect.fn("Authenticator.authenticate")(function*(bearer: Redacted.Redacted) {
+      const token = Redacted.value(bearer)
+      if (token === "") return yield* new Unauthorized({ message: "missing bearer token" })
+      if (Option.isSome(config.adminToken) && sameSecret(token, config.adminToken.value)) {
+        return new User({ username: null, isAdmin: true })
+      }
+      const payload = yield* verifyJwt(token)
+      if (typeof payload.sub !== "string" || payload.sub === "") {
+        return yield* new Unauthorized({ message: "token has no subject" })
+      }
+      return new User({ username: payload.sub, isAdmin: grantsAdmin(payload) })
+    })
 
     return { authenticate, metricsRequireToken: config.metricsRequireToken } as const
   })

@@ -2,8 +2,6 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
-import os from "node:os"
-import nodePath from "node:path"
 import type { OperationId } from "./Domain/Ids.js"
 import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import {
@@ -17,6 +15,7 @@ import {
   RepositoryPathNotFound
 } from "./Domain/JjErrors.js"
 import type { JjError } from "./Domain/JjErrors.js"
+import { compareVersions, defaultBin } from "./JjClient/Binary.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import type { LineFormat } from "./JjClient/Templates.js"
@@ -43,41 +42,7 @@ export const JjConfig = Config.all({
   timeout: Config.duration("JJ_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60)))
 })
 
-const compareVersions = (a: string, b: string): number => {
-  const pa = a.split(".").map(Number)
-  const pb = b.split(".").map(Number)
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const diff = (pa[i] ?? 0) - (pb[i] ?? 0)
-    if (diff !== 0) return diff
-  }
-  return 0
-}
-
 const opIdPattern = /^[0-9a-f]+$/
-
-/**
- * Without `JJ_BIN`: `jj` from PATH, or else the newest release scripts/install-jj.sh built into its cache.
- */
-const defaultBin = Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const exists = (file: string) => fs.exists(file).pipe(Effect.orElseSucceed(() => false))
-  for (const directory of (process.env["PATH"] ?? "").split(nodePath.delimiter).filter((entry) => entry !== "")) {
-    if (yield* exists(path.join(directory, "jj"))) return "jj"
-  }
-  const cache = path.join(
-    process.env["JJ_CACHE_DIR"] ??
-      path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher")
-  )
-  const releases = (yield* fs.readDirectory(cache).pipe(Effect.orElseSucceed((): Array<string> => [])))
-    .filter((entry) => /^jj-\d+\.\d+\.\d+$/.test(entry))
-    .sort((a, b) => compareVersions(b.slice(3), a.slice(3)))
-  for (const release of releases) {
-    const candidate = path.join(cache, release, "bin", "jj")
-    if (yield* exists(candidate)) return candidate
-  }
-  return "jj"
-})
 
 /**
  * Reads jj repositories through the jj CLI, strictly read-only: every call pins `--at-operation`, passes
@@ -85,7 +50,7 @@ const defaultBin = Effect.gen(function*() {
  * working copy, creates an operation or moves op heads, and user settings (templates, aliases, ui.*) cannot change
  * its output.
  */
-export class JjClient extends Effect.Service<JjClient>()("JjClient", {
+export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", {
   scoped: Effect.gen(function*() {
     const config = yield* JjConfig
     const bin = Option.isSome(config.bin) ? config.bin.value : yield* defaultBin
@@ -93,7 +58,7 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
     const path = yield* Path.Path
     const timeoutMs = Duration.toMillis(config.timeout)
     // A directory of our own as JJ_CONFIG replaces the user's configuration files. Its one setting stops jj from
-    // indexing every mutable commit for short id prefixes at start-up (10 ms per call at 100,000 commits); the
+    // indexing every mutable commit for short id prefixes at start-up (a cost that grows with the history); the
     // templates print full ids, so the output is the same.
     const configDir = yield* fs.makeTempDirectoryScoped({ prefix: "jj-watcher-config-" }).pipe(Effect.orDie)
     yield* fs.writeFileString(path.join(configDir, "config.toml"), `revsets.short-prefixes = "none()"\n`).pipe(
@@ -127,7 +92,7 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
       )
 
     const decodeLines = <A>(args: ReadonlyArray<string>, format: LineFormat<A>): Stream.Stream<A, JjError> =>
-      // A chunk of lines at a time, in a plain loop: a first import decodes ~100,000 lines, where an Effect per line
+      // A chunk of lines at a time, in a plain loop: a first import decodes a line per commit, where an Effect per line
       // would cost more than the decoding itself.
       lines(args).pipe(
         Stream.mapChunksEffect((chunk) => {
@@ -199,34 +164,34 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
     )
 
     /** Finds the workspace root, the store (through `.jj/repo` when it is a pointer file) and its op heads. */
-    const locate = (directory: string) =>
-      Effect.gen(function*() {
-        const workspaceRoot = path.resolve(directory)
-        const rootInfo = yield* fs.stat(workspaceRoot).pipe(
-          Effect.mapError(() => new RepositoryPathNotFound({ path: workspaceRoot }))
+    const locate = Effect.fn("JjClient.locate")(function*(directory: string) {
+      yield* Effect.annotateCurrentSpan("directory", directory)
+      const workspaceRoot = path.resolve(directory)
+      const rootInfo = yield* fs.stat(workspaceRoot).pipe(
+        Effect.mapError(() => new RepositoryPathNotFound({ path: workspaceRoot }))
+      )
+      if (rootInfo.type !== "Directory") {
+        return yield* new RepositoryPathNotFound({ path: workspaceRoot })
+      }
+      const notRepo = (reason: string) => new NotAJjRepository({ path: workspaceRoot, reason })
+      const dotJj = path.join(workspaceRoot, ".jj")
+      const dotJjInfo = yield* fs.stat(dotJj).pipe(Effect.mapError(() => notRepo("no .jj directory")))
+      if (dotJjInfo.type !== "Directory") return yield* notRepo(".jj is not a directory")
+      const repoPointer = path.join(dotJj, "repo")
+      const pointerInfo = yield* fs.stat(repoPointer).pipe(Effect.mapError(() => notRepo("no .jj/repo")))
+      const storePath = pointerInfo.type === "Directory"
+        ? repoPointer
+        : path.resolve(
+          dotJj,
+          (yield* fs.readFileString(repoPointer).pipe(Effect.mapError(() => notRepo("unreadable .jj/repo")))).trim()
         )
-        if (rootInfo.type !== "Directory") {
-          return yield* new RepositoryPathNotFound({ path: workspaceRoot })
-        }
-        const notRepo = (reason: string) => new NotAJjRepository({ path: workspaceRoot, reason })
-        const dotJj = path.join(workspaceRoot, ".jj")
-        const dotJjInfo = yield* fs.stat(dotJj).pipe(Effect.mapError(() => notRepo("no .jj directory")))
-        if (dotJjInfo.type !== "Directory") return yield* notRepo(".jj is not a directory")
-        const repoPointer = path.join(dotJj, "repo")
-        const pointerInfo = yield* fs.stat(repoPointer).pipe(Effect.mapError(() => notRepo("no .jj/repo")))
-        const storePath = pointerInfo.type === "Directory"
-          ? repoPointer
-          : path.resolve(
-            dotJj,
-            (yield* fs.readFileString(repoPointer).pipe(Effect.mapError(() => notRepo("unreadable .jj/repo")))).trim()
-          )
-        const opHeadsPath = path.join(storePath, "op_heads", "heads")
-        const headsInfo = yield* fs.stat(opHeadsPath).pipe(
-          Effect.mapError(() => notRepo(`no op heads at ${opHeadsPath}`))
-        )
-        if (headsInfo.type !== "Directory") return yield* notRepo(`${opHeadsPath} is not a directory`)
-        return { workspaceRoot, storePath, opHeadsPath } satisfies RepositoryLocation
-      }).pipe(Effect.withSpan("JjClient.locate", { attributes: { directory } }))
+      const opHeadsPath = path.join(storePath, "op_heads", "heads")
+      const headsInfo = yield* fs.stat(opHeadsPath).pipe(
+        Effect.mapError(() => notRepo(`no op heads at ${opHeadsPath}`))
+      )
+      if (headsInfo.type !== "Directory") return yield* notRepo(`${opHeadsPath} is not a directory`)
+      return { workspaceRoot, storePath, opHeadsPath } satisfies RepositoryLocation
+    })
 
     const operationEnd = (location: RepositoryLocation, operationId: OperationId) =>
       decodeLines(
@@ -239,29 +204,29 @@ export class JjClient extends Effect.Service<JjClient>()("JjClient", {
      * The operation to read at: the op head, read from disk. With several heads, the one that ended last (ties:
      * the greater id), so the choice is deterministic; no merge operation is ever written.
      */
-    const currentOperation = (location: RepositoryLocation) =>
-      Effect.gen(function*() {
-        const entries = yield* fs.readDirectory(location.opHeadsPath).pipe(
-          Effect.mapError(() =>
-            new NotAJjRepository({ path: location.workspaceRoot, reason: `cannot read ${location.opHeadsPath}` })
-          )
+    const currentOperation = Effect.fn("JjClient.currentOperation")(function*(location: RepositoryLocation) {
+      yield* Effect.annotateCurrentSpan("repository", location.workspaceRoot)
+      const entries = yield* fs.readDirectory(location.opHeadsPath).pipe(
+        Effect.mapError(() =>
+          new NotAJjRepository({ path: location.workspaceRoot, reason: `cannot read ${location.opHeadsPath}` })
         )
-        const heads = Arr.sort(entries.filter((name) => opIdPattern.test(name)), Order.string) as Array<OperationId>
-        if (heads.length === 0) {
-          return yield* new NotAJjRepository({ path: location.workspaceRoot, reason: "no operation heads" })
-        }
-        if (heads.length === 1) return { operationId: heads[0]!, heads } satisfies PinnedOperation
-        const ends = yield* Effect.forEach(
-          heads,
-          (id) => Effect.map(operationEnd(location, id), (end) => ({ id, end }))
-        )
-        const latest = ends.reduce((best, next) =>
-          next.end.getTime() > best.end.getTime() || (next.end.getTime() === best.end.getTime() && next.id > best.id)
-            ? next
-            : best
-        )
-        return { operationId: latest.id, heads } satisfies PinnedOperation
-      }).pipe(Effect.withSpan("JjClient.currentOperation", { attributes: { repository: location.workspaceRoot } }))
+      )
+      const heads = Arr.sort(entries.filter((name) => opIdPattern.test(name)), Order.string) as Array<OperationId>
+      if (heads.length === 0) {
+        return yield* new NotAJjRepository({ path: location.workspaceRoot, reason: "no operation heads" })
+      }
+      if (heads.length === 1) return { operationId: heads[0]!, heads } satisfies PinnedOperation
+      const ends = yield* Effect.forEach(
+        heads,
+        (id) => Effect.map(operationEnd(location, id), (end) => ({ id, end }))
+      )
+      const latest = ends.reduce((best, next) =>
+        next.end.getTime() > best.end.getTime() || (next.end.getTime() === best.end.getTime() && next.id > best.id)
+          ? next
+          : best
+      )
+      return { operationId: latest.id, heads } satisfies PinnedOperation
+    })
 
     /** Every visible commit but the root, newest first. */
     const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> =>

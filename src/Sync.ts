@@ -281,6 +281,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
      * path is missing or is not a jj repository.
      */
     const syncPath = Effect.fn("Sync.syncPath")(function*(target: SyncTarget) {
+      yield* Effect.annotateCurrentSpan("path", target.path)
       const location = yield* jj.locate(target.path)
       const segments = location.workspaceRoot.split("/").filter((segment) => segment !== "")
       const owner = yield* validName("owner", target.owner ?? segments.at(-2) ?? "")
@@ -294,6 +295,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
 
     /** Syncs a repository by its row id, reading the row afresh (the watcher's entry point). */
     const syncById = Effect.fn("Sync.syncById")(function*(id: RepositoryId, options?: SyncOptions) {
+      yield* Effect.annotateCurrentSpan("id", id)
       const repository = yield* repositories.getById(id).pipe(retryTransient)
       return yield* syncRepository(repository, options)
     })

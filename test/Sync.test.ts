@@ -3,6 +3,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import fs from "node:fs"
 import path from "node:path"
+import { allColumns, kindTables } from "../src/Sync/Columns.js"
 import { rowVersions } from "./support/database.js"
 import { makeTestLayer } from "./support/database.js"
 import {
@@ -22,6 +23,31 @@ import { sync } from "./support/sync.js"
 const base = makeBaseDir("sync")
 
 layer(makeTestLayer("sync"), { timeout: "120 seconds" })("sync mirrors jj exactly", (it) => {
+  it.effect("each mirrored table has exactly the columns its spec lists, and its key", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      // Migrations run on the layer's first use: sync once so the tables exist in this file's schema.
+      yield* sync(initRepo(base, "spec", "tables"))
+      for (const spec of Object.values(kindTables)) {
+        const columns = yield* sql<{ columnName: string; dataType: string }>`
+          SELECT column_name, format_type(atttypid, atttypmod) AS data_type FROM information_schema.columns
+          JOIN pg_attribute ON attrelid = ${spec.table}::regclass AND attname = column_name
+          WHERE table_schema = current_schema() AND table_name = ${spec.table}`
+        expect(columns.map((c) => c.columnName).sort(), spec.table).toEqual([...allColumns(spec)].sort())
+        const types = new Map(
+          columns.map((c) => [c.columnName, c.dataType.replace("timestamp with time zone", "timestamptz")])
+        )
+        for (const column of spec.read) expect(types.get(column.name), `${spec.table}.${column.name}`).toBe(column.type)
+        const [key] = yield* sql<{ columns: Array<string> }>`
+          SELECT array_agg(a.attname::text ORDER BY k.n) AS columns
+          FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, n), pg_attribute a
+          WHERE i.indrelid = ${spec.table}::regclass AND (i.indisunique) AND a.attrelid = i.indrelid
+            AND a.attnum = k.attnum
+          GROUP BY i.indexrelid`
+        expect(key?.columns, `${spec.table} key`).toEqual(["repository_id", ...spec.key])
+      }
+    }))
+
   it.effect("an empty repository", () =>
     Effect.gen(function*() {
       const repo = initRepo(base, "alice", "empty")

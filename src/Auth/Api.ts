@@ -7,7 +7,7 @@ export class User extends Schema.Class<User>("User")({
   isAdmin: Schema.Boolean
 }) {}
 
-export class CurrentUser extends Context.Tag("CurrentUser")<CurrentUser, User>() {}
+export class CurrentUser extends Context.Tag("jj-watcher/CurrentUser")<CurrentUser, User>() {}
 
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
   "Unauthorized",
@@ -22,21 +22,21 @@ export class Forbidden extends Schema.TaggedError<Forbidden>()(
 ) {}
 
 /** Bearer token of an admin: the admin token, or a JWT with the admin claim. */
-export class AdminAccess extends HttpApiMiddleware.Tag<AdminAccess>()("AdminAccess", {
+export class AdminAccess extends HttpApiMiddleware.Tag<AdminAccess>()("jj-watcher/AdminAccess", {
   failure: Schema.Union(Unauthorized, Forbidden),
   provides: CurrentUser,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
 /** Bearer token of an admin, or of the user named by the `:user` path segment. */
-export class OwnerAccess extends HttpApiMiddleware.Tag<OwnerAccess>()("OwnerAccess", {
+export class OwnerAccess extends HttpApiMiddleware.Tag<OwnerAccess>()("jj-watcher/OwnerAccess", {
   failure: Schema.Union(Unauthorized, Forbidden),
   provides: CurrentUser,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
 /** For `/metrics` when `METRICS_REQUIRE_TOKEN` is set: like AdminAccess, otherwise open. */
-export class MetricsAccess extends HttpApiMiddleware.Tag<MetricsAccess>()("MetricsAccess", {
+export class MetricsAccess extends HttpApiMiddleware.Tag<MetricsAccess>()("jj-watcher/MetricsAccess", {
   failure: Schema.Union(Unauthorized, Forbidden),
   security: { bearer: HttpApiSecurity.bearer }
 }) {}

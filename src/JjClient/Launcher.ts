@@ -13,8 +13,8 @@ import readline from "node:readline"
  * Starts jj processes from a small helper process instead of from this one.
  *
  * Node forks the whole process to spawn a child (libuv uses fork on Linux), and a fork costs time in proportion to
- * the parent's memory, blocking the event loop meanwhile: 4 ms per jj call at 160 MB, 10 ms at 300 MB, while a jj
- * call itself takes 15-30 ms. The helper is a bare Node process (40 MB) that spawns each jj with its stdout
+ * the parent's memory, blocking the event loop meanwhile for a sizeable part of what the jj call itself takes. The
+ * helper is a bare Node process that spawns each jj with its stdout
  * connected to a Unix socket this process listens on, so jj's output comes here directly; only the request, the
  * exit code and the tail of stderr go through the helper. A helper that dies is started again at the next call.
  */

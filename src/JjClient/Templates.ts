@@ -75,8 +75,7 @@ export const schemaLine = <A, I>(schema: Schema.Schema<A, I>): LineFormat<A> => 
 
 /**
  * A JSON line checked against `raw` in place, then turned into a value by `build`: for the listings of every commit,
- * where a decoding schema's copies of each line cost more than reading jj's output (0.8 s against 0.3 s for 100,000
- * commits). Only a line that fails the check is decoded by the schema, to say why.
+ * where a decoding schema's copies of each line cost more than reading jj's output. Only a line that fails the check is decoded by the schema, to say why.
  */
 const checkedJsonLine = <R, I, A>(
   raw: Schema.Schema<R, I>,

@@ -84,7 +84,7 @@ const ListParams = Schema.Struct({
   limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)))
 })
 
-/** The watcher's control endpoints, under `/api/watcher` (the paths of the earlier design). */
+/** The watcher's control endpoints, under `/api/watcher` (the paths its users already know). */
 export class WatcherApiGroup extends HttpApiGroup.make("watcher")
   .add(
     HttpApiEndpoint.get("status", "/status")

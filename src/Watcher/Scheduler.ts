@@ -9,8 +9,8 @@ export interface SchedulerOptions<K, E, A = unknown> {
   /** Syncs in flight across all repositories. */
   readonly concurrency: number
   /**
-   * Sync a lone notification at once (default). When false, every sync waits out the quiet period first: the
-   * earlier design's trailing debounce, kept for comparison in benchmarks.
+   * Sync a lone notification at once (default). When false, every sync waits out the quiet period first: a
+   * trailing debounce, kept for comparison in benchmarks.
    */
   readonly leading?: boolean
   /** First retry delay after a failure; doubles per consecutive failure (with jitter) up to `retryMax`. */

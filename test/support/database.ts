@@ -3,6 +3,8 @@ import { SqlClient } from "@effect/sql"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { DatabaseLive } from "../../src/Database.js"
 import { SyncLive } from "../../src/Layers.js"
+import { bookmarksTable, changesTable, conflictsTable } from "../../src/Sync/Columns.js"
+import type { KindTable } from "../../src/Sync/Columns.js"
 import { jjBin } from "./jj.js"
 import type { OracleBookmark, OracleChange, OracleConflict } from "./jj.js"
 
@@ -35,15 +37,32 @@ export const makeTestLayer = (label: string, extra: Record<string, string> = {})
 
 const iso = (date: Date) => date.toISOString()
 
+/** A repository's rows of a mirrored table, with the columns named (from its spec in `src/Sync/Columns.ts`). */
+const rowsOf = <A extends object>(table: string, columns: ReadonlyArray<string>, repositoryId: number) =>
+  SqlClient.SqlClient.pipe(
+    Effect.flatMap((sql) =>
+      sql<A>`SELECT ${sql.literal(columns.join(", "))} FROM ${sql(table)} WHERE repository_id = ${repositoryId}`
+    )
+  )
+
+/** Timestamps as ISO strings, as the oracle prints them. */
+const isoTimestamps = <A extends object>(row: A): A =>
+  Object.fromEntries(
+    Object.entries(row).map(([key, value]) => [key, value instanceof Date ? iso(value) : value])
+  ) as A
+
+const readColumns = (spec: KindTable<never>) => spec.read.map((column) => column.name)
+
 /** What the database holds for a repository, in the oracle's shapes. */
 export const mirrorOf = (repositoryId: number) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const changes = yield* sql<
-      Omit<OracleChange, "timestamp" | "committerTimestamp"> & { timestamp: Date; committerTimestamp: Date }
-    >`SELECT * FROM changes WHERE repository_id = ${repositoryId}`
-    const bookmarks = yield* sql<OracleBookmark & { targetChangeId: string | null; isDefault: boolean }>`
-      SELECT * FROM bookmarks WHERE repository_id = ${repositoryId}`
+    const changes = (yield* rowsOf<OracleChange>("changes", readColumns(changesTable), repositoryId)).map(isoTimestamps)
+    const bookmarks = yield* rowsOf<OracleBookmark & { targetChangeId: string | null; isDefault: boolean }>(
+      "bookmarks",
+      [...readColumns(bookmarksTable), "is_default"],
+      repositoryId
+    )
     const operations = yield* sql<{
       operationId: string
       parentOperationIds: Array<string>
@@ -55,33 +74,15 @@ export const mirrorOf = (repositoryId: number) =>
       isUndone: boolean
       operationType: string
     }>`SELECT * FROM jj_operations WHERE repository_id = ${repositoryId}`
-    const conflicts = yield* sql<OracleConflict & { resolved: boolean; resolvedAt: Date | null }>`
-      SELECT * FROM conflicts WHERE repository_id = ${repositoryId}`
+    const conflicts = yield* rowsOf<OracleConflict & { resolved: boolean; resolvedAt: Date | null }>(
+      "conflicts",
+      [...readColumns(conflictsTable), "resolved", "resolved_at"],
+      repositoryId
+    )
     return {
-      changes: changes.map((row): OracleChange => ({
-        commitId: row.commitId,
-        changeId: row.changeId,
-        parentCommitIds: row.parentCommitIds,
-        description: row.description,
-        authorName: row.authorName,
-        authorEmail: row.authorEmail,
-        timestamp: iso(row.timestamp),
-        committerName: row.committerName,
-        committerEmail: row.committerEmail,
-        committerTimestamp: iso(row.committerTimestamp),
-        isEmpty: row.isEmpty,
-        hasConflicts: row.hasConflicts,
-        isDivergent: row.isDivergent
-      })),
-      bookmarks: bookmarks.map((row) => ({
-        name: row.name,
-        remote: row.remote,
-        targetCommitIds: row.targetCommitIds,
-        isConflicted: row.isConflicted,
-        isTracked: row.isTracked,
-        targetChangeId: row.targetChangeId,
-        isDefault: row.isDefault
-      })),
+      changes,
+      bookmarks,
+      // The oracle reads jj's `user` (name@host) and end time; `operationDetails` compares the other columns.
       operations: operations.map((row) => ({
         operationId: row.operationId,
         parentOperationIds: row.parentOperationIds,
@@ -92,14 +93,7 @@ export const mirrorOf = (repositoryId: number) =>
         isUndone: row.isUndone,
         operationType: row.operationType
       })),
-      conflicts: conflicts.map((row) => ({
-        commitId: row.commitId,
-        changeId: row.changeId,
-        filePath: row.filePath,
-        sides: row.sides,
-        resolved: row.resolved,
-        resolvedAt: row.resolvedAt
-      }))
+      conflicts
     }
   })
 
