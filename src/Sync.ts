@@ -1,42 +1,21 @@
 import { SqlClient } from "@effect/sql"
-import { Clock, Config, Duration, Effect, Option, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Option, Schedule, Schema } from "effect"
 import { DatabaseConfig } from "./Database.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
-import { InvalidRepositoryName, RepositoryName } from "./Domain/Repository.js"
+import { InvalidRepositoryName, RepositoryName, repositoryVanished } from "./Domain/Repository.js"
 import type { KindCounts, Repository } from "./Domain/Repository.js"
-import { addCounts, emptyCounts, SyncResult, SyncTimeout } from "./Domain/Sync.js"
+import { emptyCounts, SyncResult, SyncTimeout } from "./Domain/Sync.js"
 import type { FullSyncReason, SyncError, SyncOptions, SyncTarget } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
 import { Repositories } from "./Repositories.js"
-import { fullPass } from "./Sync/FullPass.js"
-import { incrementalPass } from "./Sync/IncrementalPass.js"
+import { mirrorFormat, SyncConfig } from "./Sync/Config.js"
 import { MirrorWriter } from "./Sync/MirrorWriter.js"
 import { makePass } from "./Sync/Pass.js"
 import * as Plan from "./Sync/Plan.js"
-
-export const SyncConfig = Config.all({
-  /** Stop reading changes after this many and say so; unlimited when unset. */
-  maxChanges: Config.option(
-    Config.integer("WATCHER_MAX_CHANGES").pipe(Config.validate({
-      message: "WATCHER_MAX_CHANGES must be positive",
-      validation: (n) => n > 0
-    }))
-  ),
-  timeout: Config.duration("SYNC_TIMEOUT").pipe(Config.withDefault(Duration.minutes(10))),
-  retries: Config.integer("SYNC_RETRIES").pipe(Config.withDefault(3)),
-  batchSize: Config.integer("SYNC_BATCH_SIZE").pipe(Config.withDefault(2_000)),
-  notifyChannel: Config.string("NOTIFY_CHANNEL").pipe(Config.withDefault("jj_watcher")),
-  /** How often a repository is compared with jj in full, repairing drift; 0 turns reconciliation off. */
-  reconcileInterval: Config.duration("SYNC_RECONCILE_INTERVAL").pipe(Config.withDefault(Duration.hours(1)))
-})
-
-/**
- * The version of what a sync derives from jj into the tables. Bump it when a migration or a reader changes the rows a
- * mirror holds: every mirror written before is then read again in full ("format-changed").
- */
-export const mirrorFormat = 1
+import { runPlan } from "./Sync/RunPlan.js"
+import type { PlanOutcome } from "./Sync/RunPlan.js"
 
 const transientPgCodes = /^(08|40001|40P01|53300|57P0[123])/
 
@@ -61,12 +40,7 @@ const errorMessage = (error: unknown): string =>
   error instanceof Error && error.message !== "" ? error.message : String(error)
 
 /** What the transaction of one sync did; the rest of a `SyncResult` is known before it starts. */
-interface Applied {
-  readonly mode: "incremental" | "full"
-  readonly reason: FullSyncReason | null
-  readonly written: KindCounts
-  readonly repaired: KindCounts | null
-  readonly changesTruncated: boolean
+interface Applied extends Omit<PlanOutcome, "added"> {
   readonly counts: KindCounts
   readonly previousOperationId: Repository["lastSyncedOperationId"]
 }
@@ -148,42 +122,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           writer,
           onProgress
         })
-        const result = yield* Plan.SyncPlan.$match(plan, {
-          Unchanged: () => Effect.dieMessage("an unchanged plan reads nothing"),
-          Incremental: ({ since }) =>
-            Effect.map(incrementalPass(pass, since), (incremental) => ({
-              mode: "incremental" as const,
-              reason: null,
-              written: incremental.written,
-              added: incremental.added,
-              repaired: null,
-              changesTruncated: false
-            })),
-          // The difference is applied first, so that the full pass after it writes only drift.
-          Reconcile: ({ since }) =>
-            Effect.gen(function*() {
-              const incremental = yield* incrementalPass(pass, since)
-              yield* writer.clearStaging(repository.enabledKinds)
-              const full = yield* fullPass(pass)
-              return {
-                mode: "full" as const,
-                reason: "reconciliation" as const,
-                written: addCounts(incremental.written, full.written),
-                added: undefined,
-                repaired: full.written,
-                changesTruncated: full.changesTruncated
-              }
-            }),
-          Full: ({ reason }) =>
-            Effect.map(fullPass(pass), (full) => ({
-              mode: "full" as const,
-              reason,
-              written: full.written,
-              added: undefined,
-              repaired: null,
-              changesTruncated: full.changesTruncated
-            }))
-        })
+        const result = yield* runPlan(pass, plan)
         const counts = yield* repositories.recordSync({
           id,
           operationId: pinned.operationId,
@@ -261,10 +200,13 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
       }).pipe(
         Effect.tap((result) => Metrics.recordSync(result, result.durationMs / 1000)),
         Effect.tapError((error) =>
-          Effect.zipRight(
-            repositories.recordFailure(repository.id, errorMessage(error)).pipe(Effect.ignore),
-            Metrics.recordSyncFailure
-          )
+          Effect.gen(function*() {
+            // A repository deleted under a sync fails in whatever jj was doing; what is recorded is why.
+            const present = yield* Effect.isSuccess(jj.locate(repository.path))
+            const message = present ? errorMessage(error) : repositoryVanished(repository.path)
+            yield* repositories.recordFailure(repository.id, message).pipe(Effect.ignore)
+            yield* Metrics.recordSyncFailure
+          })
         ),
         Effect.scoped,
         Effect.withSpan("Sync.syncRepository", { attributes: { owner: repository.owner, name: repository.name } })

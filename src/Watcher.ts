@@ -2,13 +2,15 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Metric, Option, Schema, Stream } from "effect"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryLocation } from "./Domain/Jj.js"
+import { repositoryVanished } from "./Domain/Repository.js"
 import type { Repository, RepositoryName } from "./Domain/Repository.js"
 import { SyncWaitExceeded } from "./Domain/Sync.js"
 import type { SyncResult } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
 import { Repositories } from "./Repositories.js"
-import { SyncConfig, SyncService } from "./Sync.js"
+import { SyncService } from "./Sync.js"
+import { SyncConfig } from "./Sync/Config.js"
 import { headsSynced } from "./Sync/Plan.js"
 import { WatcherConfig } from "./Watcher/Config.js"
 import { makeDetection } from "./Watcher/Detection.js"
@@ -71,7 +73,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         if (!vanishedReported.has(id)) {
           vanishedReported.add(id)
           yield* Effect.logWarning(`stopped watching ${entry.label}: ${entry.root} vanished`)
-          yield* repositories.recordFailure(id, `repository directory vanished: ${entry.root}`).pipe(Effect.ignore)
+          yield* repositories.recordFailure(id, repositoryVanished(entry.root)).pipe(Effect.ignore)
         }
       })
 

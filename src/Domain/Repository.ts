@@ -98,3 +98,6 @@ export class PathOutsideBase extends Schema.TaggedError<PathOutsideBase>()("Path
     return `${this.path} resolves outside the base directory`
   }
 }
+
+/** What a repository's row records when its directory is gone (its rows stay). */
+export const repositoryVanished = (path: string) => `repository directory vanished: ${path}`

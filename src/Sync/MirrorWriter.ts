@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import { Effect } from "effect"
 import type { RepositoryId } from "../Domain/Ids.js"
 import type { Bookmark, Change, ConflictedCommit, Operation } from "../Domain/Jj.js"
@@ -136,30 +137,47 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     `
 
     /**
-     * The upsert and the delete are one statement (they touch disjoint rows). A difference then recomputes
-     * `is_divergent` (more than one visible commit with the change id, as jj defines it) for the changes it touched.
+     * Upserts every staged row of a kind whose rows are exactly what jj reports (changes, operations) and deletes the
+     * stored rows `stale` selects (as `t`), in one statement: they touch disjoint rows. Only rows that differ are
+     * written. "all" deletes every stored row that was not staged.
+     */
+    const upsertStaged = (
+      spec: KindTable<never>,
+      id: RepositoryId,
+      update: ReadonlyArray<string>,
+      stale: Statement.Fragment | "all"
+    ) => {
+      const key = spec.key.join(", ")
+      const sameKey = spec.key.map((name) => `i.${name} = t.${name}`).join(" AND ")
+      return sql<Merged>`
+        WITH upserted AS (
+          INSERT INTO ${sql.literal(spec.table)} SELECT * FROM ${sql.literal(spec.staging)}
+          ON CONFLICT (repository_id, ${sql.literal(key)}) DO UPDATE SET ${sql.literal(setFromExcluded(update))}
+          WHERE ${sql.literal(spec.table)}.* IS DISTINCT FROM excluded.*
+          RETURNING xmax = 0 AS inserted
+        ), deleted AS (
+          DELETE FROM ${sql.literal(spec.table)} t WHERE t.repository_id = ${id} AND ${
+        stale === "all" ? sql.literal(`NOT EXISTS (SELECT 1 FROM ${spec.staging} i WHERE ${sameKey})`) : stale
+      }
+          RETURNING 1
+        ) ${mergedCounts}
+      `.pipe(Effect.map(([merged]) => merged!))
+    }
+
+    /**
+     * A difference deletes the commits that went away, then recomputes `is_divergent` (more than one visible commit
+     * with the change id, as jj defines it) for the changes it touched.
      */
     const mergeChanges = (id: RepositoryId, scope: MergeScope, large: boolean) =>
       Effect.gen(function*() {
         yield* analyze(changesTable.staging, large)
-        const [merged] = yield* sql<Merged>`
-          WITH upserted AS (
-            INSERT INTO changes SELECT * FROM incoming_changes
-            ON CONFLICT (repository_id, commit_id) DO UPDATE SET ${
-          sql.literal(setFromExcluded(valueColumns(changesTable)))
-        }
-            WHERE changes.* IS DISTINCT FROM excluded.*
-            RETURNING xmax = 0 AS inserted
-          ), deleted AS (
-            DELETE FROM changes c WHERE c.repository_id = ${id} AND ${
-          scope === "all"
-            ? sql`NOT EXISTS (SELECT 1 FROM incoming_changes i WHERE i.commit_id = c.commit_id)`
-            : sql`c.commit_id = ANY(${textArray(scope.hiddenCommitIds)})`
-        }
-            RETURNING 1
-          ) ${mergedCounts}
-        `
-        if (scope === "all") return merged!
+        const merged = yield* upsertStaged(
+          changesTable,
+          id,
+          valueColumns(changesTable),
+          scope === "all" ? "all" : sql`t.commit_id = ANY(${textArray(scope.hiddenCommitIds)})`
+        )
+        if (scope === "all") return merged
         const divergence = yield* count(sql<{ readonly n: number }>`
           WITH counted AS (
             SELECT commit_id, count(*) OVER (PARTITION BY change_id) > 1 AS divergent FROM changes
@@ -170,7 +188,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
             RETURNING 1
           ) SELECT count(*)::int AS n FROM updated
         `)
-        return { written: merged!.written + divergence, added: merged!.added }
+        return { written: merged.written + divergence, added: merged.added }
       }).pipe(Effect.withSpan("MirrorWriter.mergeChanges", { attributes: { scope: scopeName(scope) } }))
 
     /**
@@ -210,24 +228,14 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     /** A difference only adds operations: the log only grows while the previous head stays an ancestor. */
     const mergeOperations = (id: RepositoryId, scope: MergeScope, large: boolean) =>
       analyze(operationsTable.staging, large).pipe(
-        Effect.zipRight(sql<Merged>`
-          WITH upserted AS (
-            INSERT INTO jj_operations SELECT * FROM incoming_operations
-            ON CONFLICT (repository_id, operation_id) DO UPDATE SET ${
-          sql.literal(setFromExcluded([...valueColumns(operationsTable), "is_undone"]))
-        }
-            WHERE jj_operations.* IS DISTINCT FROM excluded.*
-            RETURNING xmax = 0 AS inserted
-          ), deleted AS (
-            DELETE FROM jj_operations o WHERE o.repository_id = ${id} AND ${
-          scope === "all"
-            ? sql`NOT EXISTS (SELECT 1 FROM incoming_operations i WHERE i.operation_id = o.operation_id)`
-            : sql`false`
-        }
-            RETURNING 1
-          ) ${mergedCounts}
-        `),
-        Effect.map(([merged]) => merged!),
+        Effect.zipRight(
+          upsertStaged(
+            operationsTable,
+            id,
+            [...valueColumns(operationsTable), "is_undone"],
+            scope === "all" ? "all" : sql`false`
+          )
+        ),
         Effect.withSpan("MirrorWriter.mergeOperations", { attributes: { scope: scopeName(scope) } })
       )
 

@@ -1,0 +1,64 @@
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+import type { JjError, PreviousOperationMissing, PreviousOperationUnrelated } from "../Domain/JjErrors.js"
+import type { KindCounts } from "../Domain/Repository.js"
+import { addCounts } from "../Domain/Sync.js"
+import type { FullSyncReason } from "../Domain/Sync.js"
+import { fullPass } from "./FullPass.js"
+import { incrementalPass } from "./IncrementalPass.js"
+import type { Pass } from "./Pass.js"
+import type { SyncPlan } from "./Plan.js"
+
+/** What the passes of a plan did, inside the sync's transaction. */
+export interface PlanOutcome {
+  readonly mode: "incremental" | "full"
+  readonly reason: FullSyncReason | null
+  readonly written: KindCounts
+  /** Rows added net, to keep the stored row counts; undefined after a full pass (the counts are taken again). */
+  readonly added: KindCounts | undefined
+  /** Drift a reconciliation repaired; null otherwise. */
+  readonly repaired: KindCounts | null
+  readonly changesTruncated: boolean
+}
+
+/** Runs the passes a plan calls for. */
+export const runPlan = (
+  pass: Pass,
+  plan: Exclude<SyncPlan, { readonly _tag: "Unchanged" }>
+): Effect.Effect<PlanOutcome, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> => {
+  switch (plan._tag) {
+    case "Incremental":
+      return Effect.map(incrementalPass(pass, plan.since), ({ added, written }) => ({
+        mode: "incremental",
+        reason: null,
+        written,
+        added,
+        repaired: null,
+        changesTruncated: false
+      }))
+    case "Full":
+      return Effect.map(fullPass(pass), ({ changesTruncated, written }) => ({
+        mode: "full",
+        reason: plan.reason,
+        written,
+        added: undefined,
+        repaired: null,
+        changesTruncated
+      }))
+    case "Reconcile":
+      // The difference is applied first, so that the full pass after it writes only drift.
+      return Effect.gen(function*() {
+        const incremental = yield* incrementalPass(pass, plan.since)
+        yield* pass.writer.clearStaging(pass.kinds)
+        const full = yield* fullPass(pass)
+        return {
+          mode: "full",
+          reason: "reconciliation",
+          written: addCounts(incremental.written, full.written),
+          added: undefined,
+          repaired: full.written,
+          changesTruncated: full.changesTruncated
+        } as const
+      })
+  }
+}
