@@ -21,6 +21,7 @@ import { pathToFileURL } from "node:url"
 import { DatabaseLive } from "../src/Database.js"
 import { SyncResult } from "../src/Domain/Sync.js"
 import type { SyncMode } from "../src/Domain/Sync.js"
+import { pinnedArgs } from "../src/JjClient.js"
 import { changeTemplate } from "../src/JjClient/Templates.js"
 import { SyncLive } from "../src/Layers.js"
 import { SyncService } from "../src/Sync.js"
@@ -109,20 +110,14 @@ const jjLogAlone = (repository: string, operationId: string, directory: string, 
         "-f",
         timeFormat,
         jjBin,
-        "--repository",
-        repository,
-        "--ignore-working-copy",
-        "--at-operation",
-        operationId,
-        "--no-pager",
-        "--color",
-        "never",
-        "log",
-        "--revisions",
-        "all() ~ root()",
-        "--no-graph",
-        "-T",
-        changeTemplate
+        ...pinnedArgs(repository, operationId, [
+          "log",
+          "--revisions",
+          "all() ~ root()",
+          "--no-graph",
+          "-T",
+          changeTemplate
+        ])
       ).pipe(Command.env({ JJ_CONFIG: emptyConfig, COLUMNS: "1000" }))
     )
     return readJjCalls(log)[0]!

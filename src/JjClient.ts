@@ -44,6 +44,19 @@ export const JjConfig = Config.all({
 
 const opIdPattern = /^[0-9a-f]+$/
 
+/** jj's arguments for a read of the repository at `workspaceRoot` as it was at `operationId`, touching nothing. */
+export const pinnedArgs = (workspaceRoot: string, operationId: string, rest: ReadonlyArray<string>) => [
+  "--repository",
+  workspaceRoot,
+  "--ignore-working-copy",
+  "--at-operation",
+  operationId,
+  "--no-pager",
+  "--color",
+  "never",
+  ...rest
+]
+
 /**
  * Reads jj repositories through the jj CLI, strictly read-only: every call pins `--at-operation`, passes
  * `--ignore-working-copy`, and runs with a configuration of its own instead of the user's, so it never snapshots a
@@ -109,17 +122,8 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         })
       )
 
-    const pinned = (location: RepositoryLocation, operationId: OperationId, rest: ReadonlyArray<string>) => [
-      "--repository",
-      location.workspaceRoot,
-      "--ignore-working-copy",
-      "--at-operation",
-      operationId,
-      "--no-pager",
-      "--color",
-      "never",
-      ...rest
-    ]
+    const pinned = (location: RepositoryLocation, operationId: OperationId, rest: ReadonlyArray<string>) =>
+      pinnedArgs(location.workspaceRoot, operationId, rest)
 
     const version = lines(["--version"]).pipe(
       Stream.runCollect,

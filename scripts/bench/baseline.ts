@@ -3,6 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import fs from "node:fs"
 import path from "node:path"
+import { pinnedArgs } from "../../src/JjClient.js"
 import { output } from "./support.js"
 
 /**
@@ -111,18 +112,9 @@ export const baselineSync = (options: {
     const jj = (...args: ReadonlyArray<string>) =>
       output(
         `jj ${args[0]}`,
-        Command.make(
-          options.jjBin,
-          "--repository",
-          options.path,
-          "--ignore-working-copy",
-          "--at-operation",
-          operationId,
-          "--no-pager",
-          "--color",
-          "never",
-          ...args
-        ).pipe(Command.env({ JJ_CONFIG: options.jjConfigDir, COLUMNS: "1000" }))
+        Command.make(options.jjBin, ...pinnedArgs(options.path, operationId, args)).pipe(
+          Command.env({ JJ_CONFIG: options.jjConfigDir, COLUMNS: "1000" })
+        )
       )
 
     const [changeOutput, operationOutput, bookmarkOutput] = yield* Effect.all([
