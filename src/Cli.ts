@@ -7,6 +7,7 @@ import { SyncResult } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
 import { SyncLive } from "./Layers.js"
 import { SyncService } from "./Sync.js"
+import { describeRead } from "./Sync/Progress.js"
 import { version } from "./Version.js"
 
 const shortId = (id: string) => id.slice(0, 12)
@@ -72,8 +73,7 @@ const withProgressLine = <A, E, R>(
     const show = Effect.sync(() => {
       if (latest === undefined) return
       shown = true
-      const read = Object.entries(latest).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`).join(", ")
-      process.stderr.write(`\r\x1b[2Kreading… ${read}`)
+      process.stderr.write(`\r\x1b[2Kreading… ${describeRead(latest)}`)
     })
     return yield* Effect.acquireUseRelease(
       show.pipe(Effect.repeat(Schedule.spaced(Duration.millis(250))), Effect.delay(Duration.seconds(1)), Effect.fork),

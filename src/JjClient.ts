@@ -90,19 +90,24 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     const lines = (args: ReadonlyArray<string>): Stream.Stream<string, JjError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
         const process = yield* launcher.start(bin, args, env).pipe(Effect.mapError(unavailable))
+        // Bounded by inactivity, not by total time: a jj that keeps writing (a large first import) runs as long as it
+        // needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT` has stalled.
+        const stalled = () => new JjTimeout({ args, timeoutMs })
         const exit = Effect.gen(function*() {
-          const { exitCode, stderr } = yield* process.ended.pipe(Effect.mapError(unavailable))
+          const { exitCode, stderr } = yield* process.ended.pipe(
+            Effect.mapError(unavailable),
+            Effect.timeoutFail({ duration: config.timeout, onTimeout: stalled })
+          )
           if (exitCode !== 0) return yield* new JjCommandFailed({ args, exitCode, stderr })
         })
         return process.stdout.pipe(
           Stream.mapError(unavailable),
+          Stream.timeoutFail(stalled, config.timeout),
           Stream.decodeText(),
           Stream.splitLines,
           Stream.concat(Stream.drain(Stream.fromEffect(exit)))
         )
-      })).pipe(
-        Stream.interruptWhen(Effect.sleep(config.timeout).pipe(Effect.zipRight(new JjTimeout({ args, timeoutMs }))))
-      )
+      }))
 
     const decodeLines = <A>(args: ReadonlyArray<string>, format: LineFormat<A>): Stream.Stream<A, JjError> =>
       // A chunk of lines at a time, in a plain loop: a first import decodes a line per commit, where an Effect per line

@@ -19,15 +19,16 @@ import type { PlanOutcome } from "./Sync/RunPlan.js"
 
 const transientPgCodes = /^(08|40001|40P01|53300|57P0[123])/
 
-/** Failures worth another attempt: lost or refused connections, serialization failures, jj lock contention. */
+/**
+ * Failures worth another attempt: lost or refused connections, serialization failures, jj lock contention. A jj that
+ * stalled (`JjTimeout`) is not retried: at the same operation it would stall again.
+ */
 const isTransient = (error: SyncError): boolean => {
   switch (error._tag) {
     case "SqlError": {
       const code = (error.cause as { readonly code?: unknown } | undefined)?.code
       return typeof code !== "string" || transientPgCodes.test(code)
     }
-    case "JjTimeout":
-      return true
     case "JjCommandFailed":
       // e.g. an op head replaced (and its operation gc'ed) between reading the heads and running jj.
       return /lock|temporar|resource busy|no operation id matching|concurrent/i.test(error.stderr)

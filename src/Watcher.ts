@@ -12,6 +12,7 @@ import { Repositories } from "./Repositories.js"
 import { SyncService } from "./Sync.js"
 import { SyncConfig } from "./Sync/Config.js"
 import { headsSynced } from "./Sync/Plan.js"
+import { logProgressEvery } from "./Sync/Progress.js"
 import { WatcherConfig } from "./Watcher/Config.js"
 import { makeDetection } from "./Watcher/Detection.js"
 import type { Watched } from "./Watcher/Detection.js"
@@ -88,7 +89,12 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       concurrency: config.concurrency,
       retryBase: config.retryBase,
       retryMax: config.retryMax,
-      sync: (id) => sync.syncById(id),
+      // A long sync (a first import) says how far it got in the log.
+      sync: (id) =>
+        Effect.flatMap(
+          logProgressEvery(detection.get(id)?.label ?? `repository ${id}`, Duration.toMillis(config.progressInterval)),
+          (onProgress) => sync.syncById(id, { onProgress })
+        ),
       onResult: (id, exit, { pendingSince, previousFailures }) =>
         Exit.match(exit, {
           onSuccess: (result) =>

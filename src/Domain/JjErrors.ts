@@ -43,12 +43,13 @@ export class JjOutputInvalid extends Schema.TaggedError<JjOutputInvalid>()("JjOu
   }
 }
 
+/** jj wrote nothing for `JJ_TIMEOUT` (it stalled); a call that keeps writing is never cut off. */
 export class JjTimeout extends Schema.TaggedError<JjTimeout>()("JjTimeout", {
   args: Schema.Array(Schema.String),
   timeoutMs: Schema.Number
 }) {
   get message() {
-    return `jj ${this.args.join(" ")} did not finish within ${this.timeoutMs} ms`
+    return `jj ${this.args.join(" ")} produced no output for ${this.timeoutMs} ms`
   }
 }
 

@@ -25,6 +25,8 @@ export const WatcherConfig = Config.all({
   concurrency: Config.integer("WATCHER_CONCURRENCY").pipe(Config.withDefault(Math.max(2, os.availableParallelism()))),
   retryBase: millis("WATCHER_RETRY_BASE_MS", 1_000),
   retryMax: millis("WATCHER_RETRY_MAX_MS", 300_000),
-  shutdownTimeout: millis("WATCHER_SHUTDOWN_TIMEOUT_MS", 10_000)
+  shutdownTimeout: millis("WATCHER_SHUTDOWN_TIMEOUT_MS", 10_000),
+  /** How often a long sync (a first import) logs the rows read so far and their rate. */
+  progressInterval: millis("WATCHER_PROGRESS_INTERVAL_MS", 5_000)
 })
 export type WatcherConfig = Config.Config.Success<typeof WatcherConfig>
