@@ -33,7 +33,9 @@ import { fixed, headOf, jjBin, jjConfigDir, makeBase, output, summarize } from "
 
 const BenchConfig = Config.all({
   sizes: Config.array(Config.integer(), "BENCH_SYNC_SIZES").pipe(Config.withDefault([1_000, 10_000, 100_000])),
-  runs: Config.integer("BENCH_SYNC_RUNS").pipe(Config.withDefault(20))
+  runs: Config.integer("BENCH_SYNC_RUNS").pipe(Config.withDefault(20)),
+  /** Commits of the merge-heavy history whose first import is measured both ways; 0 skips it. */
+  mergeHeavy: Config.integer("BENCH_SYNC_MERGE_HEAVY").pipe(Config.withDefault(50_000))
 })
 
 const targets = { importCommitsPerSecond: 20_000, importRssMb: 300, oneOpMs: 50, oneOpGrowth: 1.5 } as const
@@ -116,7 +118,7 @@ const jjLogAlone = (repository: string, operationId: string, directory: string, 
           "all() ~ root()",
           "--no-graph",
           "-T",
-          changeTemplate
+          changeTemplate("inline")
         ])
       ).pipe(Command.env({ JJ_CONFIG: emptyConfig, COLUMNS: "1000" }))
     )
@@ -384,8 +386,83 @@ const verdicts = (results: ReadonlyArray<SizeResult>) => {
   ]
 }
 
+/** One first import of the merge-heavy history into a schema of its own, by the CLI, with extra settings. */
+const importMerges = (repository: string, directory: string, label: string, env: Record<string, string>) =>
+  Effect.gen(function*() {
+    const schema = `bench_merges_${process.pid}_${label}`
+    const sql = Context.get(
+      yield* Layer.build(DatabaseLive).pipe(Effect.withConfigProvider(configFor(schema))),
+      SqlClient.SqlClient
+    )
+    yield* Effect.addFinalizer(() => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`.pipe(Effect.ignore))
+    const calls = path.join(directory, label)
+    fs.mkdirSync(calls)
+    const jjTimer = timedJj(calls)
+    const run = yield* runCli(
+      ["sync", repository, "--owner", owner, "--name", "merges", "--json"],
+      { DATABASE_SCHEMA: schema, JJ_BIN: jjTimer.wrapper, ...env },
+      calls
+    )
+    const result = yield* Schema.decode(Schema.parseJson(SyncResult))(run.stdout.trim().split("\n").at(-1) ?? "")
+    const [emptiness] = yield* sql<{ readonly empty: number; readonly merges: number }>`
+      SELECT count(*) FILTER (WHERE is_empty)::int AS empty, count(*) FILTER (WHERE cardinality(parent_commit_ids) > 1)::int AS merges
+      FROM changes`
+    return { run, result, jjCalls: readJjCalls(jjTimer.log), emptiness: emptiness! }
+  })
+
+/**
+ * The first import of a merge-heavy history (shape a): merges' emptiness read apart by parallel jj processes (our
+ * way), and in the one listing (`JJ_MERGE_BATCH_SIZE=0`, the way before), in the same run.
+ */
+const measureMergeHeavy = (size: number) =>
+  Effect.gen(function*() {
+    const repo = yield* Effect.promise(() => generatedRepo(size, "merge-heavy"))
+    const base = makeBase(`sync-merges-${size}`)
+    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(base, { recursive: true, force: true })))
+    const repository = path.join(base, owner, "merges")
+    fs.cpSync(repo.path, repository, { recursive: true })
+    const ours = yield* importMerges(repository, base, "parallel", {})
+    const inline = yield* importMerges(repository, base, "inline", { JJ_MERGE_BATCH_SIZE: "0" })
+    const lines = [
+      `\n== merge-heavy history, first import (${count(ours.result.counts.changes)} commits, ${
+        count(ours.emptiness.merges)
+      } merges; ${repo.generated ? "generated now" : "cached"}: git fast-import ${
+        seconds(repo.fastImportMs)
+      }, jj git init ${seconds(repo.jjImportMs)})`,
+      row("", "merges apart", "merges inline", "inline / apart")
+    ]
+    const rate = (r: typeof ours) => perSecond(r.result.counts.changes, r.result.durationMs)
+    const jjCpu = (r: typeof ours) => r.jjCalls.reduce((sum, call) => sum + call.cpuMs, 0)
+    const jjPeak = (r: typeof ours) => Math.max(0, ...r.jjCalls.map((call) => call.maxRssKb))
+    lines.push(
+      row(
+        "import",
+        seconds(ours.result.durationMs),
+        seconds(inline.result.durationMs),
+        `${fixed(inline.result.durationMs / ours.result.durationMs)}x`
+      ),
+      row("import throughput", `${count(rate(ours))} commits/s`, `${count(rate(inline))} commits/s`),
+      row("CPU, jj processes", seconds(jjCpu(ours)), seconds(jjCpu(inline))),
+      row("CPU, jj-watcher process", seconds(ours.run.cpuMs), seconds(inline.run.cpuMs)),
+      row("jj processes", String(ours.jjCalls.length), String(inline.jjCalls.length)),
+      row("peak RSS, jj-watcher", mb(ours.run.maxRssKb), mb(inline.run.maxRssKb)),
+      row("peak RSS, largest jj", mb(jjPeak(ours)), mb(jjPeak(inline))),
+      // Our process, the listing and one emptiness reader per core at most at once.
+      row(
+        "peak RSS, all (bound)",
+        mb(ours.run.maxRssKb + (1 + os.availableParallelism()) * jjPeak(ours)),
+        mb(inline.run.maxRssKb + jjPeak(inline))
+      ),
+      row("empty merges", count(ours.emptiness.empty), count(inline.emptiness.empty)),
+      `${
+        ours.emptiness.empty === inline.emptiness.empty ? "same" : "DIFFERENT"
+      } emptiness both ways; target >= 5,000 commits/s: ${rate(ours) >= 5_000 ? "PASS" : "FAIL"} (${count(rate(ours))})`
+    )
+    return lines.join("\n")
+  }).pipe(Effect.scoped)
+
 const main = Effect.gen(function*() {
-  const { runs, sizes } = yield* BenchConfig
+  const { mergeHeavy, runs, sizes } = yield* BenchConfig
   yield* Console.log(
     `jj ${jjBin}; sizes ${sizes.map(count).join(", ")}; ${runs} one-operation runs per size; ${os.cpus().length} CPUs`
   )
@@ -409,6 +486,7 @@ const main = Effect.gen(function*() {
   }
   yield* Console.log("\n== targets")
   for (const line of verdicts(results)) yield* Console.log(line)
+  if (mergeHeavy > 0) yield* Console.log(yield* measureMergeHeavy(mergeHeavy))
 })
 
 main.pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

@@ -1,7 +1,22 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
+import {
+  Array as Arr,
+  Chunk,
+  Clock,
+  Config,
+  Duration,
+  Effect,
+  Either,
+  Option,
+  Order,
+  Queue,
+  Ref,
+  Stream,
+  Take
+} from "effect"
+import os from "node:os"
 import type { OperationId } from "./Domain/Ids.js"
 import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import {
@@ -11,14 +26,14 @@ import {
   JjUnavailable,
   NotAJjRepository,
   PreviousOperationMissing,
-  PreviousOperationUnrelated,
-  RepositoryPathNotFound
+  PreviousOperationUnrelated
 } from "./Domain/JjErrors.js"
 import type { JjError } from "./Domain/JjErrors.js"
 import { compareVersions, defaultBin } from "./JjClient/Binary.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
-import type { LineFormat } from "./JjClient/Templates.js"
+import { locate as locateIn } from "./JjClient/Locate.js"
+import type { CommitFields, LineFormat } from "./JjClient/Templates.js"
 import {
   BookmarkLine,
   bookmarkTemplate,
@@ -28,6 +43,8 @@ import {
   changeWithBookmarksTemplate,
   ConflictLine,
   conflictTemplate,
+  EmptinessLine,
+  emptinessTemplate,
   OperationEndLine,
   operationEndTemplate,
   OperationLine,
@@ -39,7 +56,15 @@ export const minimumJjVersion = "0.45.0"
 
 export const JjConfig = Config.all({
   bin: Config.option(Config.string("JJ_BIN")),
-  timeout: Config.duration("JJ_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60)))
+  timeout: Config.duration("JJ_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60))),
+  /**
+   * Merges whose emptiness one jj process reads, apart from the listing of every commit and in parallel (one process
+   * per core); 0 reads it in the listing itself.
+   */
+  mergeBatchSize: Config.integer("JJ_MERGE_BATCH_SIZE").pipe(
+    Config.withDefault(1_000),
+    Config.validate({ message: "JJ_MERGE_BATCH_SIZE must be 0 or more", validation: (n) => n >= 0 })
+  )
 })
 
 const opIdPattern = /^[0-9a-f]+$/
@@ -173,34 +198,8 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     )
 
     /** Finds the workspace root, the store (through `.jj/repo` when it is a pointer file) and its op heads. */
-    const locate = Effect.fn("JjClient.locate")(function*(directory: string) {
-      yield* Effect.annotateCurrentSpan("directory", directory)
-      const workspaceRoot = path.resolve(directory)
-      const rootInfo = yield* fs.stat(workspaceRoot).pipe(
-        Effect.mapError(() => new RepositoryPathNotFound({ path: workspaceRoot }))
-      )
-      if (rootInfo.type !== "Directory") {
-        return yield* new RepositoryPathNotFound({ path: workspaceRoot })
-      }
-      const notRepo = (reason: string) => new NotAJjRepository({ path: workspaceRoot, reason })
-      const dotJj = path.join(workspaceRoot, ".jj")
-      const dotJjInfo = yield* fs.stat(dotJj).pipe(Effect.mapError(() => notRepo("no .jj directory")))
-      if (dotJjInfo.type !== "Directory") return yield* notRepo(".jj is not a directory")
-      const repoPointer = path.join(dotJj, "repo")
-      const pointerInfo = yield* fs.stat(repoPointer).pipe(Effect.mapError(() => notRepo("no .jj/repo")))
-      const storePath = pointerInfo.type === "Directory"
-        ? repoPointer
-        : path.resolve(
-          dotJj,
-          (yield* fs.readFileString(repoPointer).pipe(Effect.mapError(() => notRepo("unreadable .jj/repo")))).trim()
-        )
-      const opHeadsPath = path.join(storePath, "op_heads", "heads")
-      const headsInfo = yield* fs.stat(opHeadsPath).pipe(
-        Effect.mapError(() => notRepo(`no op heads at ${opHeadsPath}`))
-      )
-      if (headsInfo.type !== "Directory") return yield* notRepo(`${opHeadsPath} is not a directory`)
-      return { workspaceRoot, storePath, opHeadsPath } satisfies RepositoryLocation
-    })
+    const locate = (directory: string) =>
+      locateIn(directory).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.provideService(Path.Path, path))
 
     const operationEnd = (location: RepositoryLocation, operationId: OperationId) =>
       decodeLines(
@@ -237,12 +236,79 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       return { operationId: latest.id, heads } satisfies PinnedOperation
     })
 
-    /** Every visible commit but the root, newest first. */
-    const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> =>
-      decodeLines(
-        pinned(location, operationId, ["log", "--revisions", "all() ~ root()", "--no-graph", "-T", changeTemplate]),
+    /** Whether each of the given commits is empty, in one jj process. */
+    const emptiness = (
+      location: RepositoryLocation,
+      operationId: OperationId,
+      pending: ReadonlyArray<CommitFields>
+    ) => {
+      const args = pinned(location, operationId, [
+        "log",
+        "--revisions",
+        pending.map((commit) => commit.commitId).join(" | "),
+        "--no-graph",
+        "-T",
+        emptinessTemplate
+      ])
+      return decodeLines(args, EmptinessLine).pipe(
+        Stream.runFold(new Map<string, boolean>(), (empty, line) => empty.set(line.commitId, line.isEmpty)),
+        Effect.flatMap((empty) =>
+          Effect.forEach(pending, (commit) => {
+            const isEmpty = empty.get(commit.commitId)
+            return isEmpty === undefined
+              ? new JjOutputInvalid({ args, line: "", reason: `no emptiness for commit ${commit.commitId}` })
+              : Effect.succeed<Change>({ ...commit, isEmpty })
+          })
+        ),
+        Effect.withSpan("JjClient.emptiness", { attributes: { commits: pending.length } })
+      )
+    }
+
+    /**
+     * Every visible commit but the root. Whether a merge is empty costs jj a merge of its parents' trees, which makes
+     * it most of a large import; so merges are listed without it, and their emptiness is read in batches by further
+     * jj processes, one per core, while the listing goes on. Merges therefore come after the other commits.
+     */
+    const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> => {
+      const merges = config.mergeBatchSize === 0 ? "inline" : "deferred"
+      const listing = decodeLines(
+        pinned(location, operationId, [
+          "log",
+          "--revisions",
+          "all() ~ root()",
+          "--no-graph",
+          "-T",
+          changeTemplate(merges)
+        ]),
         ChangeLine
-      ).pipe(Stream.map((line) => line.change), Stream.withSpan("JjClient.changes"))
+      )
+      return Stream.unwrapScoped(Effect.gen(function*() {
+        const pending = yield* Queue.unbounded<Take.Take<CommitFields>>()
+        const listed = listing.pipe(
+          Stream.mapChunksEffect((lines) => {
+            const complete: Array<Change> = []
+            const waiting: Array<CommitFields> = []
+            for (const line of lines) "change" in line ? complete.push(line.change) : waiting.push(line.pending)
+            return Effect.as(
+              waiting.length === 0 ? Effect.void : Queue.offer(pending, Take.chunk(Chunk.unsafeFromArray(waiting))),
+              Chunk.unsafeFromArray(complete)
+            )
+          }),
+          // The end of the listing ends the emptiness reads once their queue is drained.
+          Stream.concat(Stream.execute(Queue.offer(pending, Take.end)))
+        )
+        const filled = Stream.fromQueue(pending).pipe(
+          Stream.flattenTake,
+          Stream.grouped(Math.max(1, config.mergeBatchSize)),
+          Stream.mapEffect((batch) => emptiness(location, operationId, Chunk.toReadonlyArray(batch)), {
+            concurrency: os.availableParallelism(),
+            unordered: true
+          }),
+          Stream.flattenIterables
+        )
+        return Stream.merge(listed, filled)
+      })).pipe(Stream.withSpan("JjClient.changes"))
+    }
 
     /**
      * What changed in the visible set since `previous`, and every bookmark, in one jj process. The difference is the

@@ -158,7 +158,87 @@ function* fastImportStream(total: number): Generator<string> {
   yield chunk
 }
 
-const fastImport = async (dir: string, total: number) => {
+/**
+ * A merge-heavy history of about `total` commits over 3,200 files in nested directories (`src/dNN/sN/fNN.txt`):
+ * main moves one commit at a time, and after each main commit a three-commit topic branch, forked from a main commit
+ * up to 800 back, is merged into it; a fifth of the commits are merges, each carrying its topic's changes (a clean
+ * merge, empty for jj, unless main changed the same file since the fork).
+ */
+function* mergeHeavyStream(total: number): Generator<string> {
+  const files: Array<string> = []
+  for (let a = 0; a < 16; a++) {
+    for (let b = 0; b < 10; b++) {
+      for (let c = 0; c < 20; c++) {
+        files.push(`src/d${String(a).padStart(2, "0")}/s${b}/f${String(c).padStart(2, "0")}.txt`)
+      }
+    }
+  }
+  let seed = 7
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+    return seed % n
+  }
+  let mark = 0
+  let chunk = ""
+  const commit = (
+    ref: string,
+    from: number | undefined,
+    merge: number | undefined,
+    changes: ReadonlyArray<readonly [string, string]>,
+    message: string,
+    time: number
+  ) => {
+    mark++
+    chunk += `commit ${ref}\nmark :${mark}\nauthor Ada Lovelace <ada@example.com> ${time} +0000\n` +
+      `committer Ada Lovelace <ada@example.com> ${time} +0000\ndata ${Buffer.byteLength(message)}\n${message}\n` +
+      (from === undefined ? "" : `from :${from}\n`) + (merge === undefined ? "" : `merge :${merge}\n`) +
+      changes.map(([file, content]) => `M 100644 inline ${file}\ndata ${Buffer.byteLength(content)}\n${content}\n`)
+        .join(
+          ""
+        ) +
+      "\n"
+    return mark
+  }
+  let time = 1_600_000_000
+  let main = commit("refs/heads/main", undefined, undefined, files.map((file) => [file, `${file}\n`]), "init", time)
+  const mainLine = [main]
+  while (mark < total - 5) {
+    time += 60
+    main = commit(
+      "refs/heads/main",
+      main,
+      undefined,
+      [[files[random(files.length)]!, `main ${mark}\n`]],
+      `main ${mark}`,
+      time
+    )
+    mainLine.push(main)
+    let tip = mainLine[Math.max(0, mainLine.length - 1 - random(800))]!
+    const changed = new Map<string, string>()
+    for (let i = 0; i < 3; i++) {
+      const file = files[random(files.length)]!
+      changed.set(file, `topic ${mark} ${i}\n`)
+      tip = commit("refs/heads/topic", tip, undefined, [[file, changed.get(file)!]], `topic ${mark} ${i}`, time + i)
+    }
+    main = commit("refs/heads/main", main, tip, [...changed], `Merge topic ${mark}`, time + 5)
+    mainLine.push(main)
+    if (chunk.length > 1 << 20) {
+      yield chunk
+      chunk = ""
+    }
+  }
+  yield chunk + `reset refs/heads/main\nfrom :${main}\n\n`
+}
+
+/** The shapes of generated history. */
+export type Shape = "linear" | "merge-heavy"
+
+const streams: Record<Shape, (total: number) => Generator<string>> = {
+  linear: fastImportStream,
+  "merge-heavy": mergeHeavyStream
+}
+
+const fastImport = async (dir: string, total: number, shape: Shape) => {
   execFileSync("git", ["init", "--quiet", "--initial-branch", "main", dir])
   const child = spawn("git", ["fast-import", "--quiet"], { cwd: dir, stdio: ["pipe", "inherit", "inherit"] })
   const exited = new Promise<void>((resolve, reject) =>
@@ -166,7 +246,7 @@ const fastImport = async (dir: string, total: number) => {
   )
   // When fast-import dies early, writing fails with EPIPE; its exit code is the error worth reporting.
   child.stdin.on("error", () => {})
-  for (const chunk of fastImportStream(total)) {
+  for (const chunk of streams[shape](total)) {
     if (!child.stdin.write(chunk)) await new Promise((resolve) => child.stdin.once("drain", resolve))
   }
   child.stdin.end()
@@ -183,22 +263,23 @@ const readMeta = (dir: string): Meta | undefined => {
   }
 }
 
-/** The cached repository of `total` commits, generated first when missing. */
-export const generatedRepo = async (total: number): Promise<GeneratedRepo> => {
-  const dir = path.join(cacheRoot, `${total}-v${generatorVersion}`)
+/** The cached repository of `total` commits of the shape, generated first when missing. */
+export const generatedRepo = async (total: number, shape: Shape = "linear"): Promise<GeneratedRepo> => {
+  const key = `${shape === "linear" ? "" : `${shape}-`}${total}-v${generatorVersion}`
+  const dir = path.join(cacheRoot, key)
   const cached = readMeta(dir)
   if (cached !== undefined) return { path: path.join(dir, "repo"), ...cached, generated: false }
 
   fs.mkdirSync(cacheRoot, { recursive: true })
   console.error(
-    `generating a ${total.toLocaleString("en-US")}-commit repository into ${dir} (once; later runs copy it)`
+    `generating a ${total.toLocaleString("en-US")}-commit ${shape} repository into ${dir} (once; later runs copy it)`
   )
   // Made in a temporary directory and renamed into place, so an interrupted run never leaves half a repository.
-  const tmp = fs.mkdtempSync(path.join(cacheRoot, `.${total}-v${generatorVersion}.`))
+  const tmp = fs.mkdtempSync(path.join(cacheRoot, `.${key}.`))
   try {
     const repo = path.join(tmp, "repo")
     let started = performance.now()
-    await fastImport(repo, total)
+    await fastImport(repo, total, shape)
     const fastImportMs = performance.now() - started
     started = performance.now()
     jjSync(repo, "git", "init", "--git-repo", ".")

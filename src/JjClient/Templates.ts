@@ -12,12 +12,26 @@ const field = (name: string, value: string) => `"\\"${name}\\":" ++ ${value}`
 const json = (...fields: ReadonlyArray<string>) => `"{" ++ ${fields.join(` ++ "," ++ `)} ++ "}"`
 const object = (...fields: ReadonlyArray<string>) => `${json(...fields)} ++ "\\n"`
 
-export const changeTemplate = object(
-  field("hidden", "json(self.hidden())"),
-  field("empty", "json(self.empty())"),
-  field("conflict", "json(self.conflict())"),
-  field("divergent", "json(self.divergent())"),
-  field("commit", "json(self)")
+/**
+ * Every field of a commit. Whether a merge is empty is the one costly field: jj merges the parents' trees to know.
+ * With `merges: "deferred"` a merge's `empty` is null, to be read apart (`emptinessTemplate`), in parallel.
+ */
+export const changeTemplate = (merges: "inline" | "deferred") =>
+  object(
+    field("hidden", "json(self.hidden())"),
+    field(
+      "empty",
+      merges === "inline" ? "json(self.empty())" : `if(self.parents().len() > 1, "null", json(self.empty()))`
+    ),
+    field("conflict", "json(self.conflict())"),
+    field("divergent", "json(self.divergent())"),
+    field("commit", "json(self)")
+  )
+
+/** Whether each commit is empty: for the merges whose emptiness a listing deferred. */
+export const emptinessTemplate = object(
+  field("commit_id", "json(self.commit_id())"),
+  field("empty", "json(self.empty())")
 )
 
 /** A bookmark (a `CommitRef` named `ref`) as one JSON object. */
@@ -42,7 +56,11 @@ export const changeWithBookmarksTemplate = (difference: string) =>
   object(
     field("in_difference", `json(self.contained_in(${JSON.stringify(difference)}))`),
     field("hidden", "json(self.hidden())"),
-    field("empty", "json(self.empty())"),
+    // Emptiness only where it is stored: commits that appeared. Bookmark targets are often merges, costly to check.
+    field(
+      "empty",
+      `if(self.contained_in(${JSON.stringify(difference)}) && !self.hidden(), json(self.empty()), "null")`
+    ),
     field("conflict", "json(self.conflict())"),
     field("divergent", "json(self.divergent())"),
     field("commit", "json(self)"),
@@ -117,14 +135,17 @@ const RawCommit = Schema.Struct({
 })
 const rawChangeFields = {
   hidden: Schema.Boolean,
-  empty: Schema.Boolean,
+  empty: Schema.NullOr(Schema.Boolean),
   conflict: Schema.Boolean,
   divergent: Schema.Boolean,
   commit: RawCommit
 }
 type RawChange = Schema.Struct.Type<typeof rawChangeFields>
 
-const toChange = ({ commit, conflict, divergent, empty }: RawChange): Either.Either<Change, string> =>
+/** A commit's fields but its emptiness, which may come apart. */
+export type CommitFields = Omit<Change, "isEmpty">
+
+const toFields = ({ commit, conflict, divergent }: RawChange): Either.Either<CommitFields, string> =>
   Either.all([toSignature(commit.author), toSignature(commit.committer)]).pipe(
     Either.map(([author, committer]) => ({
       commitId: commit.commit_id,
@@ -133,16 +154,32 @@ const toChange = ({ commit, conflict, divergent, empty }: RawChange): Either.Eit
       description: commit.description,
       author,
       committer,
-      isEmpty: empty,
       hasConflicts: conflict,
       isDivergent: divergent
     }))
   )
 
-/** A commit line; `hidden` is true only for commits an incremental read lists because they stopped being visible. */
+/**
+ * A commit line: the whole `change`, or its fields `pending` their emptiness (a merge whose emptiness the listing
+ * deferred). `hidden` is true only for commits an incremental read lists because they stopped being visible.
+ */
+export type ListedCommit =
+  | { readonly hidden: boolean; readonly change: Change }
+  | { readonly hidden: boolean; readonly pending: CommitFields }
+
 export const ChangeLine = checkedJsonLine(
   Schema.Struct(rawChangeFields),
-  (raw) => Either.map(toChange(raw), (change) => ({ hidden: raw.hidden, change }))
+  (raw): Either.Either<ListedCommit, string> =>
+    Either.map(toFields(raw), (fields) =>
+      raw.empty === null
+        ? { hidden: raw.hidden, pending: fields }
+        : { hidden: raw.hidden, change: { ...fields, isEmpty: raw.empty } })
+)
+
+/** A line of `emptinessTemplate`. */
+export const EmptinessLine = checkedJsonLine(
+  Schema.Struct({ commit_id: CommitId, empty: Schema.Boolean }),
+  (raw) => Either.right({ commitId: raw.commit_id, isEmpty: raw.empty })
 )
 
 const RawBookmark = Schema.Struct({
@@ -169,7 +206,10 @@ export const BookmarkLine = checkedJsonLine(
   (line) => Either.right({ present: line.present, bookmark: toBookmark(line) })
 )
 
-/** A line of `changeWithBookmarksTemplate`: a commit, whether it is in the difference, the bookmarks at it. */
+/**
+ * A line of `changeWithBookmarksTemplate`: a commit, whether it is in the difference, the bookmarks at it, and the
+ * whole commit (`appeared`) when it became visible.
+ */
 export const ChangeWithBookmarksLine = checkedJsonLine(
   Schema.Struct({
     in_difference: Schema.Boolean,
@@ -178,12 +218,17 @@ export const ChangeWithBookmarksLine = checkedJsonLine(
     remote_bookmarks: Schema.Array(RawBookmark)
   }),
   (raw) =>
-    Either.map(toChange(raw), (change) => ({
-      inDifference: raw.in_difference,
-      hidden: raw.hidden,
-      change,
-      bookmarks: [...raw.local_bookmarks, ...raw.remote_bookmarks].filter((b) => b.present).map(toBookmark)
-    }))
+    Either.flatMap(toFields(raw), (fields) => {
+      const appears = raw.in_difference && !raw.hidden
+      if (appears && raw.empty === null) return Either.left("no emptiness for a commit that became visible")
+      return Either.right({
+        inDifference: raw.in_difference,
+        hidden: raw.hidden,
+        fields,
+        appeared: appears && raw.empty !== null ? { ...fields, isEmpty: raw.empty } : undefined,
+        bookmarks: [...raw.local_bookmarks, ...raw.remote_bookmarks].filter((b) => b.present).map(toBookmark)
+      })
+    })
 )
 
 const OperationSchema = Schema.transform(

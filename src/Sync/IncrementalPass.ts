@@ -5,6 +5,7 @@ import type { Bookmark, Change } from "../Domain/Jj.js"
 import type { JjError, PreviousOperationMissing, PreviousOperationUnrelated } from "../Domain/JjErrors.js"
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
+import type { CommitFields } from "../JjClient/Templates.js"
 import { operationKind, undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import type { MergeScope } from "./MirrorWriter.js"
@@ -38,14 +39,14 @@ export const incrementalPass = (
     }
     const conflicted: Array<string> = []
     /** Notes what a changed commit touched and returns it when it appeared. */
-    const appeared = ({ change, hidden }: { readonly hidden: boolean; readonly change: Change }) => {
-      difference.touchedChangeIds.push(change.changeId)
-      if (hidden) {
-        difference.hiddenCommitIds.push(change.commitId)
+    const appeared = (line: { readonly fields: CommitFields; readonly appeared: Change | undefined }) => {
+      difference.touchedChangeIds.push(line.fields.changeId)
+      if (line.appeared === undefined) {
+        difference.hiddenCommitIds.push(line.fields.commitId)
         return []
       }
-      if (change.hasConflicts) conflicted.push(change.commitId)
-      return [change]
+      if (line.appeared.hasConflicts) conflicted.push(line.appeared.commitId)
+      return [line.appeared]
     }
     const stageAppeared = (changes: ReadonlyArray<Change>) =>
       changes.length > 0 ? writer.stageChanges(id, changes) : Effect.void
