@@ -288,7 +288,10 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
           Stream.mapChunksEffect((lines) => {
             const complete: Array<Change> = []
             const waiting: Array<CommitFields> = []
-            for (const line of lines) "change" in line ? complete.push(line.change) : waiting.push(line.pending)
+            for (const line of lines) {
+              if ("change" in line) complete.push(line.change)
+              else waiting.push(line.pending)
+            }
             return Effect.as(
               waiting.length === 0 ? Effect.void : Queue.offer(pending, Take.chunk(Chunk.unsafeFromArray(waiting))),
               Chunk.unsafeFromArray(complete)
