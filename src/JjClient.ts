@@ -1,21 +1,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import {
-  Array as Arr,
-  Chunk,
-  Clock,
-  Config,
-  Duration,
-  Effect,
-  Either,
-  Option,
-  Order,
-  Queue,
-  Ref,
-  Stream,
-  Take
-} from "effect"
+import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
 import os from "node:os"
 import type { OperationId } from "./Domain/Ids.js"
 import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
@@ -33,6 +19,7 @@ import { compareVersions, defaultBin } from "./JjClient/Binary.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
+import { mergeParts } from "./JjClient/MergeParts.js"
 import type { CommitFields, LineFormat } from "./JjClient/Templates.js"
 import {
   BookmarkLine,
@@ -58,12 +45,12 @@ export const JjConfig = Config.all({
   bin: Config.option(Config.string("JJ_BIN")),
   timeout: Config.duration("JJ_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60))),
   /**
-   * Merges whose emptiness one jj process reads, apart from the listing of every commit and in parallel (one process
-   * per core); 0 reads it in the listing itself.
+   * jj processes that read merges' emptiness apart from the listing of every commit, in parallel, each over its own
+   * part of the history; 0 reads it in the listing itself.
    */
-  mergeBatchSize: Config.integer("JJ_MERGE_BATCH_SIZE").pipe(
-    Config.withDefault(1_000),
-    Config.validate({ message: "JJ_MERGE_BATCH_SIZE must be 0 or more", validation: (n) => n >= 0 })
+  mergeReaders: Config.integer("JJ_MERGE_READERS").pipe(
+    Config.withDefault(os.availableParallelism()),
+    Config.validate({ message: "JJ_MERGE_READERS must be 0 or more", validation: (n) => n >= 0 })
   )
 })
 
@@ -236,81 +223,76 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       return { operationId: latest.id, heads } satisfies PinnedOperation
     })
 
-    /** Whether each of the given commits is empty, in one jj process. */
-    const emptiness = (
-      location: RepositoryLocation,
-      operationId: OperationId,
-      pending: ReadonlyArray<CommitFields>
-    ) => {
-      const args = pinned(location, operationId, [
-        "log",
-        "--revisions",
-        pending.map((commit) => commit.commitId).join(" | "),
-        "--no-graph",
-        "-T",
-        emptinessTemplate
-      ])
-      return decodeLines(args, EmptinessLine).pipe(
-        Stream.runFold(new Map<string, boolean>(), (empty, line) => empty.set(line.commitId, line.isEmpty)),
-        Effect.flatMap((empty) =>
-          Effect.forEach(pending, (commit) => {
-            const isEmpty = empty.get(commit.commitId)
-            return isEmpty === undefined
-              ? new JjOutputInvalid({ args, line: "", reason: `no emptiness for commit ${commit.commitId}` })
-              : Effect.succeed<Change>({ ...commit, isEmpty })
-          })
-        ),
-        Effect.withSpan("JjClient.emptiness", { attributes: { commits: pending.length } })
-      )
-    }
+    /** Whether each merge of `revset` is empty, in one jj process. */
+    const emptiness = (location: RepositoryLocation, operationId: OperationId, revset: string) =>
+      decodeLines(
+        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", emptinessTemplate]),
+        EmptinessLine
+      ).pipe(Stream.withSpan("JjClient.emptiness", { attributes: { revset } }))
 
     /**
-     * Every visible commit but the root. Whether a merge is empty costs jj a merge of its parents' trees, which makes
-     * it most of a large import; so merges are listed without it, and their emptiness is read in batches by further
-     * jj processes, one per core, while the listing goes on. Merges therefore come after the other commits.
+     * Every visible commit but the root. Whether a merge is empty costs jj a merge of its parents' trees, most of a
+     * large import; so the listing leaves it out for merges, and `mergeReaders` jj processes then read it in parallel,
+     * each for the merges of its own part of the history. Merges therefore come after the other commits.
      */
     const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> => {
-      const merges = config.mergeBatchSize === 0 ? "inline" : "deferred"
-      const listing = decodeLines(
-        pinned(location, operationId, [
-          "log",
-          "--revisions",
-          "all() ~ root()",
-          "--no-graph",
-          "-T",
-          changeTemplate(merges)
-        ]),
-        ChangeLine
+      const listing = (merges: "inline" | "deferred") =>
+        decodeLines(
+          pinned(location, operationId, [
+            "log",
+            "--revisions",
+            "all() ~ root()",
+            "--no-graph",
+            "-T",
+            changeTemplate(merges)
+          ]),
+          ChangeLine
+        )
+      if (config.mergeReaders === 0) {
+        return listing("inline").pipe(
+          Stream.filterMap((line) => "change" in line ? Option.some(line.change) : Option.none()),
+          Stream.withSpan("JjClient.changes")
+        )
+      }
+      // Merges in listing order (newest first), until their emptiness is read.
+      const pending = new Map<string, CommitFields>()
+      const listed = listing("deferred").pipe(
+        Stream.mapChunks((lines) =>
+          Chunk.filterMap(lines, (line) => {
+            if ("change" in line) return Option.some(line.change)
+            pending.set(line.pending.commitId, line.pending)
+            return Option.none()
+          })
+        )
       )
-      return Stream.unwrapScoped(Effect.gen(function*() {
-        const pending = yield* Queue.unbounded<Take.Take<CommitFields>>()
-        const listed = listing.pipe(
-          Stream.mapChunksEffect((lines) => {
-            const complete: Array<Change> = []
-            const waiting: Array<CommitFields> = []
-            for (const line of lines) {
-              if ("change" in line) complete.push(line.change)
-              else waiting.push(line.pending)
+      const filled = Stream.suspend(() => {
+        const parts = mergeParts([...pending.keys()], config.mergeReaders)
+        return Stream.fromIterable(parts).pipe(
+          Stream.flatMap((revset) => emptiness(location, operationId, revset), { concurrency: parts.length }),
+          Stream.mapEffect(({ commitId, isEmpty }) => {
+            const fields = pending.get(commitId)
+            if (fields === undefined) {
+              return new JjOutputInvalid({
+                args: ["merges()"],
+                line: commitId,
+                reason: "a merge the listing did not have"
+              })
             }
-            return Effect.as(
-              waiting.length === 0 ? Effect.void : Queue.offer(pending, Take.chunk(Chunk.unsafeFromArray(waiting))),
-              Chunk.unsafeFromArray(complete)
+            pending.delete(commitId)
+            return Effect.succeed<Change>({ ...fields, isEmpty })
+          }),
+          Stream.concat(Stream.suspend(() =>
+            pending.size === 0 ? Stream.empty : Stream.fail(
+              new JjOutputInvalid({
+                args: ["merges()"],
+                line: [...pending.keys()].slice(0, 3).join(" "),
+                reason: `no emptiness for ${pending.size} merges of the listing`
+              })
             )
-          }),
-          // The end of the listing ends the emptiness reads once their queue is drained.
-          Stream.concat(Stream.execute(Queue.offer(pending, Take.end)))
+          ))
         )
-        const filled = Stream.fromQueue(pending).pipe(
-          Stream.flattenTake,
-          Stream.grouped(Math.max(1, config.mergeBatchSize)),
-          Stream.mapEffect((batch) => emptiness(location, operationId, Chunk.toReadonlyArray(batch)), {
-            concurrency: os.availableParallelism(),
-            unordered: true
-          }),
-          Stream.flattenIterables
-        )
-        return Stream.merge(listed, filled)
-      })).pipe(Stream.withSpan("JjClient.changes"))
+      })
+      return Stream.concat(listed, filled).pipe(Stream.withSpan("JjClient.changes"))
     }
 
     /**

@@ -6,8 +6,8 @@ import { expectMirrorsJj } from "./support/oracle.js"
 import { sync } from "./support/sync.js"
 
 /**
- * Whether a merge is empty is read apart from the listing, in batches of `JJ_MERGE_BATCH_SIZE` merges by parallel
- * jj processes; the mirror is the same as when it is read in the listing (0), and as jj says.
+ * Whether a merge is empty is read apart from the listing by `JJ_MERGE_READERS` parallel jj processes, each over its
+ * own part of the history; the mirror is the same as when it is read in the listing (0), and as jj says.
  */
 
 const base = makeBaseDir("merges")
@@ -45,15 +45,15 @@ const mergeHistory = (name: string) => {
 const mergesOf = (repo: string) => jjLog(repo).filter((change) => change.parentCommitIds.length > 1)
 
 describe("merge emptiness", () => {
-  for (const batchSize of ["2", "0"]) {
-    layer(makeTestLayer(`merges-${batchSize}`, { JJ_MERGE_BATCH_SIZE: batchSize }), { timeout: "120 seconds" })(
-      `JJ_MERGE_BATCH_SIZE=${batchSize}`,
+  for (const readers of ["3", "0"]) {
+    layer(makeTestLayer(`merges-${readers}`, { JJ_MERGE_READERS: readers }), { timeout: "120 seconds" })(
+      `JJ_MERGE_READERS=${readers}`,
       (it) => {
         it.effect("every merge's emptiness is jj's, in a first import and after new merges", () =>
           Effect.gen(function*() {
-            const repo = mergeHistory(`history-${batchSize}`)
+            const repo = mergeHistory(`history-${readers}`)
             const merges = mergesOf(repo)
-            // Several batches of two, with empty and non-empty merges among them.
+            // Enough merges for three parts, empty and non-empty ones among them.
             expect(merges.length).toBeGreaterThanOrEqual(6)
             expect(new Set(merges.map((merge) => merge.isEmpty))).toEqual(new Set([true, false]))
             const first = yield* sync(repo)

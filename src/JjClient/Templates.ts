@@ -28,7 +28,7 @@ export const changeTemplate = (merges: "inline" | "deferred") =>
     field("commit", "json(self)")
   )
 
-/** Whether each commit is empty: for the merges whose emptiness a listing deferred. */
+/** Whether each merge is empty: for the merges whose emptiness a listing deferred. */
 export const emptinessTemplate = object(
   field("commit_id", "json(self.commit_id())"),
   field("empty", "json(self.empty())")
