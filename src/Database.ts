@@ -10,6 +10,7 @@ import Pg from "pg"
 import CreateTables from "./migrations/0001_create_tables.js"
 import WatchList from "./migrations/0002_watch_list.js"
 import IncrementalSync from "./migrations/0003_incremental_sync.js"
+import BookmarksDigest from "./migrations/0004_bookmarks_digest.js"
 
 /** The database used when `DATABASE_URL` is unset: a local PostgreSQL trusting the `postgres` user. */
 export const defaultDatabaseUrl = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -35,7 +36,8 @@ export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")
 export const migrations = Migrator.fromRecord({
   "0001_create_tables": CreateTables,
   "0002_watch_list": WatchList,
-  "0003_incremental_sync": IncrementalSync
+  "0003_incremental_sync": IncrementalSync,
+  "0004_bookmarks_digest": BookmarksDigest
 })
 
 // bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.

@@ -14,6 +14,8 @@ export interface SyncRecord {
   readonly full: boolean
   /** Rows added net by an incremental sync, to keep the row counts; undefined after a full sync (recounted). */
   readonly added: { readonly changes: number; readonly operations: number } | undefined
+  /** The digest of the bookmarks read (`Sync/BookmarksDigest.ts`); null when bookmarks are not mirrored. */
+  readonly bookmarksDigest: string | null
   readonly channel: string
   readonly payload: unknown
 }
@@ -158,7 +160,8 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         sql`DELETE FROM conflicts WHERE repository_id = ${id}`,
         sql`
           UPDATE repositories SET last_synced_operation_id = NULL, last_synced_at = NULL, operation_heads = '{}',
-            synced_with = NULL, last_full_sync_at = NULL, change_rows = NULL, operation_rows = NULL
+            synced_with = NULL, last_full_sync_at = NULL, change_rows = NULL, operation_rows = NULL,
+            bookmarks_digest = NULL
           WHERE id = ${id}
         `
       ], { discard: true }).pipe(
@@ -219,6 +222,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             synced_with = ${record.syncedWith},
             last_full_sync_at = CASE WHEN ${record.full} THEN now() ELSE last_full_sync_at END,
             operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(record.heads)})),
+            bookmarks_digest = ${record.bookmarksDigest},
             change_rows = ${kept("change_rows", "changes", added?.changes)},
             operation_rows = ${kept("operation_rows", "jj_operations", added?.operations)}
           WHERE id = ${id}

@@ -123,7 +123,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           writer,
           onProgress
         })
-        const result = yield* runPlan(pass, plan)
+        const result = yield* runPlan(pass, plan, synced?.bookmarksDigest ?? null)
         const counts = yield* repositories.recordSync({
           id,
           operationId: pinned.operationId,
@@ -132,6 +132,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           syncedWith: fingerprint,
           full: result.mode === "full",
           added: result.added,
+          bookmarksDigest: result.bookmarksDigest,
           channel: config.notifyChannel,
           payload: {
             schema,

@@ -1,15 +1,19 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Ref, Stream } from "effect"
+import type { Bookmark } from "../Domain/Jj.js"
 import type { JjError } from "../Domain/JjErrors.js"
 import type { KindCounts } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import { undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
+import { bookmarksDigest } from "./BookmarksDigest.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 
 export interface FullPassResult {
   readonly written: KindCounts
+  /** The digest of the bookmarks read; null when bookmarks are not mirrored. */
+  readonly bookmarksDigest: string | null
   /** The changes reader stopped at `WATCHER_MAX_CHANGES`. */
   readonly changesTruncated: boolean
 }
@@ -58,10 +62,13 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
     } else if (kinds.includes("conflicts")) {
       readers.push(stageConflicts(pass, staged, undefined))
     }
+    const bookmarks: Array<Bookmark> = []
     if (kinds.includes("bookmarks")) {
       readers.push(
-        stageBatches(pass, staged, "bookmarks", jj.bookmarks(location, operationId), (batch) =>
-          writer.stageBookmarks(id, batch))
+        stageBatches(pass, staged, "bookmarks", jj.bookmarks(location, operationId), (batch) => {
+          bookmarks.push(...batch)
+          return writer.stageBookmarks(id, batch)
+        })
       )
     }
     if (kinds.includes("operations")) {
@@ -72,13 +79,10 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
           "operations",
           jj.operations(location, operationId).pipe(
             Stream.tap((operation) =>
-              Effect.sync(() =>
-                undoGraph.push(undoNode(operation))
-              )
+              Effect.sync(() => undoGraph.push(undoNode(operation)))
             )
           ),
-          (batch) =>
-            writer.stageOperations(id, batch)
+          (batch) => writer.stageOperations(id, batch)
         ).pipe(Effect.zipRight(Effect.suspend(() =>
           pass.onConnection(writer.markUndone([...undoneOperations(undoGraph, operationId)]))
         )))
@@ -92,5 +96,9 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
       { changes: "all", bookmarks: "all", operations: "all", conflicts: "all" },
       direct
     )
-    return { written, changesTruncated: yield* Ref.get(truncated) }
+    return {
+      written,
+      changesTruncated: yield* Ref.get(truncated),
+      bookmarksDigest: kinds.includes("bookmarks") ? bookmarksDigest(bookmarks) : null
+    }
   }).pipe(Effect.withSpan("Sync.fullPass"))

@@ -8,36 +8,42 @@ import { emptyCounts } from "../Domain/Sync.js"
 import type { CommitFields } from "../JjClient/Templates.js"
 import { operationKind, undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
+import { bookmarksDigest } from "./BookmarksDigest.js"
 import type { MergeScope } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 
 export interface IncrementalPassResult {
   readonly written: KindCounts
+  /** The digest of the bookmarks read; null when bookmarks are not mirrored. */
+  readonly bookmarksDigest: string | null
   /** Rows added net per kind, to keep the stored row counts. */
   readonly added: KindCounts
 }
 
 /**
  * Reads only what changed since `since`: commits that appeared or went away, operations newer than it, and
- * conflicts of the commits that appeared (with the other conflicted commits of their changes); bookmarks are read
- * whole with the difference, and only their differences are written.
+ * conflicts of the commits that appeared (with the other conflicted commits of their changes). Bookmarks are listed
+ * whole with the difference; when their digest equals `storedBookmarksDigest` (what the last sync read), none is
+ * staged or compared, else they are all staged and only their differences written.
  */
 export const incrementalPass = (
   pass: Pass,
-  since: OperationId
+  since: OperationId,
+  storedBookmarksDigest: string | null
 ): Effect.Effect<IncrementalPassResult, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> =>
   Effect.gen(function*() {
     const { id, jj, kinds, location, operationId, writer } = pass
     const staged = emptyCounts()
     const difference = { hiddenCommitIds: [] as Array<string>, touchedChangeIds: [] as Array<string> }
-    const scopes: Record<SyncKind, MergeScope> = {
+    const scopes: Record<SyncKind, MergeScope | "unchanged"> = {
       changes: difference,
       bookmarks: "all",
       operations: difference,
       conflicts: difference
     }
     const conflicted: Array<string> = []
+    let digest: string | null = null
     /** Notes what a changed commit touched and returns it when it appeared. */
     const appeared = (line: { readonly fields: CommitFields; readonly appeared: Change | undefined }) => {
       difference.touchedChangeIds.push(line.fields.changeId)
@@ -71,6 +77,11 @@ export const incrementalPass = (
         (batch) => kinds.includes("changes") ? stageAppeared(batch.flatMap(appeared)) : Effect.void
       )
       if (kinds.includes("bookmarks")) {
+        digest = bookmarksDigest(bookmarks.values())
+        if (digest === storedBookmarksDigest) {
+          scopes.bookmarks = "unchanged"
+          return
+        }
         yield* stageBatches(
           pass,
           staged,
@@ -150,5 +161,5 @@ export const incrementalPass = (
       const graph = yield* writer.operationGraph(id)
       written.operations += yield* writer.setUndone(id, [...undoneOperations(graph, operationId)])
     }
-    return { written, added }
+    return { written, added, bookmarksDigest: digest }
   }).pipe(Effect.withSpan("Sync.incrementalPass"))

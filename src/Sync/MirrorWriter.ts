@@ -62,8 +62,8 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
 
     /** Locks the repository row against concurrent syncs and returns what it last synced. */
     const lock = Effect.fn("MirrorWriter.lock")(function*(id: RepositoryId) {
-      const rows = yield* sql<SyncedState>`
-        SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at
+      const rows = yield* sql<SyncedState & { readonly bookmarksDigest: string | null }>`
+        SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at, bookmarks_digest
         FROM repositories WHERE id = ${id} FOR UPDATE
       `
       return rows[0]

@@ -56,14 +56,22 @@ export const stageBatches = <A, E>(
  * Merges every kind the pass mirrors, in a fixed order; `direct` changes were written straight into their table.
  * Returns the rows written and the rows added net per kind.
  */
-export const mergeAll = (pass: Pass, staged: Staged, scopes: Record<SyncKind, MergeScope>, direct = false) =>
+export const mergeAll = (
+  pass: Pass,
+  staged: Staged,
+  scopes: Record<SyncKind, MergeScope | "unchanged">,
+  direct = false
+) =>
   Effect.gen(function*() {
     const written = emptyCounts()
     const added = emptyCounts()
     for (const kind of pass.kinds) {
+      const scope = scopes[kind]
+      // Read and found equal to what was written last time: nothing staged, nothing to merge.
+      if (scope === "unchanged") continue
       const merged = kind === "changes" && direct
         ? { written: staged.changes, added: staged.changes }
-        : yield* pass.writer.merge(pass.id, kind, scopes[kind], staged[kind] > pass.batchSize)
+        : yield* pass.writer.merge(pass.id, kind, scope, staged[kind] > pass.batchSize)
       written[kind] = merged.written
       added[kind] = merged.added
     }

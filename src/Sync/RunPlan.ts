@@ -19,36 +19,44 @@ export interface PlanOutcome {
   /** Drift a reconciliation repaired; null otherwise. */
   readonly repaired: KindCounts | null
   readonly changesTruncated: boolean
+  /** The digest of the bookmarks read; null when bookmarks are not mirrored. */
+  readonly bookmarksDigest: string | null
 }
 
-/** Runs the passes a plan calls for. */
+/** Runs the passes a plan calls for; `storedBookmarksDigest` is what the last sync recorded. */
 export const runPlan = (
   pass: Pass,
-  plan: Exclude<SyncPlan, { readonly _tag: "Unchanged" }>
+  plan: Exclude<SyncPlan, { readonly _tag: "Unchanged" }>,
+  storedBookmarksDigest: string | null
 ): Effect.Effect<PlanOutcome, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> => {
   switch (plan._tag) {
     case "Incremental":
-      return Effect.map(incrementalPass(pass, plan.since), ({ added, written }) => ({
-        mode: "incremental",
-        reason: null,
-        written,
-        added,
-        repaired: null,
-        changesTruncated: false
-      }))
+      return Effect.map(
+        incrementalPass(pass, plan.since, storedBookmarksDigest),
+        ({ added, bookmarksDigest, written }) => ({
+          mode: "incremental",
+          reason: null,
+          written,
+          added,
+          repaired: null,
+          changesTruncated: false,
+          bookmarksDigest
+        })
+      )
     case "Full":
-      return Effect.map(fullPass(pass), ({ changesTruncated, written }) => ({
+      return Effect.map(fullPass(pass), ({ bookmarksDigest, changesTruncated, written }) => ({
         mode: "full",
         reason: plan.reason,
         written,
         added: undefined,
         repaired: null,
-        changesTruncated
+        changesTruncated,
+        bookmarksDigest
       }))
     case "Reconcile":
       // The difference is applied first, so that the full pass after it writes only drift.
       return Effect.gen(function*() {
-        const incremental = yield* incrementalPass(pass, plan.since)
+        const incremental = yield* incrementalPass(pass, plan.since, storedBookmarksDigest)
         yield* pass.writer.clearStaging(pass.kinds)
         const full = yield* fullPass(pass)
         return {
@@ -57,7 +65,8 @@ export const runPlan = (
           written: addCounts(incremental.written, full.written),
           added: undefined,
           repaired: full.written,
-          changesTruncated: full.changesTruncated
+          changesTruncated: full.changesTruncated,
+          bookmarksDigest: full.bookmarksDigest
         } as const
       })
   }
