@@ -4,7 +4,7 @@ import * as Path from "@effect/platform/Path"
 import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
 import os from "node:os"
 import type { OperationId } from "./Domain/Ids.js"
-import type { Bookmark, Change, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
+import type { Bookmark, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
 import {
   JjCommandFailed,
   JjOutputInvalid,
@@ -16,22 +16,18 @@ import {
 } from "./Domain/JjErrors.js"
 import type { JjError } from "./Domain/JjErrors.js"
 import { compareVersions, defaultBin } from "./JjClient/Binary.js"
+import { makeChangesReader } from "./JjClient/Changes.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
-import { mergeParts } from "./JjClient/MergeParts.js"
-import type { CommitFields, LineFormat } from "./JjClient/Templates.js"
+import type { LineFormat } from "./JjClient/Templates.js"
 import {
   BookmarkLine,
   bookmarkTemplate,
-  ChangeLine,
-  changeTemplate,
   ChangeWithBookmarksLine,
   changeWithBookmarksTemplate,
   ConflictLine,
   conflictTemplate,
-  EmptinessLine,
-  emptinessTemplate,
   OperationEndLine,
   operationEndTemplate,
   OperationLine,
@@ -223,77 +219,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       return { operationId: latest.id, heads } satisfies PinnedOperation
     })
 
-    /** Whether each merge of `revset` is empty, in one jj process. */
-    const emptiness = (location: RepositoryLocation, operationId: OperationId, revset: string) =>
-      decodeLines(
-        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", emptinessTemplate]),
-        EmptinessLine
-      ).pipe(Stream.withSpan("JjClient.emptiness", { attributes: { revset } }))
-
-    /**
-     * Every visible commit but the root. Whether a merge is empty costs jj a merge of its parents' trees, most of a
-     * large import; so the listing leaves it out for merges, and `mergeReaders` jj processes then read it in parallel,
-     * each for the merges of its own part of the history. Merges therefore come after the other commits.
-     */
-    const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> => {
-      const listing = (merges: "inline" | "deferred") =>
-        decodeLines(
-          pinned(location, operationId, [
-            "log",
-            "--revisions",
-            "all() ~ root()",
-            "--no-graph",
-            "-T",
-            changeTemplate(merges)
-          ]),
-          ChangeLine
-        )
-      if (config.mergeReaders === 0) {
-        return listing("inline").pipe(
-          Stream.filterMap((line) => "change" in line ? Option.some(line.change) : Option.none()),
-          Stream.withSpan("JjClient.changes")
-        )
-      }
-      // Merges in listing order (newest first), until their emptiness is read.
-      const pending = new Map<string, CommitFields>()
-      const listed = listing("deferred").pipe(
-        Stream.mapChunks((lines) =>
-          Chunk.filterMap(lines, (line) => {
-            if ("change" in line) return Option.some(line.change)
-            pending.set(line.pending.commitId, line.pending)
-            return Option.none()
-          })
-        )
-      )
-      const filled = Stream.suspend(() => {
-        const parts = mergeParts([...pending.keys()], config.mergeReaders)
-        return Stream.fromIterable(parts).pipe(
-          Stream.flatMap((revset) => emptiness(location, operationId, revset), { concurrency: parts.length }),
-          Stream.mapEffect(({ commitId, isEmpty }) => {
-            const fields = pending.get(commitId)
-            if (fields === undefined) {
-              return new JjOutputInvalid({
-                args: ["merges()"],
-                line: commitId,
-                reason: "a merge the listing did not have"
-              })
-            }
-            pending.delete(commitId)
-            return Effect.succeed<Change>({ ...fields, isEmpty })
-          }),
-          Stream.concat(Stream.suspend(() =>
-            pending.size === 0 ? Stream.empty : Stream.fail(
-              new JjOutputInvalid({
-                args: ["merges()"],
-                line: [...pending.keys()].slice(0, 3).join(" "),
-                reason: `no emptiness for ${pending.size} merges of the listing`
-              })
-            )
-          ))
-        )
-      })
-      return Stream.concat(listed, filled).pipe(Stream.withSpan("JjClient.changes"))
-    }
+    const changes = makeChangesReader({ decodeLines, pinned, mergeReaders: config.mergeReaders })
 
     /**
      * What changed in the visible set since `previous`, and every bookmark, in one jj process. The difference is the

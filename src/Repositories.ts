@@ -96,6 +96,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
     /** The repository row for owner/name at `path`, created when missing; writes nothing when it is current. */
     const ensure = Effect.fn("Repositories.ensure")(
       function*(owner: RepositoryName, name: RepositoryName, path: string) {
+        yield* Effect.annotateCurrentSpan({ owner, name, path })
         const found = yield* findByName({ owner, name }).pipe(dieOnParseError)
         if (Option.isSome(found) && found.value.path === path) return found.value
         return yield* upsert({ owner, name, path }).pipe(
@@ -107,6 +108,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
     /** Switches the kinds a sync mirrors for this repository; the others are left as they are. */
     const setSyncKinds = Effect.fn("Repositories.setSyncKinds")(
       function*(id: RepositoryId, kinds: ReadonlyArray<SyncKind>) {
+        yield* Effect.annotateCurrentSpan({ id, kinds })
         yield* sql`
         UPDATE repositories SET
           sync_changes = ${kinds.includes("changes")},
@@ -233,19 +235,22 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         SELECT ${countsOf("r.change_rows", "r.operation_rows")}, (SELECT count(*) FROM notified)::int AS notified
         FROM r
       `.pipe(
-        Effect.map(([row]): KindCounts => ({
-          changes: row!.changes,
-          bookmarks: row!.bookmarks,
-          operations: row!.operations,
-          conflicts: row!.conflicts
-        })),
+        Effect.flatMap(([row]) =>
+          // The row is locked by the sync; it is gone only if it was deleted before the lock was taken.
+          row === undefined ? Effect.fail(new RepositoryRowNotFound({ key: { id } })) : Effect.succeed<KindCounts>({
+            changes: row.changes,
+            bookmarks: row.bookmarks,
+            operations: row.operations,
+            conflicts: row.conflicts
+          })
+        ),
         Effect.withSpan("Repositories.recordSync")
       )
     }
 
     return {
       findByName: (owner: string, name: string) =>
-        findByName({ owner, name }).pipe(Effect.orDie, Effect.withSpan("Repositories.findByName")),
+        findByName({ owner, name }).pipe(dieOnParseError, Effect.withSpan("Repositories.findByName")),
       getByName,
       getById,
       ensure,

@@ -239,6 +239,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
 
     /** Puts a repository row on the watch list and starts watching it now. */
     const watchRepository = Effect.fn("Watcher.watchRepository")(function*(repository: Repository) {
+      yield* Effect.annotateCurrentSpan("id", repository.id)
       yield* repositories.setWatched(repository.id, true)
       if (!running || detection.get(repository.id) !== undefined) return
       yield* watch(repository, yield* jj.locate(repository.path))
@@ -254,6 +255,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
 
     /** Takes a repository off the watch list (its rows stay unless `purge`); returns its row. */
     const unwatch = Effect.fn("Watcher.unwatch")(function*(user: string, repo: string, purge: boolean) {
+      yield* Effect.annotateCurrentSpan({ user, repo, purge })
       const row = yield* repositories.getByName(user, repo)
       yield* repositories.setWatched(row.id, false)
       yield* detection.remove(row.id)

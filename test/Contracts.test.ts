@@ -23,8 +23,9 @@ const importsOf = (module: string): Array<string> => {
 const forbidden = [
   /\/node_modules\/pg\//,
   /\/node_modules\/@effect\/sql-pg\//,
-  /\/dist\/(JjClient|Database|Repositories|Sync|Watcher|Layers)\.js$/,
-  /\/dist\/JjClient\//
+  /\/dist\/(JjClient|Database|Repositories|Sync|Watcher|Layers|Auth|Metrics|Http|Serve|Cli)\.js$/,
+  /\/dist\/(JjClient|Sync|Operations|migrations)\//,
+  /\/dist\/(Watcher|Health|Auth)\/(?!Api\.js$)/
 ]
 const offending = (urls: ReadonlyArray<string>) => urls.filter((url) => forbidden.some((pattern) => pattern.test(url)))
 

@@ -154,7 +154,7 @@ describe("scheduler", () => {
     }))
 })
 
-describe("scheduler without leading edge (the earlier design's trailing debounce)", () => {
+describe("scheduler without leading edge (a trailing debounce)", () => {
   it.scoped("waits out the quiet period before the first sync", () =>
     Effect.gen(function*() {
       const recorder = yield* makeRecorder

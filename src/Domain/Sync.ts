@@ -1,6 +1,6 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Effect } from "effect"
-import { Schema } from "effect"
+import { Duration, Schema } from "effect"
 import { OperationId, RepositoryId } from "./Ids.js"
 import type { JjError, RepositoryError } from "./JjErrors.js"
 import type { InvalidRepositoryName, RepositoryRowNotFound } from "./Repository.js"
@@ -63,7 +63,7 @@ export class SyncWaitExceeded extends Schema.TaggedError<SyncWaitExceeded>()("Sy
   waitedMs: Schema.Number
 }) {
   get message() {
-    return `sync of ${this.repository} still running after ${this.waitedMs} ms`
+    return `sync of ${this.repository} still running after ${Duration.format(Duration.millis(this.waitedMs))}`
   }
 }
 

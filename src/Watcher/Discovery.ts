@@ -56,6 +56,7 @@ export class Discovery extends Effect.Service<Discovery>()("jj-watcher/Watcher/D
     /** `<base>/<user>/<repo>` resolved through symlinks; fails unless it exists and stays inside the base directory. */
     const resolveUnderBase = Effect.fn("Discovery.resolveUnderBase")(
       function*(user: RepositoryName, repo: RepositoryName) {
+        yield* Effect.annotateCurrentSpan({ user, repo })
         const candidate = path.join(basePath, user, repo)
         const real = yield* fs.realPath(candidate).pipe(
           Effect.mapError(() => new RepositoryPathNotFound({ path: candidate }))

@@ -47,7 +47,7 @@ const withApiErrors = <A, E extends { readonly _tag: string; readonly message: s
         case "RepositoryPathNotFound":
           return notFound("no jj repository under the base directory")
         case "NotAJjRepository":
-          return notFound(error.message)
+          return notFound("reason" in error && typeof error.reason === "string" ? error.reason : error.message)
         case "PathOutsideBase":
         case "InvalidRepositoryName":
           return new PathRejected({ message: error.message })
