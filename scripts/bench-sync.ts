@@ -28,12 +28,14 @@ import { SyncService } from "../src/Sync.js"
 import { baselineLimits, baselineRepository, baselineSync } from "./bench/baseline.js"
 import type { BaselineResult } from "./bench/baseline.js"
 import { generatedRepo } from "./bench/generate.js"
-import type { GeneratedRepo } from "./bench/generate.js"
+import type { GeneratedRepo, Shape } from "./bench/generate.js"
 import { fixed, headOf, jjBin, jjConfigDir, makeBase, output, summarize } from "./bench/support.js"
 
 const BenchConfig = Config.all({
   sizes: Config.array(Config.integer(), "BENCH_SYNC_SIZES").pipe(Config.withDefault([1_000, 10_000, 100_000])),
   runs: Config.integer("BENCH_SYNC_RUNS").pipe(Config.withDefault(20)),
+  /** Commits of a linear history with half as many bookmarks, measured like the sizes; 0 skips it. */
+  bookmarkHeavy: Config.integer("BENCH_SYNC_BOOKMARK_HEAVY").pipe(Config.withDefault(20_000)),
   /** Commits of the merge-heavy history whose first import is measured both ways; 0 skips it. */
   mergeHeavy: Config.integer("BENCH_SYNC_MERGE_HEAVY").pipe(Config.withDefault(50_000))
 })
@@ -195,17 +197,18 @@ interface SizeResult {
   readonly baselineOneOp: BaselineResult
 }
 
-const measure = (size: number, runs: number) =>
+const measure = (size: number, runs: number, shape: Shape = "linear") =>
   Effect.gen(function*() {
-    const repo = yield* Effect.promise(() => generatedRepo(size))
+    const repo = yield* Effect.promise(() => generatedRepo(size, shape))
     const loadAverage = os.loadavg()
-    const base = makeBase(`sync-${size}`)
+    const key = `${shape === "linear" ? "" : `${shape.replace("-", "_")}_`}${size}`
+    const base = makeBase(`sync-${key}`)
     yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(base, { recursive: true, force: true })))
     const name = `repo-${size}`
     const repository = path.join(base, owner, name)
     fs.cpSync(repo.path, repository, { recursive: true })
 
-    const schema = `bench_sync_${process.pid}_${size}`
+    const schema = `bench_sync_${process.pid}_${key}`
     const baselineSchema = `${schema}_baseline`
     // Both schemas get jj-watcher's migrations; the finalizer (added last, so run first) drops them while the pools
     // are still open.
@@ -473,7 +476,7 @@ const measureMergeHeavy = (size: number) =>
   }).pipe(Effect.scoped)
 
 const main = Effect.gen(function*() {
-  const { mergeHeavy, runs, sizes } = yield* BenchConfig
+  const { bookmarkHeavy, mergeHeavy, runs, sizes } = yield* BenchConfig
   yield* Console.log(
     `jj ${jjBin}; sizes ${sizes.map(count).join(", ")}; ${runs} one-operation runs per size; ${os.cpus().length} CPUs`
   )
@@ -497,6 +500,11 @@ const main = Effect.gen(function*() {
   }
   yield* Console.log("\n== targets")
   for (const line of verdicts(results)) yield* Console.log(line)
+  if (bookmarkHeavy > 0) {
+    const result = yield* measure(bookmarkHeavy, runs, "bookmark-heavy")
+    yield* Console.log(`\n== bookmark-heavy history: ${count(result.firstSync.result.counts.bookmarks)} bookmark rows`)
+    yield* Console.log(report(result))
+  }
   if (mergeHeavy > 0) yield* Console.log(yield* measureMergeHeavy(mergeHeavy))
 })
 

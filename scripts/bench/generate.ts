@@ -122,8 +122,11 @@ const plan = (total: number) => {
   return { commits, mainLine }
 }
 
-/** The fast-import stream for `total` commits, in chunks of about 1 MB. */
-function* fastImportStream(total: number): Generator<string> {
+/**
+ * The fast-import stream for `total` commits, in chunks of about 1 MB; with `bookmarks`, that many more branches
+ * (`pr-N`, jj bookmarks once imported) at commits of main spread over the history, as a forge's pull requests.
+ */
+function* fastImportStream(total: number, bookmarks = 0): Generator<string> {
   const { commits, mainLine } = plan(total)
   const base = 1_600_000_000
   let chunk = ""
@@ -154,6 +157,9 @@ function* fastImportStream(total: number): Generator<string> {
   chunk += `reset refs/heads/main\nfrom :${mainLine.at(-1)!}\n\n`
   for (let tag = 1; tag <= 5; tag++) {
     chunk += `reset refs/tags/v0.${tag}.0\nfrom :${mainLine[Math.floor((tag / 6) * (mainLine.length - 1))]!}\n\n`
+  }
+  for (let n = 1; n <= bookmarks; n++) {
+    chunk += `reset refs/heads/pr-${n}\nfrom :${mainLine[(n * 7_919) % mainLine.length]!}\n\n`
   }
   yield chunk
 }
@@ -231,11 +237,15 @@ function* mergeHeavyStream(total: number): Generator<string> {
 }
 
 /** The shapes of generated history. */
-export type Shape = "linear" | "merge-heavy"
+export type Shape = "linear" | "merge-heavy" | "bookmark-heavy"
+
+/** Bookmarks of the bookmark-heavy shape: half as many as commits. */
+export const bookmarksPerCommit = 0.5
 
 const streams: Record<Shape, (total: number) => Generator<string>> = {
-  linear: fastImportStream,
-  "merge-heavy": mergeHeavyStream
+  linear: (total) => fastImportStream(total),
+  "merge-heavy": mergeHeavyStream,
+  "bookmark-heavy": (total) => fastImportStream(total, Math.floor(total * bookmarksPerCommit))
 }
 
 const fastImport = async (dir: string, total: number, shape: Shape) => {
