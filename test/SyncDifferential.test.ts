@@ -212,6 +212,23 @@ const actions: ReadonlyArray<readonly [string, Action, number]> = [
     else if (roll < 8) s.run("bookmark", "move", s.random.pick(existing), "--to", target, "--allow-backwards")
     else s.run("bookmark", "delete", s.random.pick(existing))
   }, 10],
+  // A merge whose parents changed different files, sometimes with changes of its own (not empty for jj).
+  ["merge with real trees", (s) => {
+    const commits = s.commits()
+    const first = s.random.pick(commits)
+    const second = s.random.pick(commits.filter((c) => c !== first))
+    s.run("new", first, second, "-m", `merge ${s.message()}`)
+    if (s.random.chance(0.5)) {
+      s.editFiles()
+      s.run("status")
+    }
+  }, 4],
+  // Several bookmarks moved by one operation, as a push of many branches or a forge's bulk update does.
+  ["bulk bookmark move", (s) => {
+    const names = bookmarkNames.filter(() => s.random.chance(0.6))
+    if (names.length === 0) throw new NoCandidate("no bookmark names drawn")
+    s.run("bookmark", "set", ...names, "-r", s.random.pick(s.commits()), "--allow-backwards")
+  }, 3],
   ["concurrent operations", (s) => {
     // A second operation from an older operation leaves two op heads, as two jj processes racing would.
     const op = s.random.pick(s.operations(s.random.chance(0.7) ? 1 : 3))
