@@ -45,7 +45,8 @@ export const JjConfig = Config.all({
    * part of the history; 0 reads it in the listing itself.
    */
   mergeReaders: Config.integer("JJ_MERGE_READERS").pipe(
-    Config.withDefault(os.availableParallelism()),
+    // Each reader holds jj's index in memory, so the default is bounded on large machines too.
+    Config.withDefault(Math.min(4, os.availableParallelism())),
     Config.validate({ message: "JJ_MERGE_READERS must be 0 or more", validation: (n) => n >= 0 })
   )
 })

@@ -255,11 +255,11 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
       getById,
       ensure,
       list: (afterId: number, limit: number) =>
-        list({ afterId, limit }).pipe(Effect.orDie, Effect.withSpan("Repositories.list")),
+        list({ afterId, limit }).pipe(dieOnParseError, Effect.withSpan("Repositories.list")),
       findByIds: (repositoryIds: ReadonlyArray<RepositoryId>) =>
         repositoryIds.length === 0
           ? Effect.succeed([])
-          : findByIds(repositoryIds).pipe(Effect.orDie, Effect.withSpan("Repositories.findByIds")),
+          : findByIds(repositoryIds).pipe(dieOnParseError, Effect.withSpan("Repositories.findByIds")),
       setWatched,
       purgeMirror,
       setSyncKinds,

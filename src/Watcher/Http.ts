@@ -112,7 +112,7 @@ export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGrou
             watcher.repositoryPage(urlParams.cursor ?? 0, urlParams.limit ?? 100),
             ({ entries, nextCursor }) =>
               new ReposPage({ repos: entries.map(summary), nextCursor })
-          ))
+          ).pipe(Effect.catchTag("SqlError", Effect.die)))
         .handle("getRepo", ({ path }) =>
           withApiErrors(
             path,
