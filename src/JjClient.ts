@@ -220,7 +220,11 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       return { operationId: latest.id, heads } satisfies PinnedOperation
     })
 
-    const changes = makeChangesReader({ decodeLines, pinned, mergeReaders: config.mergeReaders })
+    const { changes, changesNamed, visibleCommits } = makeChangesReader({
+      decodeLines,
+      pinned,
+      mergeReaders: config.mergeReaders
+    })
 
     /**
      * What changed in the visible set since `previous`, and every bookmark, in one jj process. The difference is the
@@ -311,6 +315,8 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       locate,
       currentOperation,
       changes,
+      visibleCommits,
+      changesNamed,
       changedCommitsWithBookmarks,
       bookmarks,
       operations,

@@ -123,40 +123,75 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       expect((yield* sync(repo)).mode).toBe("unchanged")
     }))
 
-  it.effect("a due reconciliation applies the difference, then compares everything and repairs drift", () =>
+  it.effect("a due reconciliation applies the difference, then compares visible ids and repairs drift", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const repo = initRepo(base, "alice", "drift")
       writeFile(repo, "a.txt", "a\n")
       jj(repo, "commit", "-m", "one")
+      writeFile(repo, "b.txt", "b\n")
+      jj(repo, "commit", "-m", "two")
       const first = yield* sync(repo)
       const id = first.repositoryId
-      // Drift: rows changed behind the watcher's back, which an incremental sync would never look at again.
-      const one = commitIdOf(repo, "@-")
-      yield* sql`UPDATE changes SET description = 'tampered' WHERE repository_id = ${id} AND commit_id = ${one}`
+      // Drift behind the watcher's back, which an incremental sync would never look at again: a visible commit
+      // missing, a commit that is not visible, a wrong divergence, a missing operation, and a tampered field.
+      const one = commitIdOf(repo, "@--")
+      const two = commitIdOf(repo, "@-")
+      yield* sql`DELETE FROM changes WHERE repository_id = ${id} AND commit_id = ${one}`
+      yield* sql`
+        INSERT INTO changes SELECT (jsonb_populate_record(c, ${
+        JSON.stringify({ commit_id: "f".repeat(40), change_id: "z".repeat(32) })
+      }::jsonb)).* FROM changes c WHERE c.repository_id = ${id} AND c.commit_id = ${two}`
+      yield* sql`UPDATE changes SET is_divergent = true WHERE repository_id = ${id} AND commit_id = ${two}`
       yield* sql`DELETE FROM jj_operations WHERE repository_id = ${id} AND parent_operation_ids = '{}'`
 
-      jj(repo, "new", "-m", "two")
+      jj(repo, "new", "-m", "three")
       const incremental = yield* sync(repo)
       expect(incremental.mode).toBe("incremental")
-      const tampered = yield* sql<{ description: string }>`
-        SELECT description FROM changes WHERE repository_id = ${id} AND commit_id = ${one}`
-      expect(tampered[0]?.description).toBe("tampered")
+      const held = yield* sql<{ commitId: string }>`SELECT commit_id FROM changes WHERE repository_id = ${id}`
+      expect(held.map((row) => row.commitId)).not.toContain(one)
 
       yield* sql`UPDATE repositories SET last_full_sync_at = now() - interval '2 hours' WHERE id = ${id}`
       const before = yield* prometheusText
       // Due: a reconciliation runs even with nothing new in jj.
       const reconciled = yield* sync(repo)
       expect([reconciled.mode, reconciled.fullReason, reconciled.upToDate]).toEqual(["full", "reconciliation", false])
-      expect(reconciled.repaired).toEqual({ changes: 1, bookmarks: 0, operations: 1, conflicts: 0 })
+      // `one` read again, the made-up commit deleted, the divergence of `two` set right; the root operation read again.
+      expect(reconciled.repaired).toEqual({ changes: 3, bookmarks: 0, operations: 1, conflicts: 0 })
       yield* expectMirrorsJj(id, repo)
       expect((yield* repositoryRow(id)).lastFullSyncAt!.getTime()).toBeGreaterThan(Date.now() - 60_000)
 
       const repairedTotal = (text: string) =>
         Number(/jj_watcher_reconciliation_repaired_rows_total\{kind="changes"\} (\d+)/.exec(text)?.[1] ?? 0)
-      expect(repairedTotal(yield* prometheusText) - repairedTotal(before)).toBe(1)
+      expect(repairedTotal(yield* prometheusText) - repairedTotal(before)).toBe(3)
       expect(yield* prometheusText).toMatch(/jj_watcher_full_syncs_total\{reason="reconciliation"\} [1-9]/)
       expect((yield* sync(repo)).mode).toBe("unchanged")
+    }))
+
+  it.effect("a reconciliation trusts the fields of held commits; a requested full sync reads them again", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const repo = initRepo(base, "alice", "tampered")
+      writeFile(repo, "a.txt", "a\n")
+      jj(repo, "commit", "-m", "one")
+      const id = (yield* sync(repo)).repositoryId
+      const one = commitIdOf(repo, "@-")
+      // A commit's fields never change for its id, so a reconciliation does not read them again: it costs jj's
+      // listing of visible ids, not a re-import.
+      yield* sql`UPDATE changes SET description = 'tampered' WHERE repository_id = ${id} AND commit_id = ${one}`
+      yield* sql`UPDATE changes SET is_divergent = true WHERE repository_id = ${id} AND commit_id = ${one}`
+      yield* sql`UPDATE repositories SET last_full_sync_at = now() - interval '2 hours' WHERE id = ${id}`
+      const reconciled = yield* sync(repo)
+      expect([reconciled.fullReason, reconciled.repaired?.changes]).toEqual(["reconciliation", 1])
+      const description = () =>
+        sql<{ description: string; isDivergent: boolean }>`
+          SELECT description, is_divergent FROM changes WHERE repository_id = ${id} AND commit_id = ${one}`
+      expect(yield* description()).toEqual([{ description: "tampered", isDivergent: false }])
+
+      const requested = yield* sync(repo, { full: true })
+      expect([requested.mode, requested.fullReason]).toEqual(["full", "requested"])
+      expect(yield* description()).toEqual([{ description: "one\n", isDivergent: false }])
+      yield* expectMirrorsJj(id, repo)
     }))
 
   it.effect("undo after an incremental sync recomputes which operations are undone", () =>

@@ -24,6 +24,10 @@ export const Change = Schema.Struct({
 })
 export type Change = typeof Change.Type
 
+/** A visible commit as a comparison with the mirror sees it: its id, and whether its change is divergent. */
+export const VisibleCommit = Schema.Struct({ commitId: CommitId, isDivergent: Schema.Boolean })
+export type VisibleCommit = typeof VisibleCommit.Type
+
 /** A local bookmark (`remote` is "") or a remote one; several targets when conflicted. */
 export const Bookmark = Schema.Struct({
   name: Schema.String,

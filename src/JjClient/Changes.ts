@@ -1,11 +1,21 @@
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Array as Arr, Chunk, Effect, Option, Stream } from "effect"
 import type { OperationId } from "../Domain/Ids.js"
-import type { Change, RepositoryLocation } from "../Domain/Jj.js"
+import type { Change, RepositoryLocation, VisibleCommit } from "../Domain/Jj.js"
 import type { JjError } from "../Domain/JjErrors.js"
 import { JjOutputInvalid } from "../Domain/JjErrors.js"
 import { mergeParts } from "./MergeParts.js"
-import { ChangeLine, changeTemplate, EmptinessLine, emptinessTemplate } from "./Templates.js"
+import {
+  ChangeLine,
+  changeTemplate,
+  EmptinessLine,
+  emptinessTemplate,
+  VisibleCommitLine,
+  visibleCommitTemplate
+} from "./Templates.js"
 import type { CommitFields, LineFormat } from "./Templates.js"
+
+/** Commit ids named in one revset: each costs jj a lookup, and one argument must stay well under the OS limit. */
+const namedPerProcess = 1_000
 
 /** What the listing of every commit needs of the client: its jj runner and its settings. */
 export interface ChangesReaderOptions {
@@ -92,5 +102,48 @@ export const makeChangesReader = ({ decodeLines, mergeReaders, pinned }: Changes
     return Stream.concat(listed, filled).pipe(Stream.withSpan("JjClient.changes"))
   }
 
-  return changes
+  /** Every visible commit but the root, as ids and divergence only: a comparison with the mirror's commits. */
+  const visibleCommits = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<
+    VisibleCommit,
+    JjError
+  > =>
+    decodeLines(
+      pinned(location, operationId, [
+        "log",
+        "--revisions",
+        "all() ~ root()",
+        "--no-graph",
+        "-T",
+        visibleCommitTemplate
+      ]),
+      VisibleCommitLine
+    ).pipe(Stream.withSpan("JjClient.visibleCommits"))
+
+  /**
+   * The named commits with every field, emptiness included, for the few a comparison found missing from the mirror;
+   * in parts of at most `namedPerProcess` ids, read by up to `mergeReaders` jj processes at once.
+   */
+  const changesNamed = (
+    location: RepositoryLocation,
+    operationId: OperationId,
+    commitIds: ReadonlyArray<string>
+  ): Stream.Stream<Change, JjError> =>
+    Stream.fromIterable(Arr.chunksOf(commitIds, namedPerProcess)).pipe(
+      Stream.flatMap((part) =>
+        decodeLines(
+          pinned(location, operationId, [
+            "log",
+            "--revisions",
+            part.join(" | "),
+            "--no-graph",
+            "-T",
+            changeTemplate("inline")
+          ]),
+          ChangeLine
+        ), { concurrency: Math.max(1, mergeReaders) }),
+      Stream.filterMap((line) => "change" in line ? Option.some(line.change) : Option.none()),
+      Stream.withSpan("JjClient.changesNamed", { attributes: { commits: commitIds.length } })
+    )
+
+  return { changes, visibleCommits, changesNamed }
 }

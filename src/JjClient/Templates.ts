@@ -1,7 +1,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import { ChangeId, CommitId } from "../Domain/Ids.js"
 import { ConflictedCommit, Operation } from "../Domain/Jj.js"
-import type { Bookmark, Change, Signature } from "../Domain/Jj.js"
+import type { Bookmark, Change, Signature, VisibleCommit } from "../Domain/Jj.js"
 
 /**
  * jj templates that print one JSON object per line, and the schemas that turn each line into a domain value.
@@ -27,6 +27,23 @@ export const changeTemplate = (merges: "inline" | "deferred") =>
     field("divergent", "json(self.divergent())"),
     field("commit", "json(self)")
   )
+
+/**
+ * A visible commit's id, and whether its change is divergent: all a comparison with the mirror needs of a commit it
+ * already holds (the other fields never change for a commit id). Plain text: both are cheap for jj, no JSON to parse.
+ */
+export const visibleCommitTemplate = `self.commit_id() ++ if(self.divergent(), " divergent") ++ "\\n"`
+
+/** A line of `visibleCommitTemplate`. */
+export const VisibleCommitLine: LineFormat<VisibleCommit> = {
+  decode: (line) => {
+    const [commitId, divergent, ...rest] = line.split(" ")
+    return commitId !== undefined && /^[0-9a-f]+$/.test(commitId) && rest.length === 0 &&
+        (divergent === undefined || divergent === "divergent")
+      ? Either.right({ commitId: commitId as CommitId, isDivergent: divergent !== undefined })
+      : Either.left("not a commit id, optionally followed by \"divergent\"")
+  }
+}
 
 /** Whether each merge is empty: for the merges whose emptiness a listing deferred. */
 export const emptinessTemplate = object(

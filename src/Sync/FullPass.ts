@@ -1,14 +1,16 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Ref, Stream } from "effect"
-import type { Bookmark } from "../Domain/Jj.js"
+import type { Bookmark, Change } from "../Domain/Jj.js"
 import type { JjError } from "../Domain/JjErrors.js"
 import type { KindCounts } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import { undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import { bookmarksDigest } from "./BookmarksDigest.js"
+import type { MergeScope } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
+import { compareVisible } from "./Visibility.js"
 
 export interface FullPassResult {
   readonly written: KindCounts
@@ -19,10 +21,20 @@ export interface FullPassResult {
 }
 
 /**
+ * How a full pass reads commits: every field of every visible commit, or (`ids`) jj's visible ids and divergence
+ * compared with what the mirror holds, fields read only for the commits it lacks. A commit's fields never change for
+ * its id, so `ids` is exact whenever the mirror was written the same way (same fingerprint).
+ */
+export type CommitRead = "fields" | "ids"
+
+/** Above this many missing commits a comparison by ids reads every commit instead of naming the missing ones. */
+const maxNamedMissing = 5_000
+
+/**
  * Reads everything at the pinned operation and makes the tables equal to it: every visible commit, every bookmark,
  * the whole operation log (with its undo state), and the conflicts of the conflicted commits.
  */
-export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | SqlError> =>
+export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<FullPassResult, JjError | SqlError> =>
   Effect.gen(function*() {
     const { id, jj, kinds, location, operationId, writer } = pass
     const staged = emptyCounts()
@@ -43,10 +55,33 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
     // An empty mirror (a first import) gets its changes written directly, with no staging and merging.
     const direct = kinds.includes("changes") && (yield* writer.hasNoChanges(id))
     const conflicted: Array<string> = []
-    const changes = stageBatches(pass, staged, "changes", limitChanges(jj.changes(location, operationId)), (batch) => {
-      for (const change of batch) if (change.hasConflicts) conflicted.push(change.commitId)
-      return writer.stageChanges(id, batch, direct)
+    let changesScope: MergeScope = "all"
+    const stageListed = (listed: Stream.Stream<Change, JjError>) =>
+      stageBatches(pass, staged, "changes", listed, (batch) => {
+        for (const change of batch) if (change.hasConflicts) conflicted.push(change.commitId)
+        return writer.stageChanges(id, batch, direct)
+      })
+    // Compared by ids: the listing of visible ids and the mirror's commits are read at once, then only the missing
+    // commits are read in full; too many missing, and every commit is read as in a first import.
+    const compared = Effect.gen(function*() {
+      const [visible, held] = yield* Effect.all([
+        Stream.runCollect(jj.visibleCommits(location, operationId)),
+        pass.onConnection(writer.heldCommits(id))
+      ], { concurrency: 2 })
+      const difference = compareVisible(visible, held)
+      if (difference.missing.length > maxNamedMissing) return yield* stageListed(jj.changes(location, operationId))
+      conflicted.push(...difference.conflicted)
+      const touchedChangeIds = [...difference.touchedChangeIds]
+      yield* stageListed(
+        jj.changesNamed(location, operationId, difference.missing).pipe(
+          Stream.tap((change) => Effect.sync(() => touchedChangeIds.push(change.changeId)))
+        )
+      )
+      changesScope = { hiddenCommitIds: difference.gone, touchedChangeIds }
     })
+    const changes = commitRead === "ids" && !direct && Option.isNone(pass.maxChanges)
+      ? compared
+      : stageListed(limitChanges(jj.changes(location, operationId)))
     const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = []
     // Conflicts are read for the conflicted commits the changes reader saw, unless it stopped early.
     if (kinds.includes("changes")) {
@@ -54,8 +89,10 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
         kinds.includes("conflicts")
           ? Effect.zipRight(
             changes,
-            Effect.flatMap(Ref.get(truncated), (stopped) =>
-              stageConflicts(pass, staged, stopped ? undefined : conflicted))
+            Effect.flatMap(
+              Ref.get(truncated),
+              (stopped) => stageConflicts(pass, staged, stopped ? undefined : conflicted)
+            )
           )
           : changes
       )
@@ -78,14 +115,14 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
           staged,
           "operations",
           jj.operations(location, operationId).pipe(
-            Stream.tap((operation) =>
-              Effect.sync(() => undoGraph.push(undoNode(operation)))
-            )
+            Stream.tap((operation) => Effect.sync(() => undoGraph.push(undoNode(operation))))
           ),
           (batch) => writer.stageOperations(id, batch)
-        ).pipe(Effect.zipRight(Effect.suspend(() =>
-          pass.onConnection(writer.markUndone([...undoneOperations(undoGraph, operationId)]))
-        )))
+        ).pipe(
+          Effect.zipRight(
+            Effect.suspend(() => pass.onConnection(writer.markUndone([...undoneOperations(undoGraph, operationId)])))
+          )
+        )
       )
     }
     // The readers run as parallel fibers at the same pinned operation; their batches share this transaction.
@@ -93,7 +130,7 @@ export const fullPass = (pass: Pass): Effect.Effect<FullPassResult, JjError | Sq
     const { written } = yield* mergeAll(
       pass,
       staged,
-      { changes: "all", bookmarks: "all", operations: "all", conflicts: "all" },
+      { changes: changesScope, bookmarks: "all", operations: "all", conflicts: "all" },
       direct
     )
     return {

@@ -21,6 +21,7 @@ import {
 } from "./Columns.js"
 import type { KindTable } from "./Columns.js"
 import type { SyncedState } from "./Plan.js"
+import type { HeldCommit } from "./Visibility.js"
 
 /**
  * What an incremental sync read besides the commits it staged: the commits that stopped being visible, and every
@@ -310,6 +311,12 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       }
     }
 
+    /** What the mirror holds of each commit, for a comparison with jj's visible commits. */
+    const heldCommits = (id: RepositoryId) =>
+      sql<HeldCommit>`
+        SELECT commit_id, change_id, is_divergent, has_conflicts FROM changes WHERE repository_id = ${id}
+      `.pipe(Effect.withSpan("MirrorWriter.heldCommits"))
+
     /** Whether the mirror holds no change of the repository yet. */
     const hasNoChanges = (id: RepositoryId) =>
       sql<{ readonly empty: boolean }>`
@@ -322,6 +329,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       clearStaging,
       stageChanges,
       hasNoChanges,
+      heldCommits,
       stageBookmarks,
       stageOperations,
       stageConflicts,

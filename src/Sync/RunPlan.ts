@@ -5,6 +5,7 @@ import type { KindCounts } from "../Domain/Repository.js"
 import { addCounts } from "../Domain/Sync.js"
 import type { FullSyncReason } from "../Domain/Sync.js"
 import { fullPass } from "./FullPass.js"
+import type { CommitRead } from "./FullPass.js"
 import { incrementalPass } from "./IncrementalPass.js"
 import type { Pass } from "./Pass.js"
 import type { SyncPlan } from "./Plan.js"
@@ -22,6 +23,13 @@ export interface PlanOutcome {
   /** The digest of the bookmarks read; null when bookmarks are not mirrored. */
   readonly bookmarksDigest: string | null
 }
+
+/**
+ * How a full sync reads commits: by ids when the mirror was written the same way, so that its commits' fields hold;
+ * every field when the way changed, or when an operator asked for a full sync (the way to repair tampered rows).
+ */
+export const commitReadFor = (reason: FullSyncReason): CommitRead =>
+  reason === "requested" || reason === "format-changed" ? "fields" : "ids"
 
 /** Runs the passes a plan calls for; `storedBookmarksDigest` is what the last sync recorded. */
 export const runPlan = (
@@ -44,21 +52,24 @@ export const runPlan = (
         })
       )
     case "Full":
-      return Effect.map(fullPass(pass), ({ bookmarksDigest, changesTruncated, written }) => ({
-        mode: "full",
-        reason: plan.reason,
-        written,
-        added: undefined,
-        repaired: null,
-        changesTruncated,
-        bookmarksDigest
-      }))
+      return Effect.map(
+        fullPass(pass, commitReadFor(plan.reason)),
+        ({ bookmarksDigest, changesTruncated, written }) => ({
+          mode: "full",
+          reason: plan.reason,
+          written,
+          added: undefined,
+          repaired: null,
+          changesTruncated,
+          bookmarksDigest
+        })
+      )
     case "Reconcile":
       // The difference is applied first, so that the full pass after it writes only drift.
       return Effect.gen(function*() {
         const incremental = yield* incrementalPass(pass, plan.since, storedBookmarksDigest)
         yield* pass.writer.clearStaging(pass.kinds)
-        const full = yield* fullPass(pass)
+        const full = yield* fullPass(pass, "ids")
         return {
           mode: "full",
           reason: "reconciliation",
