@@ -227,17 +227,18 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     })
 
     /**
-     * What changed in the visible set since `previous`, and every bookmark, in one jj process. The difference is the
-     * commits that became visible (`hidden` false) and those that stopped being visible (`hidden` true): ranges
-     * between the two operations' visible heads, which jj walks only as far as they differ, so the cost follows the
-     * change, not the history. Every bookmark target (hidden ones included) is listed with it, each line saying
-     * whether its commit is in the difference and which bookmarks (local and remote, `git` included) point at it; a
-     * conflicted bookmark comes once per target. jj's failures to read from `previous` are told apart.
+     * What changed in the visible set since `previous`: the commits that became visible (`hidden` false) and those
+     * that stopped being visible (`hidden` true), ranges between the two operations' visible heads, which jj walks
+     * only as far as they differ, so the cost follows the change, not the history. With `withBookmarks`, every
+     * bookmark target (hidden ones included) is listed in the same process, each line saying whether its commit is in
+     * the difference and which bookmarks (local and remote, `git` included) point at it; a conflicted bookmark comes
+     * once per target. jj's failures to read from `previous` are told apart.
      */
-    const changedCommitsWithBookmarks = (
+    const changedCommits = (
       location: RepositoryLocation,
       operationId: OperationId,
-      previous: OperationId
+      previous: OperationId,
+      withBookmarks: boolean
     ): Stream.Stream<
       typeof ChangeWithBookmarksLine extends LineFormat<infer A> ? A : never,
       JjError | PreviousOperationMissing | PreviousOperationUnrelated
@@ -249,7 +250,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         pinned(location, operationId, [
           "log",
           "--revisions",
-          `(${difference}) | ${targets}`,
+          withBookmarks ? `(${difference}) | ${targets}` : difference,
           "--no-graph",
           "-T",
           changeWithBookmarksTemplate(difference)
@@ -267,19 +268,39 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
                 : error
             )
         ),
-        Stream.withSpan("JjClient.changedCommitsWithBookmarks")
+        Stream.withSpan("JjClient.changedCommits", { attributes: { withBookmarks } })
       )
     }
 
-    /** Local and remote bookmarks (all remotes, `git` included) that point somewhere. */
-    const bookmarks = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Bookmark, JjError> =>
-      decodeLines(
-        pinned(location, operationId, ["bookmark", "list", "--all-remotes", "-T", bookmarkTemplate]),
-        BookmarkLine
-      ).pipe(
-        Stream.filterMap((line) => line.present ? Option.some(line.bookmark) : Option.none()),
-        Stream.withSpan("JjClient.bookmarks")
+    const bookmarkListArgs = ["bookmark", "list", "--all-remotes", "-T", bookmarkTemplate]
+
+    /**
+     * jj's listing of every bookmark row (local and remote, `git` included) as printed, in jj's order, for a digest
+     * that tells whether anything changed before a line is decoded (`decodeBookmarks`).
+     */
+    const bookmarkListing = (
+      location: RepositoryLocation,
+      operationId: OperationId
+    ): Effect.Effect<ReadonlyArray<string>, JjError> =>
+      lines(pinned(location, operationId, bookmarkListArgs)).pipe(
+        Stream.filter((line) => line.length > 0),
+        Stream.runCollect,
+        Effect.map(Chunk.toReadonlyArray),
+        Effect.withSpan("JjClient.bookmarkListing")
       )
+
+    /** The bookmarks of a `bookmarkListing` that point somewhere. */
+    const decodeBookmarks = (listing: ReadonlyArray<string>): Effect.Effect<Array<Bookmark>, JjOutputInvalid> => {
+      const bookmarks: Array<Bookmark> = []
+      for (const line of listing) {
+        const decoded = BookmarkLine.decode(line)
+        if (Either.isLeft(decoded)) {
+          return new JjOutputInvalid({ args: bookmarkListArgs, line: line.slice(0, 1_000), reason: decoded.left })
+        }
+        if (decoded.right.present) bookmarks.push(decoded.right.bookmark)
+      }
+      return Effect.succeed(bookmarks)
+    }
 
     /** The whole operation log reachable from the pinned operation, newest first, root included. */
     const operations = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Operation, JjError> =>
@@ -317,8 +338,9 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       changes,
       visibleCommits,
       changesNamed,
-      changedCommitsWithBookmarks,
-      bookmarks,
+      changedCommits,
+      bookmarkListing,
+      decodeBookmarks,
       operations,
       conflicts
     } as const

@@ -1,12 +1,12 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Ref, Stream } from "effect"
-import type { Bookmark, Change } from "../Domain/Jj.js"
+import type { Change } from "../Domain/Jj.js"
 import type { JjError } from "../Domain/JjErrors.js"
 import type { KindCounts } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import { undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
-import { bookmarksDigest } from "./BookmarksDigest.js"
+import { fullPassDigest } from "./BookmarksDigest.js"
 import type { MergeScope } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
@@ -99,14 +99,20 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
     } else if (kinds.includes("conflicts")) {
       readers.push(stageConflicts(pass, staged, undefined))
     }
-    const bookmarks: Array<Bookmark> = []
+    let digest: string | null = null
     if (kinds.includes("bookmarks")) {
-      readers.push(
-        stageBatches(pass, staged, "bookmarks", jj.bookmarks(location, operationId), (batch) => {
-          bookmarks.push(...batch)
-          return writer.stageBookmarks(id, batch)
-        })
-      )
+      readers.push(Effect.gen(function*() {
+        const listing = yield* jj.bookmarkListing(location, operationId)
+        const bookmarks = yield* jj.decodeBookmarks(listing)
+        digest = fullPassDigest(listing, bookmarks)
+        yield* stageBatches(
+          pass,
+          staged,
+          "bookmarks",
+          Stream.fromIterable(bookmarks),
+          (batch) => writer.stageBookmarks(id, batch)
+        )
+      }))
     }
     if (kinds.includes("operations")) {
       readers.push(
@@ -136,6 +142,6 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
     return {
       written,
       changesTruncated: yield* Ref.get(truncated),
-      bookmarksDigest: kinds.includes("bookmarks") ? bookmarksDigest(bookmarks) : null
+      bookmarksDigest: digest
     }
   }).pipe(Effect.withSpan("Sync.fullPass"))

@@ -8,7 +8,7 @@ import { emptyCounts } from "../Domain/Sync.js"
 import type { CommitFields } from "../JjClient/Templates.js"
 import { operationKind, undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
-import { bookmarksDigest } from "./BookmarksDigest.js"
+import { bookmarksDigest, listingDigest, listsBookmarksApart } from "./BookmarksDigest.js"
 import type { MergeScope } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
@@ -24,8 +24,8 @@ export interface IncrementalPassResult {
 /**
  * Reads only what changed since `since`: commits that appeared or went away, operations newer than it, and
  * conflicts of the commits that appeared (with the other conflicted commits of their changes). Bookmarks are listed
- * whole with the difference; when their digest equals `storedBookmarksDigest` (what the last sync read), none is
- * staged or compared, else they are all staged and only their differences written.
+ * whole, with the difference or apart (see `BookmarksDigest`); when their digest equals `storedBookmarksDigest` (what
+ * the last sync read), none is staged or compared, else they are all staged and only their differences written.
  */
 export const incrementalPass = (
   pass: Pass,
@@ -56,19 +56,33 @@ export const incrementalPass = (
     }
     const stageAppeared = (changes: ReadonlyArray<Change>) =>
       changes.length > 0 ? writer.stageChanges(id, changes) : Effect.void
-    // One jj process lists the difference and every bookmark (a process fewer is most of an incremental sync's
-    // cost); each bookmark is kept once and staged at the end.
+    // With few bookmarks, one jj process lists the difference and every bookmark (a process fewer is most of such a
+    // sync's cost); each bookmark is kept once and staged at the end. With many (the last sync stored a `listing:`
+    // digest), listing every target with the difference costs more than jj's bookmark listing in a second process,
+    // whose output is digested as printed and decoded only when it changed.
+    const apart = kinds.includes("bookmarks") && listsBookmarksApart(storedBookmarksDigest)
+    const inline = kinds.includes("bookmarks") && !apart
+    const stageBookmarks = (bookmarks: Iterable<Bookmark>) =>
+      stageBatches(
+        pass,
+        staged,
+        "bookmarks",
+        Stream.fromIterable(bookmarks),
+        (batch) => writer.stageBookmarks(id, batch)
+      )
     const listing = Effect.gen(function*() {
       const bookmarks = new Map<string, Bookmark>()
       yield* stageBatches(
         pass,
         staged,
         "changes",
-        jj.changedCommitsWithBookmarks(location, operationId, since).pipe(
+        jj.changedCommits(location, operationId, since, inline).pipe(
           Stream.mapChunks((lines) => {
-            for (const line of lines) {
-              for (const bookmark of line.bookmarks) {
-                bookmarks.set(JSON.stringify([bookmark.name, bookmark.remote]), bookmark)
+            if (inline) {
+              for (const line of lines) {
+                for (const bookmark of line.bookmarks) {
+                  bookmarks.set(JSON.stringify([bookmark.name, bookmark.remote]), bookmark)
+                }
               }
             }
             return Chunk.filter(lines, (line) => line.inDifference)
@@ -76,20 +90,17 @@ export const incrementalPass = (
         ),
         (batch) => kinds.includes("changes") ? stageAppeared(batch.flatMap(appeared)) : Effect.void
       )
-      if (kinds.includes("bookmarks")) {
+      if (inline) {
         digest = bookmarksDigest(bookmarks.values())
-        if (digest === storedBookmarksDigest) {
-          scopes.bookmarks = "unchanged"
-          return
-        }
-        yield* stageBatches(
-          pass,
-          staged,
-          "bookmarks",
-          Stream.fromIterable(bookmarks.values()),
-          (batch) => writer.stageBookmarks(id, batch)
-        )
+        if (digest === storedBookmarksDigest) scopes.bookmarks = "unchanged"
+        else yield* stageBookmarks(bookmarks.values())
       }
+    })
+    const bookmarksApart = Effect.gen(function*() {
+      const printed = yield* jj.bookmarkListing(location, operationId)
+      digest = listingDigest(printed)
+      if (digest === storedBookmarksDigest) scopes.bookmarks = "unchanged"
+      else yield* stageBookmarks(yield* jj.decodeBookmarks(printed))
     })
     // Conflicts of the commits that appeared and of the other conflicted commits of their changes, read once the
     // changes are staged; all of them when changes are not mirrored.
@@ -143,7 +154,8 @@ export const incrementalPass = (
     const readers: Array<
       Effect.Effect<void, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError>
     > = []
-    if (kinds.includes("changes") || kinds.includes("bookmarks")) {
+    if (apart) readers.push(bookmarksApart)
+    if (kinds.includes("changes") || inline) {
       // Conflicts follow the commits the listing staged; without changes they are all read, in parallel.
       readers.push(
         kinds.includes("changes") && kinds.includes("conflicts") ? Effect.zipRight(listing, conflicts) : listing
