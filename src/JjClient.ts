@@ -20,12 +20,12 @@ import { makeChangesReader } from "./JjClient/Changes.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
+import { operationDiffArgs, operationDiffDecoder } from "./JjClient/OperationDiff.js"
+import type { OperationDiffItem } from "./JjClient/OperationDiff.js"
 import type { LineFormat } from "./JjClient/Templates.js"
 import {
   BookmarkLine,
   bookmarkTemplate,
-  ChangeWithBookmarksLine,
-  changeWithBookmarksTemplate,
   ConflictLine,
   conflictTemplate,
   OperationEndLine,
@@ -220,43 +220,30 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       return { operationId: latest.id, heads } satisfies PinnedOperation
     })
 
-    const { changes, changesNamed, visibleCommits } = makeChangesReader({
+    const { changes, changesNamed, mergeEmptiness, visibleCommits } = makeChangesReader({
       decodeLines,
       pinned,
       mergeReaders: config.mergeReaders
     })
 
     /**
-     * What changed in the visible set since `previous`: the commits that became visible (`hidden` false) and those
-     * that stopped being visible (`hidden` true), ranges between the two operations' visible heads, which jj walks
-     * only as far as they differ, so the cost follows the change, not the history. With `withBookmarks`, every
-     * bookmark target (hidden ones included) is listed in the same process, each line saying whether its commit is in
-     * the difference and which bookmarks (local and remote, `git` included) point at it; a conflicted bookmark comes
-     * once per target. jj's failures to read from `previous` are told apart.
+     * What changed since `previous`, in one jj process (`jj op diff`, see `JjClient/OperationDiff`): the commits
+     * that became visible or stopped being visible, whether a bookmark changed, and the pinned operation. jj walks
+     * only as far as the two operations' visible heads differ, so the cost follows the change, not the history.
+     * jj's failure to find `previous` is told apart.
      */
-    const changedCommits = (
+    const operationDiff = (
       location: RepositoryLocation,
       operationId: OperationId,
-      previous: OperationId,
-      withBookmarks: boolean
-    ): Stream.Stream<
-      typeof ChangeWithBookmarksLine extends LineFormat<infer A> ? A : never,
-      JjError | PreviousOperationMissing | PreviousOperationUnrelated
-    > => {
-      const before = `at_operation(${previous}, visible_heads())`
-      const difference = `((${before}..visible_heads()) | (visible_heads()..${before})) ~ root()`
-      const targets = `bookmarks() | remote_bookmarks() | remote_bookmarks(remote=exact:"git")`
-      return decodeLines(
-        pinned(location, operationId, [
-          "log",
-          "--revisions",
-          withBookmarks ? `(${difference}) | ${targets}` : difference,
-          "--no-graph",
-          "-T",
-          changeWithBookmarksTemplate(difference)
-        ]),
-        ChangeWithBookmarksLine
+      previous: OperationId
+    ): Stream.Stream<OperationDiffItem, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
+      Stream.suspend(() =>
+        decodeLines(
+          pinned(location, operationId, operationDiffArgs(previous, operationId)),
+          { decode: operationDiffDecoder() }
+        )
       ).pipe(
+        Stream.filter((item): item is OperationDiffItem => item !== undefined),
         Stream.catchTag(
           "JjCommandFailed",
           (error): Stream.Stream<never, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
@@ -268,9 +255,8 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
                 : error
             )
         ),
-        Stream.withSpan("JjClient.changedCommits", { attributes: { withBookmarks } })
+        Stream.withSpan("JjClient.operationDiff")
       )
-    }
 
     const bookmarkListArgs = ["bookmark", "list", "--all-remotes", "-T", bookmarkTemplate]
 
@@ -338,7 +324,8 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       changes,
       visibleCommits,
       changesNamed,
-      changedCommits,
+      operationDiff,
+      mergeEmptiness,
       bookmarkListing,
       decodeBookmarks,
       operations,

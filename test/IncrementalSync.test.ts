@@ -1,6 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import fs from "node:fs"
+import path from "node:path"
 import { prometheusText } from "../src/Metrics.js"
 import { makeTestLayer } from "./support/database.js"
 import { changeIdOf, commitIdOf, headOperation, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
@@ -65,48 +67,57 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       yield* expectMirrorsJj(second.repositoryId, repo)
     }))
 
-  // Few bookmarks are listed with the changed commits; many in a jj process of their own, digested as printed.
-  for (const { form, others } of [{ form: "rows", others: 0 }, { form: "listing", others: 150 }]) {
-    it.effect(`bookmarks that did not change since the last sync are not compared; any change re-reads them all (${form})`, () =>
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const repo = initRepo(base, "alice", `bookmark-digest-${form}`)
-        writeFile(repo, "a.txt", "a\n")
-        jj(repo, "commit", "-m", "one")
-        jj(
-          repo,
-          "bookmark",
-          "create",
-          "alpha",
-          "beta",
-          ...Array.from({ length: others }, (_, i) => `pr-${i}`),
-          "-r",
-          "@-"
-        )
-        const first = yield* sync(repo)
-        const id = first.repositoryId
-        const digest = () =>
-          sql<{ bookmarksDigest: string }>`SELECT bookmarks_digest FROM repositories WHERE id = ${id}`
-        expect((yield* digest())[0]?.bookmarksDigest).toMatch(new RegExp(`^${form}:[0-9a-f]{64}$`))
-        // Drift that only a comparison of every bookmark would see.
-        yield* sql`UPDATE bookmarks SET target_commit_ids = '{0123}' WHERE repository_id = ${id} AND name = 'alpha'`
+  it.effect("bookmarks are not read when jj's diff says none changed; any change re-reads them all", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const repo = initRepo(base, "alice", "bookmark-digest")
+      writeFile(repo, "a.txt", "a\n")
+      jj(repo, "commit", "-m", "one")
+      jj(repo, "bookmark", "create", "alpha", "beta", "-r", "@-")
+      const first = yield* sync(repo)
+      const id = first.repositoryId
+      const digest = () => sql<{ bookmarksDigest: string }>`SELECT bookmarks_digest FROM repositories WHERE id = ${id}`
+      const stored = (yield* digest())[0]?.bookmarksDigest
+      expect(stored).toMatch(/^listing:[0-9a-f]{64}$/)
+      // Drift that only a comparison of every bookmark would see.
+      yield* sql`UPDATE bookmarks SET target_commit_ids = '{0123}' WHERE repository_id = ${id} AND name = 'alpha'`
 
-        jj(repo, "describe", "-m", "working copy, bookmarks untouched")
-        const unchanged = yield* sync(repo)
-        expect([unchanged.mode, unchanged.written.bookmarks]).toEqual(["incremental", 0])
-        const alpha = () =>
-          sql<{ targetCommitIds: Array<string> }>`
-            SELECT target_commit_ids FROM bookmarks WHERE repository_id = ${id} AND name = 'alpha' AND remote = ''`
-        expect((yield* alpha())[0]?.targetCommitIds).toEqual(["0123"])
+      jj(repo, "describe", "-m", "working copy, bookmarks untouched")
+      const unchanged = yield* sync(repo)
+      expect([unchanged.mode, unchanged.written.bookmarks]).toEqual(["incremental", 0])
+      const alpha = () =>
+        sql<{ targetCommitIds: Array<string> }>`
+          SELECT target_commit_ids FROM bookmarks WHERE repository_id = ${id} AND name = 'alpha' AND remote = ''`
+      expect((yield* alpha())[0]?.targetCommitIds).toEqual(["0123"])
+      expect((yield* digest())[0]?.bookmarksDigest).toBe(stored)
 
-        jj(repo, "bookmark", "create", "gamma", "-r", "@-")
-        const changed = yield* sync(repo)
-        expect(changed.mode).toBe("incremental")
-        expect((yield* alpha())[0]?.targetCommitIds).toEqual([commitIdOf(repo, "@-")])
-        expect((yield* digest())[0]?.bookmarksDigest).toMatch(new RegExp(`^${form}:`))
-        yield* expectMirrorsJj(id, repo)
-      }))
-  }
+      jj(repo, "bookmark", "create", "gamma", "-r", "@-")
+      const changed = yield* sync(repo)
+      expect(changed.mode).toBe("incremental")
+      expect((yield* alpha())[0]?.targetCommitIds).toEqual([commitIdOf(repo, "@-")])
+      expect((yield* digest())[0]?.bookmarksDigest).not.toBe(stored)
+      yield* expectMirrorsJj(id, repo)
+    }))
+
+  it.effect("a git command that moves only `git` refs, which jj's diff leaves out, still re-reads bookmarks", () =>
+    Effect.gen(function*() {
+      // Not colocated: jj exports bookmarks to its git repository only when asked.
+      const repo = path.join(base, "alice", "exported")
+      fs.mkdirSync(path.dirname(repo), { recursive: true })
+      jj(path.dirname(repo), "git", "init", "--no-colocate", "exported")
+      writeFile(repo, "a.txt", "a\n")
+      jj(repo, "commit", "-m", "one")
+      jj(repo, "bookmark", "create", "main", "-r", "@-")
+      const id = (yield* sync(repo)).repositoryId
+      const remotes = jj(repo, "bookmark", "list", "--all-remotes", "-T", `name ++ "@" ++ remote ++ "\n"`)
+      expect(remotes).not.toContain("main@git")
+
+      jj(repo, "git", "export")
+      expect(jj(repo, "bookmark", "list", "--all-remotes", "-T", `name ++ "@" ++ remote ++ "\n"`)).toContain("main@git")
+      const exported = yield* sync(repo)
+      expect([exported.mode, exported.written.bookmarks]).toEqual(["incremental", 1])
+      yield* expectMirrorsJj(id, repo)
+    }))
 
   it.effect("a mirror written another way (jj version, format, kinds) is read again in full", () =>
     Effect.gen(function*() {

@@ -145,5 +145,17 @@ export const makeChangesReader = ({ decodeLines, mergeReaders, pinned }: Changes
       Stream.withSpan("JjClient.changesNamed", { attributes: { commits: commitIds.length } })
     )
 
-  return { changes, visibleCommits, changesNamed }
+  /** Whether each named merge is empty, for merges whose emptiness a listing deferred. */
+  const mergeEmptiness = (
+    location: RepositoryLocation,
+    operationId: OperationId,
+    commitIds: ReadonlyArray<string>
+  ): Stream.Stream<{ readonly commitId: string; readonly isEmpty: boolean }, JjError> =>
+    Stream.fromIterable(Arr.chunksOf(commitIds, namedPerProcess)).pipe(
+      Stream.flatMap((part) => emptiness(location, operationId, part.join(" | ")), {
+        concurrency: Math.max(1, mergeReaders)
+      })
+    )
+
+  return { changes, visibleCommits, changesNamed, mergeEmptiness }
 }

@@ -13,11 +13,11 @@ const json = (...fields: ReadonlyArray<string>) => `"{" ++ ${fields.join(` ++ ",
 const object = (...fields: ReadonlyArray<string>) => `${json(...fields)} ++ "\\n"`
 
 /**
- * Every field of a commit. Whether a merge is empty is the one costly field: jj merges the parents' trees to know.
- * With `merges: "deferred"` a merge's `empty` is null, to be read apart (`emptinessTemplate`), in parallel.
+ * Every field of a commit, as one JSON object. Whether a merge is empty is the one costly field: jj merges the
+ * parents' trees to know. With `merges: "deferred"` a merge's `empty` is null, to be read apart (`emptinessTemplate`).
  */
-export const changeTemplate = (merges: "inline" | "deferred") =>
-  object(
+export const changeJson = (merges: "inline" | "deferred") =>
+  json(
     field("hidden", "json(self.hidden())"),
     field(
       "empty",
@@ -27,6 +27,9 @@ export const changeTemplate = (merges: "inline" | "deferred") =>
     field("divergent", "json(self.divergent())"),
     field("commit", "json(self)")
   )
+
+/** `changeJson` as a line, for `jj log`. */
+export const changeTemplate = (merges: "inline" | "deferred") => `${changeJson(merges)} ++ "\\n"`
 
 /**
  * A visible commit's id, and whether its change is divergent: all a comparison with the mirror needs of a commit it
@@ -64,26 +67,6 @@ const bookmarkJson = (ref: string) =>
   )
 
 export const bookmarkTemplate = `${bookmarkJson("self")} ++ "\\n"`
-
-/**
- * For `jj log` over a difference revset joined with every bookmark target: the commit as `changeTemplate` prints
- * it, whether it belongs to the difference, and the bookmarks (local and remote, `git` included) pointing at it.
- */
-export const changeWithBookmarksTemplate = (difference: string) =>
-  object(
-    field("in_difference", `json(self.contained_in(${JSON.stringify(difference)}))`),
-    field("hidden", "json(self.hidden())"),
-    // Emptiness only where it is stored: commits that appeared. Bookmark targets are often merges, costly to check.
-    field(
-      "empty",
-      `if(self.contained_in(${JSON.stringify(difference)}) && !self.hidden(), json(self.empty()), "null")`
-    ),
-    field("conflict", "json(self.conflict())"),
-    field("divergent", "json(self.divergent())"),
-    field("commit", "json(self)"),
-    field("local_bookmarks", `"[" ++ self.local_bookmarks().map(|b| ${bookmarkJson("b")}).join(",") ++ "]"`),
-    field("remote_bookmarks", `"[" ++ self.remote_bookmarks().map(|b| ${bookmarkJson("b")}).join(",") ++ "]"`)
-  )
 
 export const operationTemplate = `json(self) ++ "\\n"`
 
@@ -221,31 +204,6 @@ const toBookmark = (line: typeof RawBookmark.Type): Bookmark => ({
 export const BookmarkLine = checkedJsonLine(
   RawBookmark,
   (line) => Either.right({ present: line.present, bookmark: toBookmark(line) })
-)
-
-/**
- * A line of `changeWithBookmarksTemplate`: a commit, whether it is in the difference, the bookmarks at it, and the
- * whole commit (`appeared`) when it became visible.
- */
-export const ChangeWithBookmarksLine = checkedJsonLine(
-  Schema.Struct({
-    in_difference: Schema.Boolean,
-    ...rawChangeFields,
-    local_bookmarks: Schema.Array(RawBookmark),
-    remote_bookmarks: Schema.Array(RawBookmark)
-  }),
-  (raw) =>
-    Either.flatMap(toFields(raw), (fields) => {
-      const appears = raw.in_difference && !raw.hidden
-      if (appears && raw.empty === null) return Either.left("no emptiness for a commit that became visible")
-      return Either.right({
-        inDifference: raw.in_difference,
-        hidden: raw.hidden,
-        fields,
-        appeared: appears && raw.empty !== null ? { ...fields, isEmpty: raw.empty } : undefined,
-        bookmarks: [...raw.local_bookmarks, ...raw.remote_bookmarks].filter((b) => b.present).map(toBookmark)
-      })
-    })
 )
 
 const OperationSchema = Schema.transform(

@@ -6,7 +6,7 @@ import type { KindCounts } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import { undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
-import { fullPassDigest } from "./BookmarksDigest.js"
+import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
@@ -104,7 +104,7 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
       readers.push(Effect.gen(function*() {
         const listing = yield* jj.bookmarkListing(location, operationId)
         const bookmarks = yield* jj.decodeBookmarks(listing)
-        digest = fullPassDigest(listing, bookmarks)
+        digest = listingDigest(listing)
         yield* stageBatches(
           pass,
           staged,

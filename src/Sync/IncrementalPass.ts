@@ -1,31 +1,45 @@
 import type { SqlError } from "@effect/sql/SqlError"
-import { Array as Arr, Chunk, Effect, Stream } from "effect"
+import { Array as Arr, Effect, Stream } from "effect"
 import type { OperationId } from "../Domain/Ids.js"
-import type { Bookmark, Change } from "../Domain/Jj.js"
+import type { Change, Operation } from "../Domain/Jj.js"
+import { JjOutputInvalid } from "../Domain/JjErrors.js"
 import type { JjError, PreviousOperationMissing, PreviousOperationUnrelated } from "../Domain/JjErrors.js"
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
+import type { OperationDiffItem } from "../JjClient/OperationDiff.js"
 import type { CommitFields } from "../JjClient/Templates.js"
 import { operationKind, undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
-import { bookmarksDigest, listingDigest, listsBookmarksApart } from "./BookmarksDigest.js"
+import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 
 export interface IncrementalPassResult {
   readonly written: KindCounts
-  /** The digest of the bookmarks read; null when bookmarks are not mirrored. */
+  /** The digest of jj's bookmark listing: read now, or the stored one when bookmarks were not read. */
   readonly bookmarksDigest: string | null
   /** Rows added net per kind, to keep the stored row counts. */
   readonly added: KindCounts
 }
 
+/** Whether an operation may move the undo state: an undo, redo, restore or revert, or a merge of concurrent ones. */
+const movesUndoState = (node: OperationNode) =>
+  operationKind(node.description)._tag !== "Plain" || node.parentIds.length > 1
+
 /**
- * Reads only what changed since `since`: commits that appeared or went away, operations newer than it, and
- * conflicts of the commits that appeared (with the other conflicted commits of their changes). Bookmarks are listed
- * whole, with the difference or apart (see `BookmarksDigest`); when their digest equals `storedBookmarksDigest` (what
- * the last sync read), none is staged or compared, else they are all staged and only their differences written.
+ * Whether an operation may have moved `git` remote bookmarks without moving any other (which jj's diff would show):
+ * a git command (import, export, fetch, push…), an undo, redo, restore or revert, or a merge of concurrent ones.
+ */
+const unusual = (operation: Operation) => movesUndoState(undoNode(operation)) || /\bgit\b/.test(operation.description)
+
+/**
+ * Reads only what changed since `since`, from jj's diff of the two operations: commits that appeared or went away,
+ * the operations newer than it (the pinned one from the diff itself when it is the next; else a walk of the log),
+ * and the conflicts of the commits that appeared (with the other conflicted commits of their changes). Bookmarks are
+ * read only when the diff says one changed or an operation may have moved `git` refs alone; then jj's listing is
+ * digested as printed, and when the digest equals `storedBookmarksDigest` (what the last sync read) none is staged
+ * or compared, else they are all staged and only their differences written.
  */
 export const incrementalPass = (
   pass: Pass,
@@ -43,65 +57,79 @@ export const incrementalPass = (
       conflicts: difference
     }
     const conflicted: Array<string> = []
-    let digest: string | null = null
-    /** Notes what a changed commit touched and returns it when it appeared. */
-    const appeared = (line: { readonly fields: CommitFields; readonly appeared: Change | undefined }) => {
-      difference.touchedChangeIds.push(line.fields.changeId)
-      if (line.appeared === undefined) {
-        difference.hiddenCommitIds.push(line.fields.commitId)
+    const hidden = new Set<string>()
+    // Merges that appeared, until their emptiness is read.
+    const pending = new Map<string, CommitFields>()
+    let to: Operation | undefined
+    let bookmarksChanged = false
+    /** Notes what a commit of the diff touched and returns it when it appeared with all its fields. */
+    const appeared = (item: OperationDiffItem): ReadonlyArray<Change> => {
+      if (item._tag === "To") to = item.operation
+      if (item._tag === "BookmarksChanged") bookmarksChanged = true
+      if (item._tag !== "Commit") return []
+      const { added, commit } = item
+      const fields = "change" in commit ? commit.change : commit.pending
+      // A removed commit that is still visible is the predecessor of a rewritten one: it did not change.
+      if (!added && !commit.hidden && !hidden.has(fields.commitId)) return []
+      if (!added || commit.hidden) {
+        if (!hidden.has(fields.commitId)) {
+          hidden.add(fields.commitId)
+          difference.hiddenCommitIds.push(fields.commitId)
+          difference.touchedChangeIds.push(fields.changeId)
+        }
         return []
       }
-      if (line.appeared.hasConflicts) conflicted.push(line.appeared.commitId)
-      return [line.appeared]
+      difference.touchedChangeIds.push(fields.changeId)
+      if (fields.hasConflicts) conflicted.push(fields.commitId)
+      if ("change" in commit) return [commit.change]
+      pending.set(fields.commitId, fields)
+      return []
     }
     const stageAppeared = (changes: ReadonlyArray<Change>) =>
-      changes.length > 0 ? writer.stageChanges(id, changes) : Effect.void
-    // With few bookmarks, one jj process lists the difference and every bookmark (a process fewer is most of such a
-    // sync's cost); each bookmark is kept once and staged at the end. With many (the last sync stored a `listing:`
-    // digest), listing every target with the difference costs more than jj's bookmark listing in a second process,
-    // whose output is digested as printed and decoded only when it changed.
-    const apart = kinds.includes("bookmarks") && listsBookmarksApart(storedBookmarksDigest)
-    const inline = kinds.includes("bookmarks") && !apart
-    const stageBookmarks = (bookmarks: Iterable<Bookmark>) =>
-      stageBatches(
-        pass,
-        staged,
-        "bookmarks",
-        Stream.fromIterable(bookmarks),
-        (batch) => writer.stageBookmarks(id, batch)
-      )
-    const listing = Effect.gen(function*() {
-      const bookmarks = new Map<string, Bookmark>()
+      kinds.includes("changes") && changes.length > 0 ? writer.stageChanges(id, changes) : Effect.void
+    // One jj process says what changed: most syncs need no other.
+    yield* stageBatches(
+      pass,
+      staged,
+      "changes",
+      jj.operationDiff(location, operationId, since).pipe(Stream.mapConcat(appeared)),
+      stageAppeared
+    )
+    if (to === undefined) {
+      return yield* new JjOutputInvalid({
+        args: ["operation", "diff"],
+        line: "",
+        reason: "no operation after \"To operation:\""
+      })
+    }
+    if (pending.size > 0 && kinds.includes("changes")) {
       yield* stageBatches(
         pass,
         staged,
         "changes",
-        jj.changedCommits(location, operationId, since, inline).pipe(
-          Stream.mapChunks((lines) => {
-            if (inline) {
-              for (const line of lines) {
-                for (const bookmark of line.bookmarks) {
-                  bookmarks.set(JSON.stringify([bookmark.name, bookmark.remote]), bookmark)
-                }
-              }
-            }
-            return Chunk.filter(lines, (line) => line.inDifference)
+        jj.mergeEmptiness(location, operationId, [...pending.keys()]).pipe(
+          Stream.mapEffect(({ commitId, isEmpty }) => {
+            const fields = pending.get(commitId)
+            pending.delete(commitId)
+            return fields === undefined
+              ? new JjOutputInvalid({ args: ["merges"], line: commitId, reason: "a merge the diff did not have" })
+              : Effect.succeed<Change>({ ...fields, isEmpty })
           })
         ),
-        (batch) => kinds.includes("changes") ? stageAppeared(batch.flatMap(appeared)) : Effect.void
+        stageAppeared
       )
-      if (inline) {
-        digest = bookmarksDigest(bookmarks.values())
-        if (digest === storedBookmarksDigest) scopes.bookmarks = "unchanged"
-        else yield* stageBookmarks(bookmarks.values())
+      if (pending.size > 0) {
+        return yield* new JjOutputInvalid({
+          args: ["merges"],
+          line: [...pending.keys()].slice(0, 3).join(" "),
+          reason: `no emptiness for ${pending.size} merges of the diff`
+        })
       }
-    })
-    const bookmarksApart = Effect.gen(function*() {
-      const printed = yield* jj.bookmarkListing(location, operationId)
-      digest = listingDigest(printed)
-      if (digest === storedBookmarksDigest) scopes.bookmarks = "unchanged"
-      else yield* stageBookmarks(yield* jj.decodeBookmarks(printed))
-    })
+    }
+    const pinnedOperation: Operation = to
+    // The common case: the pinned operation is the one after `since`, and the diff printed it whole.
+    const oneStep = pinnedOperation.parentOperationIds.length === 1 && pinnedOperation.parentOperationIds[0] === since
+    let digest = storedBookmarksDigest
     // Conflicts of the commits that appeared and of the other conflicted commits of their changes, read once the
     // changes are staged; all of them when changes are not mirrored.
     const conflicts = Effect.gen(function*() {
@@ -110,13 +138,21 @@ export const incrementalPass = (
         : undefined
       if (yield* stageConflicts(pass, staged, commitIds)) scopes.conflicts = "all"
     })
+    const stageOperations = (batch: ReadonlyArray<Operation>) =>
+      kinds.includes("operations") ? writer.stageOperations(id, batch) : Effect.void
+    /** Reads the new operations (staged when mirrored); says whether one of them may have moved `git` refs alone. */
     const operations = Effect.gen(function*() {
+      if (oneStep) {
+        yield* stageBatches(pass, staged, "operations", Stream.make(pinnedOperation), stageOperations)
+        return { walked: [undoNode(pinnedOperation)], unusual: unusual(pinnedOperation), recomputed: false }
+      }
       // Walk the log from the head until every path back has reached a stored operation and `since` was seen. When
       // `since` is not an ancestor of the head (concurrent operations), the walk reads the whole log and the table is
       // made equal to it.
       const frontier = new Set<string>([operationId])
       const graph: Array<OperationNode> = []
       let sinceSeen = false
+      let anyUnusual = false
       yield* stageBatches(
         pass,
         staged,
@@ -125,6 +161,7 @@ export const incrementalPass = (
           Stream.mapEffect((operation) =>
             Effect.gen(function*() {
               graph.push(undoNode(operation))
+              if (operation.operationId !== since && unusual(operation)) anyUnusual = true
               if (operation.operationId === since) {
                 sinceSeen = true
                 frontier.delete(operation.operationId)
@@ -138,38 +175,47 @@ export const incrementalPass = (
           Stream.takeUntil(({ done }) => done),
           Stream.map(({ operation }) => operation)
         ),
-        (batch) => writer.stageOperations(id, batch)
+        stageOperations
       )
-      if (!sinceSeen) {
+      if (!sinceSeen && kinds.includes("operations")) {
         scopes.operations = "all"
         yield* pass.onConnection(writer.markUndone([...undoneOperations(graph, operationId)]))
       }
-      // Undo state only moves with an undo, redo, restore or revert, or when concurrent operations merge.
-      return sinceSeen &&
-        graph.some((node) =>
-          node.id !== since && (operationKind(node.description)._tag !== "Plain" || node.parentIds.length > 1)
-        )
+      return { walked: graph, unusual: sinceSeen ? anyUnusual : true, recomputed: !sinceSeen }
     })
-    let recomputeUndone = false
-    const readers: Array<
-      Effect.Effect<void, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError>
-    > = []
-    if (apart) readers.push(bookmarksApart)
-    if (kinds.includes("changes") || inline) {
-      // Conflicts follow the commits the listing staged; without changes they are all read, in parallel.
-      readers.push(
-        kinds.includes("changes") && kinds.includes("conflicts") ? Effect.zipRight(listing, conflicts) : listing
-      )
-    }
-    if (kinds.includes("conflicts") && !kinds.includes("changes")) readers.push(conflicts)
-    if (kinds.includes("operations")) {
-      readers.push(Effect.map(operations, (recompute) => {
-        recomputeUndone = recompute
-      }))
-    }
+    // Operations are read when mirrored, or when bookmarks need to know whether an operation moved `git` refs.
+    const needOperations = kinds.includes("operations") || (kinds.includes("bookmarks") && !bookmarksChanged)
+    const read = needOperations ? yield* operations : { walked: [], unusual: true, recomputed: true }
+    // jj's diff leaves out the `git` remote: bookmarks are listed when the diff says one changed, or when an
+    // operation may have moved `git` refs alone (a git command, an undo or restore, concurrent operations).
+    const bookmarks = Effect.gen(function*() {
+      if (!bookmarksChanged && !read.unusual) {
+        scopes.bookmarks = "unchanged"
+        return
+      }
+      const printed = yield* jj.bookmarkListing(location, operationId)
+      digest = listingDigest(printed)
+      if (digest === storedBookmarksDigest) scopes.bookmarks = "unchanged"
+      else {
+        yield* stageBatches(
+          pass,
+          staged,
+          "bookmarks",
+          Stream.fromIterable(yield* jj.decodeBookmarks(printed)),
+          (batch) => writer.stageBookmarks(id, batch)
+        )
+      }
+    })
+    const readers: Array<Effect.Effect<void, JjError | SqlError>> = []
+    if (kinds.includes("bookmarks")) readers.push(bookmarks)
+    if (kinds.includes("conflicts")) readers.push(conflicts)
     yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
     const { added, written } = yield* mergeAll(pass, staged, scopes)
-    if (recomputeUndone) {
+    // Undo state only moves with an undo, redo, restore or revert, or when concurrent operations merge.
+    if (
+      kinds.includes("operations") && !read.recomputed &&
+      read.walked.some((node) => node.id !== since && movesUndoState(node))
+    ) {
       const graph = yield* writer.operationGraph(id)
       written.operations += yield* writer.setUndone(id, [...undoneOperations(graph, operationId)])
     }

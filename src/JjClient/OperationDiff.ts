@@ -1,0 +1,91 @@
+import { Either } from "effect"
+import type { Operation } from "../Domain/Jj.js"
+import { changeJson, ChangeLine, OperationLine } from "./Templates.js"
+import type { ListedCommit } from "./Templates.js"
+
+/**
+ * `jj op diff` between the last synced operation and the pinned one: in one jj process, the commits that became
+ * visible or stopped being visible, whether any bookmark changed, and the pinned operation itself. Its commits and
+ * operations are printed with our templates (set through `--config`, which outranks every configuration file); the
+ * rest of its output is jj's fixed text, of which only the section headings are read.
+ */
+
+/** A TOML string for a `--config` value: JSON's escapes are TOML's. */
+const tomlString = (value: string) => JSON.stringify(value)
+
+export const operationDiffArgs = (previous: string, operationId: string): ReadonlyArray<string> => [
+  "operation",
+  "diff",
+  "--from",
+  previous,
+  "--to",
+  operationId,
+  "--no-graph",
+  // Every commit that changed is shown: by default the diff leaves out immutable ones, and hidden ones are left out
+  // unless the revset names them (through the previous operation's heads).
+  "--config",
+  `revsets.op-diff-changes-in=${tomlString(`::(visible_heads() | at_operation(${previous}, visible_heads()))`)}`,
+  "--config",
+  `templates.commit_summary=${tomlString(changeJson("deferred"))}`,
+  "--config",
+  `templates.op_summary=${tomlString("json(self)")}`
+]
+
+/** What one line of the diff says. */
+export type OperationDiffItem =
+  /** The pinned operation, as `jj op log` would print it. */
+  | { readonly _tag: "To"; readonly operation: Operation }
+  /**
+   * A commit of a changed change: `added` ones became visible; removed ones are the predecessors of added ones
+   * (hidden, or still visible) and commits that were abandoned.
+   */
+  | { readonly _tag: "Commit"; readonly added: boolean; readonly commit: ListedCommit }
+  /** A local or remote bookmark changed (jj leaves out the `git` remote). */
+  | { readonly _tag: "BookmarksChanged" }
+
+type Section = "header" | "commits" | "bookmarks" | "other"
+
+const headings: ReadonlyArray<readonly [RegExp, Section]> = [
+  [/^Changed commits:$/, "commits"],
+  [/^Changed (local|remote) bookmarks:$/, "bookmarks"],
+  [/^Changed (local|remote) tags:$/, "other"],
+  [/^Changed working copy .*:$/, "other"]
+]
+
+/**
+ * A decoder of the diff's lines, in order: each line gives an item, nothing (`undefined`), or why it cannot be read.
+ * Names in the bookmark, tag and working-copy sections are symbols, quoted by jj when they hold anything but plain
+ * name characters, so no name line can look like a heading.
+ */
+export const operationDiffDecoder = () => {
+  let section: Section = "header"
+  return (line: string): Either.Either<OperationDiffItem | undefined, string> => {
+    if (line.length === 0) return Either.right(undefined)
+    for (const [heading, next] of headings) {
+      if (heading.test(line)) {
+        section = next
+        return Either.right(next === "bookmarks" ? { _tag: "BookmarksChanged" } : undefined)
+      }
+    }
+    switch (section) {
+      case "header": {
+        if (line.startsWith("From operation: ")) return Either.right(undefined)
+        const to = /^ {2}To operation: (.*)$/.exec(line)
+        return to?.[1] === undefined
+          ? Either.left("not an operation line of the diff's heading")
+          : Either.map(OperationLine.decode(to[1]), (operation) => ({ _tag: "To", operation }))
+      }
+      case "commits": {
+        const sign = line.slice(0, 2)
+        if (sign !== "+ " && sign !== "- ") return Either.left("not a commit line (+ or -)")
+        return Either.map(
+          ChangeLine.decode(line.slice(2)),
+          (commit) => ({ _tag: "Commit", added: sign === "+ ", commit })
+        )
+      }
+      case "bookmarks":
+      case "other":
+        return Either.right(undefined)
+    }
+  }
+}

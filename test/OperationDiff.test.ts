@@ -1,0 +1,78 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import { operationDiffDecoder } from "../src/JjClient/OperationDiff.js"
+
+/** How the lines of `jj op diff` are read, without jj: only our templates' lines and the section headings count. */
+
+const operation = JSON.stringify({
+  id: "b2",
+  parents: ["a1"],
+  time: { start: "2026-11-25T22:00:00Z", end: "2026-11-25T22:00:01Z" },
+  description: "describe commit 0123",
+  hostname: "host",
+  username: "user",
+  is_snapshot: false,
+  workspace_name: "default",
+  attributes: {}
+})
+const signature = { name: "A", email: "a@example.com", timestamp: "2026-11-25T22:00:00Z" }
+const commit = (id: string, hidden: boolean, empty: boolean | null = false) =>
+  JSON.stringify({
+    hidden,
+    empty,
+    conflict: false,
+    divergent: false,
+    commit: { commit_id: id, change_id: "kkkk", parents: [], description: "", author: signature, committer: signature }
+  })
+
+const decodeAll = (lines: ReadonlyArray<string>) => {
+  const decode = operationDiffDecoder()
+  return Either.all(lines.map(decode)).pipe(Either.map((items) => items.filter((item) => item !== undefined)))
+}
+
+describe("operationDiffDecoder", () => {
+  it("reads the pinned operation, the commits and whether bookmarks changed; skips names and targets", () => {
+    const items = Either.getOrThrow(decodeAll([
+      `From operation: ${operation}`,
+      `  To operation: ${operation}`,
+      "",
+      "Changed commits:",
+      `+ ${commit("0abc", false)}`,
+      `+ ${commit("0def", false, null)}`,
+      `- ${commit("0123", true)}`,
+      "",
+      "Changed working copy default@:",
+      `+ ${commit("0abc", false)}`,
+      "",
+      "Changed local bookmarks:",
+      // A name jj quotes because it is not a plain symbol: it can never look like a heading.
+      "\"Changed commits\":",
+      `+ ${commit("0abc", false)}`,
+      "- (absent)",
+      "",
+      "Changed remote bookmarks:",
+      "main@origin:",
+      `+ tracked ${commit("0abc", false)}`
+    ]))
+    expect(items.map((item) => item._tag)).toEqual([
+      "To",
+      "Commit",
+      "Commit",
+      "Commit",
+      "BookmarksChanged",
+      "BookmarksChanged"
+    ])
+    const commits = items.flatMap((item) => item._tag === "Commit" ? [item] : [])
+    expect(commits.map((item) => [item.added, item.commit.hidden, "change" in item.commit])).toEqual([
+      [true, false, true],
+      [true, false, false],
+      [false, true, true]
+    ])
+  })
+
+  it("fails on what it does not know, instead of mirroring less than jj said", () => {
+    expect(Either.isLeft(decodeAll(["Changed commits:", "   (Elided 2 newly removed revisions)"]))).toBe(true)
+    expect(Either.isLeft(decodeAll(["  To operation: not json"]))).toBe(true)
+    expect(Either.isLeft(decodeAll(["something else"]))).toBe(true)
+  })
+})
