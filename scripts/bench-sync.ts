@@ -27,9 +27,9 @@ import { SyncLive } from "../src/Layers.js"
 import { SyncService } from "../src/Sync.js"
 import { baselineLimits, baselineRepository, baselineSync } from "./bench/baseline.js"
 import type { BaselineResult } from "./bench/baseline.js"
-import { generatedRepo } from "./bench/generate.js"
+import { generatedOpLog, generatedRepo } from "./bench/generate.js"
 import type { GeneratedRepo, Shape } from "./bench/generate.js"
-import { fixed, headOf, jjBin, jjConfigDir, makeBase, output, summarize } from "./bench/support.js"
+import { fixed, headOf, jjBin, jjConfigDir, jjSync, makeBase, output, summarize } from "./bench/support.js"
 
 const BenchConfig = Config.all({
   sizes: Config.array(Config.integer(), "BENCH_SYNC_SIZES").pipe(Config.withDefault([1_000, 10_000, 100_000])),
@@ -37,7 +37,9 @@ const BenchConfig = Config.all({
   /** Commits of a linear history with half as many bookmarks, measured like the sizes; 0 skips it. */
   bookmarkHeavy: Config.integer("BENCH_SYNC_BOOKMARK_HEAVY").pipe(Config.withDefault(20_000)),
   /** Commits of the merge-heavy history whose first import is measured both ways; 0 skips it. */
-  mergeHeavy: Config.integer("BENCH_SYNC_MERGE_HEAVY").pipe(Config.withDefault(50_000))
+  mergeHeavy: Config.integer("BENCH_SYNC_MERGE_HEAVY").pipe(Config.withDefault(50_000)),
+  /** Operations of the long-operation-log history (undos and concurrent operations); 0 skips it. */
+  opLog: Config.integer("BENCH_SYNC_OP_LOG").pipe(Config.withDefault(20_000))
 })
 
 const targets = { importCommitsPerSecond: 20_000, importRssMb: 300, oneOpMs: 50, oneOpGrowth: 1.5 } as const
@@ -412,14 +414,64 @@ const importMerges = (repository: string, directory: string, label: string, env:
     const [emptiness] = yield* sql<{ readonly empty: number; readonly merges: number }>`
       SELECT count(*) FILTER (WHERE is_empty)::int AS empty, count(*) FILTER (WHERE cardinality(parent_commit_ids) > 1)::int AS merges
       FROM changes`
-    return { run, result, jjCalls: readJjCalls(jjTimer.log), emptiness: emptiness! }
+    return { run, result, jjCalls: readJjCalls(jjTimer.log), emptiness: emptiness!, schema }
+  })
+
+/**
+ * On an imported mirror: reconciliations with nothing new (due by setting the last full comparison back), against
+ * jj's own listing of the visible commit ids; then one new operation at a time, in this process.
+ */
+const afterImport = (repository: string, schema: string, runs: number) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(SyncLive.pipe(Layer.provideMerge(DatabaseLive))).pipe(
+      Effect.withConfigProvider(configFor(schema))
+    )
+    const sync = Context.get(context, SyncService)
+    const sql = Context.get(context, SqlClient.SqlClient)
+    const target = { path: repository, owner, name: "merges" }
+    const reconcileMs: Array<number> = []
+    const idsMs: Array<number> = []
+    for (let round = 0; round <= 3; round++) {
+      yield* sql`UPDATE repositories SET last_full_sync_at = now() - interval '1 day'`
+      const reconciled = yield* timed(sync.syncPath(target))
+      if (reconciled.value.fullReason !== "reconciliation") {
+        return yield* Effect.dieMessage(`expected a reconciliation, got ${reconciled.value.mode}`)
+      }
+      const [operationId] = yield* headOf(repository)
+      const ids = yield* timed(output(
+        "jj log ids",
+        Command.make(
+          jjBin,
+          ...pinnedArgs(repository, operationId!, [
+            "log",
+            "-r",
+            "all() ~ root()",
+            "--no-graph",
+            "-T",
+            `commit_id ++ "\\n"`
+          ])
+        ).pipe(Command.env({ JJ_CONFIG: jjConfigDir }))
+      ))
+      // The first round warms caches.
+      if (round > 0) {
+        reconcileMs.push(reconciled.ms)
+        idsMs.push(ids.ms)
+      }
+    }
+    const oneOpMs: Array<number> = []
+    for (let round = 0; round <= runs; round++) {
+      jjSync(repository, "describe", "-m", `bench: one new operation ${round}`)
+      const synced = yield* timed(sync.syncPath(target))
+      if (round > 0) oneOpMs.push(synced.ms)
+    }
+    return { reconcile: summarize(reconcileMs), ids: summarize(idsMs), oneOp: summarize(oneOpMs) }
   })
 
 /**
  * The first import of a merge-heavy history (shape a): merges' emptiness read apart by parallel jj processes (our
  * way), and in the one listing (`JJ_MERGE_READERS=0`, the way before), in the same run.
  */
-const measureMergeHeavy = (size: number) =>
+const measureMergeHeavy = (size: number, runs: number) =>
   Effect.gen(function*() {
     const repo = yield* Effect.promise(() => generatedRepo(size, "merge-heavy"))
     const base = makeBase(`sync-merges-${size}`)
@@ -437,6 +489,7 @@ const measureMergeHeavy = (size: number) =>
     )
     const ours = yield* importMerges(repository, base, "parallel", {})
     const inline = yield* importMerges(repository, base, "inline", { JJ_MERGE_READERS: "0" })
+    const after = yield* afterImport(repository, ours.schema, runs)
     const lines = [
       `\n== merge-heavy history, first import (${count(ours.result.counts.changes)} commits, ${
         count(ours.emptiness.merges)
@@ -470,13 +523,70 @@ const measureMergeHeavy = (size: number) =>
       row("empty merges", count(ours.emptiness.empty), count(inline.emptiness.empty)),
       `${
         ours.emptiness.empty === inline.emptiness.empty ? "same" : "DIFFERENT"
-      } emptiness both ways; target >= 5,000 commits/s: ${rate(ours) >= 5_000 ? "PASS" : "FAIL"} (${count(rate(ours))})`
+      } emptiness both ways; target >= 5,000 commits/s: ${rate(ours) >= 5_000 ? "PASS" : "FAIL"} (${
+        count(rate(ours))
+      })`,
+      `reconciliation with nothing new, p50 of 3: ${ms(after.reconcile.p50)}; jj's listing of the visible commit ids ` +
+        `alone: ${ms(after.ids.p50)}; ratio ${fixed(after.reconcile.p50 / after.ids.p50, 2)}x (target <= 2x: ${
+          after.reconcile.p50 <= 2 * after.ids.p50 ? "PASS" : "FAIL"
+        })`,
+      `one new operation (jj describe), ${runs} runs after a warm-up: p50 ${ms(after.oneOp.p50)}, p95 ${
+        ms(after.oneOp.p95)
+      } (target <= 50 ms: ${after.oneOp.p50 <= 50 ? "PASS" : "FAIL"})`
     )
     return lines.join("\n")
   }).pipe(Effect.scoped)
 
+/**
+ * A long operation log with undos and concurrent operations (shape c): its first sync, then rounds of one plain
+ * operation (`jj describe`) and one `jj undo`, each synced in this process.
+ */
+const measureOpLog = (operations: number, runs: number, smallOneOp: number | undefined) =>
+  Effect.gen(function*() {
+    const repo = yield* Effect.promise(() => generatedOpLog(operations))
+    const base = makeBase(`sync-op-log-${operations}`)
+    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(base, { recursive: true, force: true })))
+    const repository = path.join(base, owner, "op-log")
+    fs.cpSync(repo.path, repository, { recursive: true })
+    const schema = `bench_op_log_${process.pid}`
+    const context = yield* Layer.build(SyncLive.pipe(Layer.provideMerge(DatabaseLive))).pipe(
+      Effect.withConfigProvider(configFor(schema))
+    )
+    const sql = Context.get(context, SqlClient.SqlClient)
+    yield* Effect.addFinalizer(() => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`.pipe(Effect.ignore))
+    const sync = Context.get(context, SyncService)
+    const target = { path: repository, owner, name: "op-log" }
+    const first = yield* timed(sync.syncPath(target))
+    const plainMs: Array<number> = []
+    const undoMs: Array<number> = []
+    for (let round = 0; round <= runs; round++) {
+      jjSync(repository, "describe", "-m", `bench: plain operation ${round}`)
+      const plain = yield* timed(sync.syncPath(target))
+      jjSync(repository, "undo")
+      const undo = yield* timed(sync.syncPath(target))
+      if (round > 0) {
+        plainMs.push(plain.ms)
+        undoMs.push(undo.ms)
+      }
+    }
+    const plain = summarize(plainMs)
+    const undo = summarize(undoMs)
+    return [
+      `\n== long operation log: ${count(first.value.counts.operations)} operations (undos, concurrent operations), ${
+        count(first.value.counts.changes)
+      } commits; ${repo.generated ? `generated now in ${seconds(repo.jjImportMs)}` : "cached"}`,
+      `first sync ${seconds(first.ms)}; ${runs} rounds after a warm-up of a plain operation and an undo:`,
+      `one plain operation p50 ${ms(plain.p50)}, p95 ${ms(plain.p95)} (target <= 50 ms: ${
+        plain.p50 <= 50 ? "PASS" : "FAIL"
+      }${smallOneOp === undefined ? "" : `; ${fixed(plain.p50 / smallOneOp, 2)}x the 1,000-commit repository's`})`,
+      `one undo p50 ${ms(undo.p50)}, p95 ${ms(undo.p95)}; undo / plain ${
+        fixed(undo.p50 / plain.p50, 2)
+      }x (target <= 2x: ${undo.p50 <= 2 * plain.p50 ? "PASS" : "FAIL"})`
+    ].join("\n")
+  }).pipe(Effect.scoped)
+
 const main = Effect.gen(function*() {
-  const { bookmarkHeavy, mergeHeavy, runs, sizes } = yield* BenchConfig
+  const { bookmarkHeavy, mergeHeavy, opLog, runs, sizes } = yield* BenchConfig
   yield* Console.log(
     `jj ${jjBin}; sizes ${sizes.map(count).join(", ")}; ${runs} one-operation runs per size; ${os.cpus().length} CPUs`
   )
@@ -505,7 +615,11 @@ const main = Effect.gen(function*() {
     yield* Console.log(`\n== bookmark-heavy history: ${count(result.firstSync.result.counts.bookmarks)} bookmark rows`)
     yield* Console.log(report(result))
   }
-  if (mergeHeavy > 0) yield* Console.log(yield* measureMergeHeavy(mergeHeavy))
+  if (mergeHeavy > 0) yield* Console.log(yield* measureMergeHeavy(mergeHeavy, runs))
+  if (opLog > 0) {
+    const small = results.find((r) => r.size === smallSize)
+    yield* Console.log(yield* measureOpLog(opLog, runs, small?.ours.p50))
+  }
 })
 
 main.pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
-import { jjSync } from "./support.js"
+import { jjBin, jjConfigDir, jjSync } from "./support.js"
 
 /**
  * Large jj repositories for the sync benchmark, made fast: `git fast-import` writes the history (mostly linear, a
@@ -295,6 +295,71 @@ export const generatedRepo = async (total: number, shape: Shape = "linear"): Pro
     jjSync(repo, "git", "init", "--git-repo", ".")
     const jjImportMs = performance.now() - started
     const meta: Meta = { commits: total, fastImportMs, jjImportMs }
+    fs.writeFileSync(path.join(tmp, "meta.json"), JSON.stringify(meta))
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.renameSync(tmp, dir)
+    return { path: path.join(dir, "repo"), ...meta, generated: true }
+  } catch (error) {
+    fs.rmSync(tmp, { recursive: true, force: true })
+    throw error
+  }
+}
+
+/** How the operation-log shape's jj commands cycle: mostly plain operations, an undo every tenth. */
+const opLogCycle = [
+  ["describe", "-m", "op"],
+  ["new"],
+  ["describe", "-m", "op"],
+  ["bookmark", "set", "--allow-backwards", "-r", "@-"],
+  ["describe", "-m", "op"],
+  ["new"],
+  ["abandon", "@-"],
+  ["describe", "-m", "op"],
+  ["new"],
+  ["undo"]
+] as const
+
+/**
+ * A 1,000-commit linear history with at least `operations` jj operations on top (shape c): two workers run jj
+ * commands at once against the same repository, so concurrent operations occur and jj merges them, and every tenth
+ * command is an undo. Cached like the other shapes.
+ */
+export const generatedOpLog = async (operations: number): Promise<GeneratedRepo> => {
+  const key = `op-log-${operations}-v${generatorVersion}`
+  const dir = path.join(cacheRoot, key)
+  const cached = readMeta(dir)
+  if (cached !== undefined) return { path: path.join(dir, "repo"), ...cached, generated: false }
+  const base = await generatedRepo(1_000)
+  console.error(`generating a ${operations.toLocaleString("en-US")}-operation repository into ${dir} (once)`)
+  const tmp = fs.mkdtempSync(path.join(cacheRoot, `.${key}.`))
+  try {
+    const repo = path.join(tmp, "repo")
+    fs.cpSync(base.path, repo, { recursive: true })
+    const started = performance.now()
+    const workers = 2
+    const perWorker = Math.ceil(operations / workers)
+    await Promise.all(Array.from({ length: workers }, (_, worker) =>
+      new Promise<void>((resolve, reject) => {
+        // One shell loop per worker: a jj process per operation, with no Node in between.
+        const commands = Array.from({ length: perWorker }, (_, i) => {
+          const command = opLogCycle[i % opLogCycle.length]!
+          const args = command[0] === "bookmark" ? [...command, `worker-${worker}`] : command
+          return `"$JJ" --ignore-working-copy ${args.map((arg) => `'${arg}'`).join(" ")} >/dev/null 2>&1 || true`
+        })
+        const child = spawn("bash", ["-c", commands.join("\n")], {
+          cwd: repo,
+          stdio: "inherit",
+          env: { ...process.env, JJ: jjBin, JJ_CONFIG: jjConfigDir }
+        })
+        child.on("exit", (code) => code === 0 ? resolve() : reject(new Error(`op-log worker exited ${code}`)))
+      })))
+    // The workers never touched the files: bring the working copy up to date, so that plain `jj` commands work.
+    jjSync(repo, "workspace", "update-stale")
+    const meta: Meta = {
+      commits: base.commits,
+      fastImportMs: base.fastImportMs,
+      jjImportMs: performance.now() - started
+    }
     fs.writeFileSync(path.join(tmp, "meta.json"), JSON.stringify(meta))
     fs.rmSync(dir, { recursive: true, force: true })
     fs.renameSync(tmp, dir)
