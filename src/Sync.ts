@@ -9,6 +9,7 @@ import { emptyCounts, SyncResult, SyncTimeout } from "./Domain/Sync.js"
 import type { FullSyncReason, SyncError, SyncOptions, SyncTarget } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
+import type { UndoFacts } from "./Operations/UndoState.js"
 import { Repositories } from "./Repositories.js"
 import { mirrorFormat, SyncConfig } from "./Sync/Config.js"
 import { MirrorWriter } from "./Sync/MirrorWriter.js"
@@ -99,6 +100,14 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
      * The transaction of one attempt, planned again under the row lock; `undefined` when another sync already
      * brought the row to this operation.
      */
+    // Undo effects per repository, kept between syncs: each depends only on its operation's ancestry.
+    const undoFacts = new Map<RepositoryId, UndoFacts>()
+    const undoFactsOf = (id: RepositoryId) => {
+      const facts = undoFacts.get(id) ?? new Map()
+      undoFacts.set(id, facts)
+      return facts
+    }
+
     const apply = (
       repository: Repository,
       location: RepositoryLocation,
@@ -121,7 +130,8 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           maxChanges: config.maxChanges,
           jj,
           writer,
-          onProgress
+          onProgress,
+          undoFacts: undoFactsOf(id)
         })
         const result = yield* runPlan(pass, plan, synced?.bookmarksDigest ?? null)
         const counts = yield* repositories.recordSync({

@@ -21,6 +21,25 @@ describe("undo state", () => {
     expect(operationKind("describe commit 1234")).toEqual({ _tag: "Plain" })
   })
 
+  it("effects kept from earlier calls over a growing log give what a fresh computation gives", () => {
+    const facts = new Map()
+    let log = linear(["a", "new"], ["b", "new"])
+    const steps = [
+      "undo: restore to operation a",
+      "redo: restore to operation b",
+      "describe",
+      "undo: restore to operation b",
+      "revert operation b"
+    ]
+    for (const [index, description] of steps.entries()) {
+      log = [...log, { id: `s${index}`, parentIds: [log.at(-1)!.id], description }]
+      const head = log.at(-1)!.id
+      expect([...undoneOperations(log, head, facts)].sort()).toEqual(undone(log))
+    }
+    // One effect per undo, redo, restore or revert, each computed once.
+    expect(facts.size).toBe(4)
+  })
+
   it("nothing is undone in a plain history", () => {
     expect(undone(linear(["a", "new"], ["b", "describe"]))).toEqual([])
   })

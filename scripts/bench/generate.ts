@@ -346,12 +346,13 @@ export const generatedOpLog = async (operations: number): Promise<GeneratedRepo>
           const args = command[0] === "bookmark" ? [...command, `worker-${worker}`] : command
           return `"$JJ" --ignore-working-copy ${args.map((arg) => `'${arg}'`).join(" ")} >/dev/null 2>&1 || true`
         })
-        const child = spawn("bash", ["-c", commands.join("\n")], {
+        const child = spawn("bash", ["-s"], {
           cwd: repo,
-          stdio: "inherit",
+          stdio: ["pipe", "inherit", "inherit"],
           env: { ...process.env, JJ: jjBin, JJ_CONFIG: jjConfigDir }
         })
         child.on("exit", (code) => code === 0 ? resolve() : reject(new Error(`op-log worker exited ${code}`)))
+        child.stdin.end(commands.join("\n") + "\n")
       })))
     // The workers never touched the files: bring the working copy up to date, so that plain `jj` commands work.
     jjSync(repo, "workspace", "update-stale")

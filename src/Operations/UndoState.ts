@@ -102,8 +102,27 @@ const divergence = (before: ReadonlyArray<string>, after: ReadonlyArray<string>)
   return { removed: untilShared(before, afterSet), added: untilShared(after, beforeSet) }
 }
 
-/** Ids of the undone operations, given the whole log (any order) and the head it was read at. */
-export const undoneOperations = (log: Iterable<OperationNode>, head: string): ReadonlySet<string> => {
+/**
+ * What an undo, redo, restore or revert operation removed from and added to its parent's state. It depends only on
+ * the operation's ancestry, which its id fixes, so it can be kept across syncs (`UndoFacts`).
+ */
+export interface UndoEffect {
+  readonly removed: ReadonlyArray<string>
+  readonly added: ReadonlyArray<string>
+}
+
+/** Effects computed so far, by operation id; computing one walks up to thousands of operations. */
+export type UndoFacts = Map<string, UndoEffect>
+
+/**
+ * Ids of the undone operations, given the whole log (any order) and the head it was read at. `facts` keeps the
+ * effects of undo operations between calls over the same log growing, so each is computed once.
+ */
+export const undoneOperations = (
+  log: Iterable<OperationNode>,
+  head: string,
+  facts: UndoFacts = new Map()
+): ReadonlySet<string> => {
   const nodes = new Map<string, OperationNode & { kind: Kind }>()
   for (const node of log) nodes.set(node.id, { ...node, kind: operationKind(node.description) })
   const headState = effectiveState(nodes, head, Number.POSITIVE_INFINITY)
@@ -115,10 +134,15 @@ export const undoneOperations = (log: Iterable<OperationNode>, head: string): Re
       if (!inEffect.has(node.id)) undone.add(node.id)
       continue
     }
-    const before = effectiveState(nodes, node.parentIds[0]!, walkLimit).inEffect
-    const { added, removed } = node.kind._tag === "Restore"
-      ? divergence(before, effectiveState(nodes, node.kind.target, walkLimit).inEffect)
-      : { removed: before.includes(node.kind.target) ? [node.kind.target] : [], added: [] }
+    let effect = facts.get(node.id)
+    if (effect === undefined) {
+      const before = effectiveState(nodes, node.parentIds[0]!, walkLimit).inEffect
+      effect = node.kind._tag === "Restore"
+        ? divergence(before, effectiveState(nodes, node.kind.target, walkLimit).inEffect)
+        : { removed: before.includes(node.kind.target) ? [node.kind.target] : [], added: [] }
+      facts.set(node.id, effect)
+    }
+    const { added, removed } = effect
     const reversed = removed.length + added.length > 0 &&
       removed.every((id) => inEffect.has(id)) &&
       added.every((id) => !inEffect.has(id))

@@ -34,6 +34,12 @@ const maxNamedMissing = 5_000
  * Reads everything at the pinned operation and makes the tables equal to it: every visible commit, every bookmark,
  * the whole operation log (with its undo state), and the conflicts of the conflicted commits.
  */
+/** The pass's undo facts, emptied: a log read whole may have lost operations (`jj op abandon`) since they were computed. */
+const freshUndoFacts = (pass: Pass) => {
+  pass.undoFacts.clear()
+  return pass.undoFacts
+}
+
 export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<FullPassResult, JjError | SqlError> =>
   Effect.gen(function*() {
     const { id, jj, kinds, location, operationId, writer } = pass
@@ -126,7 +132,9 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
           (batch) => writer.stageOperations(id, batch)
         ).pipe(
           Effect.zipRight(
-            Effect.suspend(() => pass.onConnection(writer.markUndone([...undoneOperations(undoGraph, operationId)])))
+            Effect.suspend(() =>
+              pass.onConnection(writer.markUndone([...undoneOperations(undoGraph, operationId, freshUndoFacts(pass))]))
+            )
           )
         )
       )

@@ -179,7 +179,8 @@ export const incrementalPass = (
       )
       if (!sinceSeen && kinds.includes("operations")) {
         scopes.operations = "all"
-        yield* pass.onConnection(writer.markUndone([...undoneOperations(graph, operationId)]))
+        pass.undoFacts.clear()
+        yield* pass.onConnection(writer.markUndone([...undoneOperations(graph, operationId, pass.undoFacts)]))
       }
       return { walked: graph, unusual: sinceSeen ? anyUnusual : true, recomputed: !sinceSeen }
     })
@@ -217,7 +218,7 @@ export const incrementalPass = (
       read.walked.some((node) => node.id !== since && movesUndoState(node))
     ) {
       const graph = yield* writer.operationGraph(id)
-      written.operations += yield* writer.setUndone(id, [...undoneOperations(graph, operationId)])
+      written.operations += yield* writer.setUndone(id, [...undoneOperations(graph, operationId, pass.undoFacts)])
     }
     return { written, added, bookmarksDigest: digest }
   }).pipe(Effect.withSpan("Sync.incrementalPass"))

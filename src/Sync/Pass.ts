@@ -6,6 +6,7 @@ import type { RepositoryLocation } from "../Domain/Jj.js"
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import type { JjClient } from "../JjClient.js"
+import type { UndoFacts } from "../Operations/UndoState.js"
 import type { MergeScope, MirrorWriter } from "./MirrorWriter.js"
 
 /** Above this many commits a conflicts read lists them all instead of naming them in a revset. */
@@ -30,6 +31,8 @@ export interface Pass {
    */
   readonly onConnection: <A, E, R>(statement: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly onProgress: (staged: KindCounts) => Effect.Effect<void>
+  /** The repository's undo effects computed by earlier syncs (see `UndoFacts`); a full pass starts them again. */
+  readonly undoFacts: UndoFacts
 }
 
 export const makePass = (options: Omit<Pass, "onConnection">): Effect.Effect<Pass> =>
