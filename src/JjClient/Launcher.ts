@@ -205,12 +205,18 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
           )
         )
         current.process.stdin!.write(JSON.stringify({ id, socket: socketPath, bin, args, env }) + "\n")
-        // Either jj's stdout connects, or the launch failed before it could.
+        // Either jj's stdout connects, or the launch failed before it could. The helper connects before it starts jj,
+        // so a jj that ended (even one that ended fast enough for the helper's report to arrive first) has connected.
         const socket = yield* Effect.raceFirst(
           Deferred.await(connected),
-          Effect.flatMap(
+          Effect.zipRight(
             Deferred.await(ended),
-            () => Effect.fail(new LaunchFailed({ reason: "the process ended before its output connected" }))
+            Deferred.await(connected).pipe(
+              Effect.timeoutFail({
+                duration: "5 seconds",
+                onTimeout: () => new LaunchFailed({ reason: "the process ended before its output connected" })
+              })
+            )
           )
         )
         return {

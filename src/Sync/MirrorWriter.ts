@@ -246,13 +246,29 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         SELECT EXISTS (SELECT 1 FROM jj_operations WHERE repository_id = ${id} AND operation_id = ${operationId}) AS stored
       `.pipe(Effect.map((rows) => rows[0]?.stored === true), Effect.withSpan("MirrorWriter.hasOperation"))
 
-    /** The stored operation graph, for recomputing `is_undone` after an undo, redo, restore, revert or merge. */
+    /**
+     * The stored operation graph, for recomputing `is_undone` after an undo, redo, restore, revert or merge: one text
+     * row, a line per operation (its id, its parents, then the description of one that can name another), since
+     * decoding tens of thousands of rows with arrays costs far more than splitting lines. Ids are hex; a tab or a
+     * newline in a description becomes a space, which changes no decision (jj writes an undo's on one line).
+     */
     const operationGraph = (id: RepositoryId) =>
-      sql<OperationNode>`
-        SELECT operation_id AS id, parent_operation_ids AS parent_ids,
-          CASE WHEN description ~ ${undoDescriptionPattern.source} THEN description ELSE '' END AS description
+      sql<{ readonly graph: string | null }>`
+        SELECT string_agg(
+          operation_id || E'\t' || array_to_string(parent_operation_ids, ' ') || E'\t' ||
+            CASE WHEN description LIKE '%operation %' AND description ~ ${undoDescriptionPattern.source}
+              THEN replace(replace(description, E'\n', ' '), E'\t', ' ') ELSE '' END,
+          E'\n') AS graph
         FROM jj_operations WHERE repository_id = ${id}
-      `.pipe(Effect.withSpan("MirrorWriter.operationGraph"))
+      `.pipe(
+        Effect.map((rows) =>
+          (rows[0]?.graph ?? "").split("\n").filter((line) => line.length > 0).map((line): OperationNode => {
+            const [operationId = "", parents = "", description = ""] = line.split("\t")
+            return { id: operationId, parentIds: parents === "" ? [] : parents.split(" "), description }
+          })
+        ),
+        Effect.withSpan("MirrorWriter.operationGraph")
+      )
 
     /** Sets `is_undone` to exactly the given operations; returns the rows that changed. */
     const setUndone = (id: RepositoryId, undone: ReadonlyArray<string>) =>
