@@ -49,8 +49,14 @@ export const output = (label: string, command: Command.Command) =>
     return stdout
   }))
 
+/** jj's stdout; its stderr (jj's messages) is kept out of the benchmark's report, and shown only when it fails. */
 export const jjSync = (cwd: string, ...args: Array<string>) =>
-  execFileSync(jjBin, args, { cwd, env: { ...process.env, JJ_CONFIG: jjConfigDir }, encoding: "utf8" })
+  execFileSync(jjBin, args, {
+    cwd,
+    env: { ...process.env, JJ_CONFIG: jjConfigDir },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"]
+  })
 
 export const makeBase = (label: string) => fs.mkdtempSync(path.join(os.tmpdir(), `jj-watcher-bench-${label}-`))
 
