@@ -220,7 +220,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       return { operationId: latest.id, heads } satisfies PinnedOperation
     })
 
-    const { changes, changesNamed, mergeEmptiness, visibleCommits } = makeChangesReader({
+    const { changes, changesNamed, pendingMerges, visibleCommits } = makeChangesReader({
       decodeLines,
       pinned,
       mergeReaders: config.mergeReaders
@@ -325,7 +325,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       visibleCommits,
       changesNamed,
       operationDiff,
-      mergeEmptiness,
+      pendingMerges,
       bookmarkListing,
       decodeBookmarks,
       operations,

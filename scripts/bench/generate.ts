@@ -273,28 +273,23 @@ const readMeta = (dir: string): Meta | undefined => {
   }
 }
 
-/** The cached repository of `total` commits of the shape, generated first when missing. */
-export const generatedRepo = async (total: number, shape: Shape = "linear"): Promise<GeneratedRepo> => {
-  const key = `${shape === "linear" ? "" : `${shape}-`}${total}-v${generatorVersion}`
+/**
+ * The cached repository under `key`, made first by `make` when missing: in a temporary directory (`make` fills
+ * `<tmp>/repo` and returns its meta) renamed into place, so an interrupted run never leaves half a repository.
+ */
+const cachedRepo = async (
+  key: string,
+  description: string,
+  make: (repo: string) => Promise<Meta>
+): Promise<GeneratedRepo> => {
   const dir = path.join(cacheRoot, key)
   const cached = readMeta(dir)
   if (cached !== undefined) return { path: path.join(dir, "repo"), ...cached, generated: false }
-
   fs.mkdirSync(cacheRoot, { recursive: true })
-  console.error(
-    `generating a ${total.toLocaleString("en-US")}-commit ${shape} repository into ${dir} (once; later runs copy it)`
-  )
-  // Made in a temporary directory and renamed into place, so an interrupted run never leaves half a repository.
+  console.error(`generating ${description} into ${dir} (once; later runs copy it)`)
   const tmp = fs.mkdtempSync(path.join(cacheRoot, `.${key}.`))
   try {
-    const repo = path.join(tmp, "repo")
-    let started = performance.now()
-    await fastImport(repo, total, shape)
-    const fastImportMs = performance.now() - started
-    started = performance.now()
-    jjSync(repo, "git", "init", "--git-repo", ".")
-    const jjImportMs = performance.now() - started
-    const meta: Meta = { commits: total, fastImportMs, jjImportMs }
+    const meta = await make(path.join(tmp, "repo"))
     fs.writeFileSync(path.join(tmp, "meta.json"), JSON.stringify(meta))
     fs.rmSync(dir, { recursive: true, force: true })
     fs.renameSync(tmp, dir)
@@ -304,6 +299,21 @@ export const generatedRepo = async (total: number, shape: Shape = "linear"): Pro
     throw error
   }
 }
+
+/** The cached repository of `total` commits of the shape, generated first when missing. */
+export const generatedRepo = (total: number, shape: Shape = "linear"): Promise<GeneratedRepo> =>
+  cachedRepo(
+    `${shape === "linear" ? "" : `${shape}-`}${total}-v${generatorVersion}`,
+    `a ${total.toLocaleString("en-US")}-commit ${shape} repository`,
+    async (repo) => {
+      let started = performance.now()
+      await fastImport(repo, total, shape)
+      const fastImportMs = performance.now() - started
+      started = performance.now()
+      jjSync(repo, "git", "init", "--git-repo", ".")
+      return { commits: total, fastImportMs, jjImportMs: performance.now() - started }
+    }
+  )
 
 /** How the operation-log shape's jj commands cycle: mostly plain operations, an undo every tenth. */
 const opLogCycle = [
@@ -325,48 +335,34 @@ const opLogCycle = [
  * command is an undo. Cached like the other shapes.
  */
 export const generatedOpLog = async (operations: number): Promise<GeneratedRepo> => {
-  const key = `op-log-${operations}-v${generatorVersion}`
-  const dir = path.join(cacheRoot, key)
-  const cached = readMeta(dir)
-  if (cached !== undefined) return { path: path.join(dir, "repo"), ...cached, generated: false }
   const base = await generatedRepo(1_000)
-  console.error(`generating a ${operations.toLocaleString("en-US")}-operation repository into ${dir} (once)`)
-  const tmp = fs.mkdtempSync(path.join(cacheRoot, `.${key}.`))
-  try {
-    const repo = path.join(tmp, "repo")
-    fs.cpSync(base.path, repo, { recursive: true })
-    const started = performance.now()
-    const workers = 2
-    const perWorker = Math.ceil(operations / workers)
-    await Promise.all(Array.from({ length: workers }, (_, worker) =>
-      new Promise<void>((resolve, reject) => {
-        // One shell loop per worker: a jj process per operation, with no Node in between.
-        const commands = Array.from({ length: perWorker }, (_, i) => {
-          const command = opLogCycle[i % opLogCycle.length]!
-          const args = command[0] === "bookmark" ? [...command, `worker-${worker}`] : command
-          return `"$JJ" --ignore-working-copy ${args.map((arg) => `'${arg}'`).join(" ")} >/dev/null 2>&1 || true`
-        })
-        const child = spawn("bash", ["-s"], {
-          cwd: repo,
-          stdio: ["pipe", "inherit", "inherit"],
-          env: { ...process.env, JJ: jjBin, JJ_CONFIG: jjConfigDir }
-        })
-        child.on("exit", (code) => code === 0 ? resolve() : reject(new Error(`op-log worker exited ${code}`)))
-        child.stdin.end(commands.join("\n") + "\n")
-      })))
-    // The workers never touched the files: bring the working copy up to date, so that plain `jj` commands work.
-    jjSync(repo, "workspace", "update-stale")
-    const meta: Meta = {
-      commits: base.commits,
-      fastImportMs: base.fastImportMs,
-      jjImportMs: performance.now() - started
+  return cachedRepo(
+    `op-log-${operations}-v${generatorVersion}`,
+    `a ${operations.toLocaleString("en-US")}-operation repository`,
+    async (repo) => {
+      fs.cpSync(base.path, repo, { recursive: true })
+      const started = performance.now()
+      const workers = 2
+      const perWorker = Math.ceil(operations / workers)
+      await Promise.all(Array.from({ length: workers }, (_, worker) =>
+        new Promise<void>((resolve, reject) => {
+          // One shell loop per worker: a jj process per operation, with no Node in between.
+          const commands = Array.from({ length: perWorker }, (_, i) => {
+            const command = opLogCycle[i % opLogCycle.length]!
+            const args = command[0] === "bookmark" ? [...command, `worker-${worker}`] : command
+            return `"$JJ" --ignore-working-copy ${args.map((arg) => `'${arg}'`).join(" ")} >/dev/null 2>&1 || true`
+          })
+          const child = spawn("bash", ["-s"], {
+            cwd: repo,
+            stdio: ["pipe", "inherit", "inherit"],
+            env: { ...process.env, JJ: jjBin, JJ_CONFIG: jjConfigDir }
+          })
+          child.on("exit", (code) => code === 0 ? resolve() : reject(new Error(`op-log worker exited ${code}`)))
+          child.stdin.end(commands.join("\n") + "\n")
+        })))
+      // The workers never touched the files: bring the working copy up to date, so that plain `jj` commands work.
+      jjSync(repo, "workspace", "update-stale")
+      return { commits: base.commits, fastImportMs: base.fastImportMs, jjImportMs: performance.now() - started }
     }
-    fs.writeFileSync(path.join(tmp, "meta.json"), JSON.stringify(meta))
-    fs.rmSync(dir, { recursive: true, force: true })
-    fs.renameSync(tmp, dir)
-    return { path: path.join(dir, "repo"), ...meta, generated: true }
-  } catch (error) {
-    fs.rmSync(tmp, { recursive: true, force: true })
-    throw error
-  }
+  )
 }

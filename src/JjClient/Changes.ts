@@ -30,12 +30,52 @@ export interface ChangesReaderOptions {
 }
 
 export const makeChangesReader = ({ decodeLines, mergeReaders, pinned }: ChangesReaderOptions) => {
-  /** Whether each merge of `revset` is empty, in one jj process. */
-  const emptiness = (location: RepositoryLocation, operationId: OperationId, revset: string) =>
-    decodeLines(
-      pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", emptinessTemplate]),
-      EmptinessLine
-    ).pipe(Stream.withSpan("JjClient.emptiness", { attributes: { revset } }))
+  /** `jj log` of a revset with a template, without the graph, one decoded value per line. */
+  const log = <A>(
+    location: RepositoryLocation,
+    operationId: OperationId,
+    revset: string,
+    template: string,
+    format: LineFormat<A>
+  ) => decodeLines(pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", template]), format)
+
+  /**
+   * The `pending` merges (fields without emptiness) completed with their emptiness, read by one jj process per
+   * revset of `parts` (which together name exactly them), up to `mergeReaders` at once; every merge must come back
+   * exactly once, or the stream fails. Consumes `pending`.
+   */
+  const completeMerges = (
+    location: RepositoryLocation,
+    operationId: OperationId,
+    pending: Map<string, CommitFields>,
+    parts: ReadonlyArray<string>
+  ): Stream.Stream<Change, JjError> =>
+    Stream.fromIterable(parts).pipe(
+      Stream.flatMap(
+        (revset) =>
+          log(location, operationId, revset, emptinessTemplate, EmptinessLine).pipe(
+            Stream.withSpan("JjClient.emptiness", { attributes: { revset } })
+          ),
+        { concurrency: Math.max(1, mergeReaders) }
+      ),
+      Stream.mapEffect(({ commitId, isEmpty }) => {
+        const fields = pending.get(commitId)
+        if (fields === undefined) {
+          return new JjOutputInvalid({ args: ["merges"], line: commitId, reason: "a merge the listing did not have" })
+        }
+        pending.delete(commitId)
+        return Effect.succeed<Change>({ ...fields, isEmpty })
+      }),
+      Stream.concat(Stream.suspend(() =>
+        pending.size === 0 ? Stream.empty : Stream.fail(
+          new JjOutputInvalid({
+            args: ["merges"],
+            line: [...pending.keys()].slice(0, 3).join(" "),
+            reason: `no emptiness for ${pending.size} merges of the listing`
+          })
+        )
+      ))
+    )
 
   /**
    * Every visible commit but the root. Whether a merge is empty costs jj a merge of its parents' trees, most of a
@@ -44,17 +84,7 @@ export const makeChangesReader = ({ decodeLines, mergeReaders, pinned }: Changes
    */
   const changes = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Change, JjError> => {
     const listing = (merges: "inline" | "deferred") =>
-      decodeLines(
-        pinned(location, operationId, [
-          "log",
-          "--revisions",
-          "all() ~ root()",
-          "--no-graph",
-          "-T",
-          changeTemplate(merges)
-        ]),
-        ChangeLine
-      )
+      log(location, operationId, "all() ~ root()", changeTemplate(merges), ChangeLine)
     if (mergeReaders === 0) {
       return listing("inline").pipe(
         Stream.filterMap((line) => "change" in line ? Option.some(line.change) : Option.none()),
@@ -72,33 +102,9 @@ export const makeChangesReader = ({ decodeLines, mergeReaders, pinned }: Changes
         })
       )
     )
-    const filled = Stream.suspend(() => {
-      const parts = mergeParts([...pending.keys()], mergeReaders)
-      return Stream.fromIterable(parts).pipe(
-        Stream.flatMap((revset) => emptiness(location, operationId, revset), { concurrency: parts.length }),
-        Stream.mapEffect(({ commitId, isEmpty }) => {
-          const fields = pending.get(commitId)
-          if (fields === undefined) {
-            return new JjOutputInvalid({
-              args: ["merges()"],
-              line: commitId,
-              reason: "a merge the listing did not have"
-            })
-          }
-          pending.delete(commitId)
-          return Effect.succeed<Change>({ ...fields, isEmpty })
-        }),
-        Stream.concat(Stream.suspend(() =>
-          pending.size === 0 ? Stream.empty : Stream.fail(
-            new JjOutputInvalid({
-              args: ["merges()"],
-              line: [...pending.keys()].slice(0, 3).join(" "),
-              reason: `no emptiness for ${pending.size} merges of the listing`
-            })
-          )
-        ))
-      )
-    })
+    const filled = Stream.suspend(() =>
+      completeMerges(location, operationId, pending, mergeParts([...pending.keys()], mergeReaders))
+    )
     return Stream.concat(listed, filled).pipe(Stream.withSpan("JjClient.changes"))
   }
 
@@ -107,55 +113,38 @@ export const makeChangesReader = ({ decodeLines, mergeReaders, pinned }: Changes
     VisibleCommit,
     JjError
   > =>
-    decodeLines(
-      pinned(location, operationId, [
-        "log",
-        "--revisions",
-        "all() ~ root()",
-        "--no-graph",
-        "-T",
-        visibleCommitTemplate
-      ]),
-      VisibleCommitLine
-    ).pipe(Stream.withSpan("JjClient.visibleCommits"))
+    log(location, operationId, "all() ~ root()", visibleCommitTemplate, VisibleCommitLine).pipe(
+      Stream.withSpan("JjClient.visibleCommits")
+    )
+
+  /** Revsets naming `commitIds` in parts of at most `namedPerProcess`. */
+  const named = (commitIds: ReadonlyArray<string>) =>
+    Arr.chunksOf(commitIds, namedPerProcess).map((part) => part.join(" | "))
 
   /**
    * The named commits with every field, emptiness included, for the few a comparison found missing from the mirror;
-   * in parts of at most `namedPerProcess` ids, read by up to `mergeReaders` jj processes at once.
+   * read by up to `mergeReaders` jj processes at once.
    */
   const changesNamed = (
     location: RepositoryLocation,
     operationId: OperationId,
     commitIds: ReadonlyArray<string>
   ): Stream.Stream<Change, JjError> =>
-    Stream.fromIterable(Arr.chunksOf(commitIds, namedPerProcess)).pipe(
-      Stream.flatMap((part) =>
-        decodeLines(
-          pinned(location, operationId, [
-            "log",
-            "--revisions",
-            part.join(" | "),
-            "--no-graph",
-            "-T",
-            changeTemplate("inline")
-          ]),
-          ChangeLine
-        ), { concurrency: Math.max(1, mergeReaders) }),
+    Stream.fromIterable(named(commitIds)).pipe(
+      Stream.flatMap((revset) => log(location, operationId, revset, changeTemplate("inline"), ChangeLine), {
+        concurrency: Math.max(1, mergeReaders)
+      }),
       Stream.filterMap((line) => "change" in line ? Option.some(line.change) : Option.none()),
       Stream.withSpan("JjClient.changesNamed", { attributes: { commits: commitIds.length } })
     )
 
-  /** Whether each named merge is empty, for merges whose emptiness a listing deferred. */
-  const mergeEmptiness = (
+  /** Merges that a diff listed without their emptiness, completed (see `completeMerges`). */
+  const pendingMerges = (
     location: RepositoryLocation,
     operationId: OperationId,
-    commitIds: ReadonlyArray<string>
-  ): Stream.Stream<{ readonly commitId: string; readonly isEmpty: boolean }, JjError> =>
-    Stream.fromIterable(Arr.chunksOf(commitIds, namedPerProcess)).pipe(
-      Stream.flatMap((part) => emptiness(location, operationId, part.join(" | ")), {
-        concurrency: Math.max(1, mergeReaders)
-      })
-    )
+    pending: Map<string, CommitFields>
+  ): Stream.Stream<Change, JjError> =>
+    Stream.suspend(() => completeMerges(location, operationId, pending, named([...pending.keys()])))
 
-  return { changes, visibleCommits, changesNamed, mergeEmptiness }
+  return { changes, visibleCommits, changesNamed, pendingMerges }
 }

@@ -103,28 +103,7 @@ export const incrementalPass = (
       })
     }
     if (pending.size > 0 && kinds.includes("changes")) {
-      yield* stageBatches(
-        pass,
-        staged,
-        "changes",
-        jj.mergeEmptiness(location, operationId, [...pending.keys()]).pipe(
-          Stream.mapEffect(({ commitId, isEmpty }) => {
-            const fields = pending.get(commitId)
-            pending.delete(commitId)
-            return fields === undefined
-              ? new JjOutputInvalid({ args: ["merges"], line: commitId, reason: "a merge the diff did not have" })
-              : Effect.succeed<Change>({ ...fields, isEmpty })
-          })
-        ),
-        stageAppeared
-      )
-      if (pending.size > 0) {
-        return yield* new JjOutputInvalid({
-          args: ["merges"],
-          line: [...pending.keys()].slice(0, 3).join(" "),
-          reason: `no emptiness for ${pending.size} merges of the diff`
-        })
-      }
+      yield* stageBatches(pass, staged, "changes", jj.pendingMerges(location, operationId, pending), stageAppeared)
     }
     const pinnedOperation: Operation = to
     // The common case: the pinned operation is the one after `since`, and the diff printed it whole.
