@@ -58,6 +58,7 @@ export const incrementalPass = (
     }
     const conflicted: Array<string> = []
     const hidden = new Set<string>()
+    let hiddenConflicted = false
     // Merges that appeared, until their emptiness is read.
     const pending = new Map<string, CommitFields>()
     let to: Operation | undefined
@@ -70,9 +71,10 @@ export const incrementalPass = (
       const { added, commit } = item
       const fields = "change" in commit ? commit.change : commit.pending
       // A removed commit that is still visible is the predecessor of a rewritten one: it did not change.
-      if (!added && !commit.hidden && !hidden.has(fields.commitId)) return []
+      if (!added && !commit.hidden) return []
       if (!added || commit.hidden) {
         if (!hidden.has(fields.commitId)) {
+          if (fields.hasConflicts) hiddenConflicted = true
           hidden.add(fields.commitId)
           difference.hiddenCommitIds.push(fields.commitId)
           difference.touchedChangeIds.push(fields.changeId)
@@ -112,6 +114,12 @@ export const incrementalPass = (
     // Conflicts of the commits that appeared and of the other conflicted commits of their changes, read once the
     // changes are staged; all of them when changes are not mirrored.
     const conflicts = Effect.gen(function*() {
+      // A commit's conflicts never change for its id: when no commit that appeared or went away has any, the
+      // conflicted commits of every change are what they were, and so are the conflicts.
+      if (kinds.includes("changes") && conflicted.length === 0 && !hiddenConflicted) {
+        scopes.conflicts = "unchanged"
+        return
+      }
       const commitIds = kinds.includes("changes")
         ? Arr.dedupe([...conflicted, ...(yield* pass.onConnection(writer.conflictedSiblings(id, difference)))])
         : undefined
