@@ -29,7 +29,17 @@ import { baselineLimits, baselineRepository, baselineSync } from "./bench/baseli
 import type { BaselineResult } from "./bench/baseline.js"
 import { generatedOpLog, generatedRepo } from "./bench/generate.js"
 import type { GeneratedRepo, Shape } from "./bench/generate.js"
-import { fixed, headOf, jjBin, jjConfigDir, jjSync, makeBase, output, summarize } from "./bench/support.js"
+import {
+  cpuOfSelfAndChildren,
+  fixed,
+  headOf,
+  jjBin,
+  jjConfigDir,
+  jjSync,
+  makeBase,
+  output,
+  summarize
+} from "./bench/support.js"
 
 const BenchConfig = Config.all({
   sizes: Config.array(Config.integer(), "BENCH_SYNC_SIZES").pipe(Config.withDefault([1_000, 10_000, 100_000])),
@@ -193,6 +203,8 @@ interface SizeResult {
   readonly jjAlone: JjCall
   readonly baselineImport: BaselineResult
   readonly ours: ReturnType<typeof summarize>
+  /** CPU per one-operation sync, averaged: this process, jj's launcher and the jj processes it ran. */
+  readonly oursCpuMs: number
   readonly oursModes: ReadonlyArray<SyncMode>
   readonly oursChanges: number
   readonly baseline: ReturnType<typeof summarize>
@@ -253,6 +265,7 @@ const measure = (size: number, runs: number, shape: Shape = "linear") =>
     const oursMs: Array<number> = []
     const baselineMs: Array<number> = []
     const oursModes: Array<SyncMode> = []
+    const oursCpuMs: Array<number> = []
     let oursChanges = 0
     let baselineOneOp = baselineImport
     for (let round = 0; round <= runs; round++) {
@@ -263,7 +276,12 @@ const measure = (size: number, runs: number, shape: Shape = "linear") =>
           Command.env({ JJ_CONFIG: jjConfigDir })
         )
       )
-      const runOurs = timed(sync.syncPath({ path: repository, owner, name }))
+      const runOurs = Effect.gen(function*() {
+        const cpuBefore = cpuOfSelfAndChildren()
+        const run = yield* timed(sync.syncPath({ path: repository, owner, name }))
+        if (round > 0) oursCpuMs.push(cpuOfSelfAndChildren() - cpuBefore)
+        return run
+      })
       const [oursRun, baselineRound] = round % 2 === 0
         ? yield* Effect.all([runOurs, timed(baselineRun)])
         : yield* Effect.map(Effect.all([timed(baselineRun), runOurs]), ([b, o]) => [o, b] as const)
@@ -284,6 +302,7 @@ const measure = (size: number, runs: number, shape: Shape = "linear") =>
       jjAlone,
       baselineImport,
       ours: summarize(oursMs),
+      oursCpuMs: oursCpuMs.reduce((sum, cpu) => sum + cpu, 0) / Math.max(1, oursCpuMs.length),
       oursModes,
       oursChanges,
       baseline: summarize(baselineMs),
@@ -350,6 +369,11 @@ const report = (r: SizeResult) => {
     } changes held; earlier design per sync: jj ${ms(r.baselineOneOp.jjMs)} + database ${
       ms(r.baselineOneOp.databaseMs)
     } (${count(r.baselineOneOp.statements)} statements)`,
+    `CPU per one-operation sync, this process + jj's launcher + jj (PostgreSQL not counted): ${ms(r.oursCpuMs)}${
+      r.size === smallSize
+        ? ` (target <= 25 ms at ${count(smallSize)} commits: ${r.oursCpuMs <= 25 ? "PASS" : "FAIL"})`
+        : ""
+    }`,
     `load average ${r.loadAverage.map((n) => fixed(n, 2)).join(" ")} at the start, ${
       os.loadavg().map((n) => fixed(n, 2)).join(" ")
     } at the end (other work on the machine slows every timing)`

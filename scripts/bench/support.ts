@@ -87,3 +87,21 @@ export const fixed = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(d
 
 export const headOf = (repo: string) =>
   Effect.sync(() => fs.readdirSync(path.join(repo, ".jj", "repo", "op_heads", "heads")))
+
+/**
+ * CPU milliseconds used so far by this process and its child processes (jj's launcher, with the jj processes it has
+ * reaped), from /proc: differences of it around a sync give the sync's CPU, all its processes counted.
+ */
+export const cpuOfSelfAndChildren = (): number => {
+  const self = process.cpuUsage()
+  // /proc counts in clock ticks of 1/100 s (USER_HZ).
+  const msPerTick = 10
+  const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/)
+  let childTicks = 0
+  for (const pid of children.filter((p) => p.length > 0)) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")
+    // After the command name: utime, stime, cutime, cstime are the 12th to 15th fields.
+    childTicks += [11, 12, 13, 14].reduce((sum, i) => sum + Number(stat[i] ?? 0), 0)
+  }
+  return (self.user + self.system) / 1000 + childTicks * msPerTick
+}
