@@ -22,6 +22,7 @@ import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
 import { operationDiffArgs, operationDiffDecoder } from "./JjClient/OperationDiff.js"
 import type { OperationDiffItem } from "./JjClient/OperationDiff.js"
+import { makeReadViews } from "./JjClient/ReadView.js"
 import type { LineFormat } from "./JjClient/Templates.js"
 import {
   BookmarkLine,
@@ -88,8 +89,17 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     )
 
     const launcher = yield* makeLauncher(configDir)
-    // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width).
-    const env = { JJ_CONFIG: configDir, NO_COLOR: "1", PAGER: "cat", COLUMNS: "1000" }
+    const readViews = yield* makeReadViews(path.join(configDir, "views"))
+    // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width). With
+    // JJ_CONFIG set jj reads no system configuration; XDG_CONFIG_HOME keeps whatever jj would look up or create under
+    // the user's config directory (per-repository configuration) in ours.
+    const env = {
+      JJ_CONFIG: configDir,
+      XDG_CONFIG_HOME: path.join(configDir, "xdg"),
+      NO_COLOR: "1",
+      PAGER: "cat",
+      COLUMNS: "1000"
+    }
     const unavailable = ({ reason }: LaunchFailed) =>
       new JjUnavailable({
         message: `cannot run ${bin}: ${reason} (set JJ_BIN, or build jj with scripts/install-jj.sh)`
@@ -137,7 +147,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       )
 
     const pinned = (location: RepositoryLocation, operationId: OperationId, rest: ReadonlyArray<string>) =>
-      pinnedArgs(location.workspaceRoot, operationId, rest)
+      pinnedArgs(location.readRoot, operationId, rest)
 
     const version = lines(["--version"]).pipe(
       Stream.runCollect,
@@ -181,9 +191,16 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       Effect.withSpan("JjClient.checkVersion")
     )
 
-    /** Finds the workspace root, the store (through `.jj/repo` when it is a pointer file) and its op heads. */
+    /**
+     * Finds the workspace root, the store (through `.jj/repo` when it is a pointer file) and its op heads, and the
+     * read view jj is pointed at (`JjClient/ReadView`).
+     */
     const locate = (directory: string) =>
-      locateIn(directory).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.provideService(Path.Path, path))
+      locateIn(directory).pipe(
+        Effect.flatMap((found) => Effect.map(readViews.viewOf(found), (readRoot) => ({ ...found, readRoot }))),
+        Effect.provideService(FileSystem.FileSystem, fs),
+        Effect.provideService(Path.Path, path)
+      )
 
     const operationEnd = (location: RepositoryLocation, operationId: OperationId) =>
       decodeLines(

@@ -52,19 +52,36 @@ export const changeIdOf = (repo: string, revset: string): string =>
 export const commitIdOf = (repo: string, revset: string): string =>
   jj(repo, "log", "--ignore-working-copy", "--no-graph", "-r", revset, "-T", "commit_id").trim()
 
-/** A digest of every file under `dir` (paths and bytes), to prove nothing there changed. */
-export const digestTree = (dir: string): string => {
-  const hash = createHash("sha256")
+/** jj's read caches: the only part of `.jj` a read may write (`repo/index`, `repo/store/extra`). */
+const readCaches = new Set([path.join("repo", "index"), path.join("repo", "store", "extra")])
+
+/**
+ * Every entry of a workspace's `.jj` but jj's read caches, with what would show a write: its type, size, mode,
+ * modification time, link target and a digest of its bytes. Two snapshots are equal when nothing was written.
+ */
+export const snapshotDotJj = (workspace: string): Record<string, string> => {
+  const root = path.join(workspace, ".jj")
+  const entries: Record<string, string> = {}
   const walk = (current: string) => {
-    for (const entry of fs.readdirSync(current, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const full = path.join(current, entry.name)
-      hash.update(path.relative(dir, full))
-      if (entry.isDirectory()) walk(full)
-      else hash.update(fs.readFileSync(full))
+    for (const name of fs.readdirSync(current).sort()) {
+      const full = path.join(current, name)
+      const relative = path.relative(root, full)
+      if (readCaches.has(relative)) continue
+      const stat = fs.lstatSync(full)
+      const common = `mode ${stat.mode.toString(8)} mtime ${stat.mtimeMs}`
+      if (stat.isSymbolicLink()) {
+        entries[relative] = `link -> ${fs.readlinkSync(full)} ${common}`
+      } else if (stat.isDirectory()) {
+        entries[relative] = `directory ${common}`
+        walk(full)
+      } else {
+        const digest = createHash("sha256").update(fs.readFileSync(full)).digest("hex")
+        entries[relative] = `file ${stat.size} bytes ${digest} ${common}`
+      }
     }
   }
-  walk(dir)
-  return hash.digest("hex")
+  walk(root)
+  return entries
 }
 
 // The oracle: jj's own listings, in plain text templates independent of the watcher's JSON ones, read at the
