@@ -1,5 +1,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
+import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Metric, Option, Schema, Stream } from "effect"
+import { DependencyDown } from "./Domain/Dependency.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryLocation } from "./Domain/Jj.js"
 import { repositoryVanished } from "./Domain/Repository.js"
@@ -14,6 +16,7 @@ import { SyncConfig } from "./Sync/Config.js"
 import { headsSynced } from "./Sync/Plan.js"
 import { logProgressEvery } from "./Sync/Progress.js"
 import { WatcherConfig } from "./Watcher/Config.js"
+import { makeDependencies } from "./Watcher/Dependencies.js"
 import { makeDetection } from "./Watcher/Detection.js"
 import type { Watched } from "./Watcher/Detection.js"
 import { Discovery } from "./Watcher/Discovery.js"
@@ -31,7 +34,9 @@ export class WatcherStatus extends Schema.Class<WatcherStatus>("WatcherStatus")(
   inFlight: Schema.Number,
   queued: Schema.Number,
   syncsSucceeded: Schema.Number,
-  syncsFailed: Schema.Number
+  syncsFailed: Schema.Number,
+  /** Dependencies that do not answer: syncing is paused until they do. */
+  dependenciesDown: Schema.Array(DependencyDown)
 }) {}
 
 /**
@@ -48,6 +53,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     const repositories = yield* Repositories
     const sync = yield* SyncService
     const discovery = yield* Discovery
+    const sql = yield* SqlClient.SqlClient
     // A watcher without a usable jj would only collect failures: refuse to start instead.
     if (config.enabled) yield* jj.checkVersion
 
@@ -82,6 +88,16 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
 
     const failureGauge = (entry: Watched) => Metric.tagged(Metrics.repositoryFailures, "repository", entry.label)
 
+    const dependencies = yield* makeDependencies({
+      probes: {
+        database: sql`SELECT 1`.pipe(
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "no answer in 2 s" })
+        ),
+        jj: jj.checkVersion.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "no answer in 5 s" }))
+      },
+      probeInterval: config.probeInterval
+    })
+
     const scheduler: Scheduler<RepositoryId> = yield* makeScheduler<RepositoryId, unknown, SyncResult>({
       debounce: config.debounce,
       maxWait: config.maxWait,
@@ -89,6 +105,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       concurrency: config.concurrency,
       retryBase: config.retryBase,
       retryMax: config.retryMax,
+      available: dependencies.available,
+      environmentFailed: dependencies.explainsFailure,
       // A long sync (a first import) says how far it got in the log.
       sync: (id) =>
         Effect.flatMap(
@@ -210,7 +228,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         inFlight: stats.inFlight,
         queued: stats.queued,
         syncsSucceeded,
-        syncsFailed
+        syncsFailed,
+        dependenciesDown: yield* dependencies.down
       })
     }).pipe(Effect.withSpan("Watcher.status"))
 

@@ -254,7 +254,7 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         expect(yield* raw("GET", "/health", null)).toEqual({ status: 200, body: JSON.stringify({ status: "ok" }) })
         const ready = yield* raw("GET", "/ready", null)
         expect(ready.status).toBe(200)
-        expect(JSON.parse(ready.body)).toEqual({ database: true, watcher: true })
+        expect(JSON.parse(ready.body)).toEqual({ database: true, watcher: true, dependenciesDown: [] })
       }))
 
     it.effect("metrics are valid Prometheus text with the watcher's series", () =>

@@ -152,6 +152,64 @@ describe("scheduler", () => {
       expect(results).toEqual([false, false, false, true])
       yield* scheduler.awaitIdle
     }))
+
+  it.scoped("a notification during the backoff of a failing repository starts an attempt at once", () =>
+    Effect.gen(function*() {
+      const recorder = yield* makeRecorder
+      const scheduler = yield* makeScheduler({ ...options, retryBase: "1 minute", sync: recorder.sync })
+      recorder.failNext(2)
+      yield* scheduler.notify("a")
+      yield* settle
+      yield* recorder.release
+      yield* TestClock.adjust("100 millis")
+      yield* settle
+      expect(recorder.starts.length).toBe(1)
+      yield* scheduler.notify("a")
+      yield* settle
+      expect(recorder.starts.map((start) => start.at)).toEqual([0, 100])
+      yield* recorder.release
+      // The second failure backs off again until the next notification.
+      yield* TestClock.adjust("200 millis")
+      yield* settle
+      expect(recorder.starts.length).toBe(2)
+      yield* scheduler.notify("a")
+      yield* settle
+      expect(recorder.starts.map((start) => start.at)).toEqual([0, 100, 300])
+      yield* recorder.release
+      yield* scheduler.awaitIdle
+    }))
+
+  it.scoped("a failure the environment explains pauses the key without backoff until it is available again", () =>
+    Effect.gen(function*() {
+      const recorder = yield* makeRecorder
+      const available = yield* Effect.makeLatch(true)
+      const results: Array<boolean> = []
+      const scheduler = yield* makeScheduler({
+        ...options,
+        retryBase: "1 minute",
+        sync: recorder.sync,
+        available: available.await,
+        // The dependency goes down with the failure.
+        environmentFailed: Effect.as(available.close, true),
+        onResult: (_, exit) => Effect.sync(() => results.push(Exit.isSuccess(exit)) > 0)
+      })
+      recorder.failNext(1)
+      yield* scheduler.notify("a")
+      yield* scheduler.notify("b")
+      yield* settle
+      yield* recorder.release
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      // "b" succeeded; "a" failed with the environment down and waits, with no result reported.
+      expect(recorder.starts.map((start) => start.key)).toEqual(["a", "b"])
+      expect(results).toEqual([true])
+      yield* available.open
+      yield* settle
+      expect(recorder.starts.at(-1)).toEqual({ key: "a", at: 5_000 })
+      yield* recorder.release
+      expect(results).toEqual([true, true])
+      yield* scheduler.awaitIdle
+    }))
 })
 
 describe("scheduler without leading edge (a trailing debounce)", () => {

@@ -1,15 +1,22 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 import { MetricsAccess } from "../Auth/Api.js"
+import { DependencyDown } from "../Domain/Dependency.js"
 
-export class Readiness extends Schema.Class<Readiness>("Readiness")({
+const readinessFields = {
+  /** The database answers this request. */
   database: Schema.Boolean,
-  watcher: Schema.Boolean
-}) {}
+  /** The watcher runs (or is switched off). */
+  watcher: Schema.Boolean,
+  /** What the watcher found not answering, with why and since when; syncing is paused meanwhile. */
+  dependenciesDown: Schema.Array(DependencyDown)
+}
+
+export class Readiness extends Schema.Class<Readiness>("Readiness")(readinessFields) {}
 
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",
-  { database: Schema.Boolean, watcher: Schema.Boolean },
+  readinessFields,
   HttpApiSchema.annotations({ status: 503 })
 ) {}
 

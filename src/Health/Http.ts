@@ -31,9 +31,10 @@ export const healthHandlers = <ApiId extends string, Groups extends HttpApiGroup
               const status = yield* watcher.status
               // A server configured without the watcher is ready once its database is.
               const watching = status.running || !status.enabled
-              return database && watching
-                ? new Readiness({ database, watcher: watching })
-                : yield* new NotReady({ database, watcher: watching })
+              const fields = { database, watcher: watching, dependenciesDown: status.dependenciesDown }
+              return database && watching && status.dependenciesDown.length === 0
+                ? new Readiness(fields)
+                : yield* new NotReady(fields)
             }))
           .handle("metrics", () =>
             Effect.gen(function*() {

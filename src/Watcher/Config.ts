@@ -24,6 +24,8 @@ export const WatcherConfig = Config.all({
   maxWait: millis("WATCHER_MAX_WAIT_MS", 500),
   concurrency: Config.integer("WATCHER_CONCURRENCY").pipe(Config.withDefault(Math.max(2, os.availableParallelism()))),
   retryBase: millis("WATCHER_RETRY_BASE_MS", 1_000),
+  /** How often a dependency that stopped answering (the database, jj) is probed until it answers again. */
+  probeInterval: millis("WATCHER_PROBE_INTERVAL_MS", 1_000),
   retryMax: millis("WATCHER_RETRY_MAX_MS", 300_000),
   shutdownTimeout: millis("WATCHER_SHUTDOWN_TIMEOUT_MS", 10_000),
   /** How often a long sync (a first import) logs the rows read so far and their rate. */

@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Exit, FiberMap, Option, Random } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, FiberMap, Option, Random } from "effect"
 import type { Scope } from "effect"
 
 export interface SchedulerOptions<K, E, A = unknown> {
@@ -17,6 +17,13 @@ export interface SchedulerOptions<K, E, A = unknown> {
   readonly retryBase: Duration.DurationInput
   readonly retryMax: Duration.DurationInput
   readonly sync: (key: K) => Effect.Effect<A, E>
+  /** Waits while syncing is paused because something every sync needs is down (see `Watcher/Dependencies`). */
+  readonly available?: Effect.Effect<void>
+  /**
+   * Asked after a failed sync: true when it failed because of the environment (a dependency is down), not because of
+   * its key; the key then waits for `available` and is synced again at once, with no backoff and no `onResult`.
+   */
+  readonly environmentFailed?: Effect.Effect<boolean>
   /**
    * Told of every sync's outcome, with when the oldest change it covers was first notified and how many syncs of
    * the key failed in a row before it; answering `false` drops the key (no retry) until it is notified again.
@@ -33,6 +40,8 @@ interface KeyState {
   firstDirtyAt: number
   lastEventAt: number
   failures: number
+  /** Set while the key backs off after a failure: a notification ends the wait. */
+  wake: Deferred.Deferred<void> | undefined
 }
 
 /**
@@ -41,7 +50,9 @@ interface KeyState {
  * - notifications during a sync schedule exactly one follow-up, started once the key has been quiet for `debounce`,
  *   or `maxWait` after the first of them, whichever comes first;
  * - at most one sync per key in flight, and at most `concurrency` in all;
- * - a failed sync is retried with exponential backoff and jitter until one succeeds.
+ * - a failed sync is retried with exponential backoff and jitter until one succeeds, or at once when a notification
+ *   arrives meanwhile (a new state may succeed), or, when it failed because of the environment, as soon as
+ *   `available` lets it.
  * A key whose work is done holds no fiber and no state.
  */
 export const makeScheduler = <K, E, A = unknown>(
@@ -81,10 +92,13 @@ export const makeScheduler = <K, E, A = unknown>(
           })
         ).pipe(Effect.onInterrupt(() => Effect.sync(() => started ? undefined : waiting--)))
         if (exit === undefined) return undefined
+        if (Exit.isFailure(exit) && options.environmentFailed !== undefined && (yield* options.environmentFailed)) {
+          return { exit, keep: true, environment: true }
+        }
         const keep = options.onResult
           ? yield* options.onResult(key, exit, { pendingSince, previousFailures: state.failures })
           : true
-        return { exit, keep }
+        return { exit, keep, environment: false }
       })
 
     const backoff = (failures: number) =>
@@ -110,14 +124,27 @@ export const makeScheduler = <K, E, A = unknown>(
           yield* coalesce(state)
         }
         while (!closing) {
+          if (options.available !== undefined) {
+            yield* options.available
+          }
           const outcome = yield* runOnce(key, state)
           if (outcome === undefined || !outcome.keep) {
             return
           }
           const { exit } = outcome
+          if (outcome.environment) {
+            continue
+          }
           if (Exit.isFailure(exit)) {
             state.failures++
-            yield* Effect.sleep(Duration.millis(yield* backoff(state.failures)))
+            // Notified during the failed sync: a newer state is there already.
+            if (state.dirty) {
+              continue
+            }
+            const wake = yield* Deferred.make<void>()
+            state.wake = wake
+            yield* Effect.raceFirst(Effect.sleep(Duration.millis(yield* backoff(state.failures))), Deferred.await(wake))
+            state.wake = undefined
             continue
           }
           state.failures = 0
@@ -142,9 +169,10 @@ export const makeScheduler = <K, E, A = unknown>(
           if (!state.dirty) state.firstDirtyAt = now
           state.dirty = true
           state.lastEventAt = now
+          if (state.wake !== undefined) yield* Deferred.succeed(state.wake, undefined)
           return
         }
-        const fresh: KeyState = { dirty: true, firstDirtyAt: now, lastEventAt: now, failures: 0 }
+        const fresh: KeyState = { dirty: true, firstDirtyAt: now, lastEventAt: now, failures: 0, wake: undefined }
         states.set(key, fresh)
         yield* FiberMap.run(workers, key, worker(key, fresh))
       })
