@@ -200,8 +200,19 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         }, poll ${Duration.format(config.pollInterval)}, concurrency ${config.concurrency})`
       )
       yield* detection.events.pipe(Stream.runForEach(scheduler.notify), Effect.forkScoped)
+      // Scans need the database too: they wait out an outage, which is logged once, not at every scan.
       yield* detection.rescans.pipe(
-        Stream.runForEach(() => scan.pipe(Effect.catchAllCause((cause) => Effect.logWarning("scan failed", cause)))),
+        Stream.runForEach(() =>
+          dependencies.available.pipe(
+            Effect.zipRight(scan),
+            Effect.catchAllCause((cause) =>
+              Effect.flatMap(
+                dependencies.explainsFailure,
+                (outage) => outage ? Effect.void : Effect.logWarning("scan failed", cause)
+              )
+            )
+          )
+        ),
         Effect.forkScoped
       )
       // Runs first on shutdown: no new syncs, in-flight ones get a bounded time to commit.

@@ -88,6 +88,10 @@ export const snapshotDotJj = (workspace: string): Record<string, string> => {
 // current head without touching the working copy.
 
 const lines = (output: string) => output.split("\n").filter((line) => line !== "")
+
+/** jj's output for a read at the current head, or at operation `at` when given. */
+const read = (repo: string, at: string | undefined, ...args: ReadonlyArray<string>): string =>
+  jj(repo, ...(at === undefined ? [] : ["--at-operation", at]), ...args)
 const iso = (timestamp: string) => `timestamp.utc().format("%Y-%m-%dT%H:%M:%S%.3fZ")`.replace("timestamp", timestamp)
 
 export interface OracleChange {
@@ -106,9 +110,10 @@ export interface OracleChange {
   readonly isDivergent: boolean
 }
 
-export const jjLog = (repo: string): Array<OracleChange> =>
-  lines(jj(
+export const jjLog = (repo: string, at?: string): Array<OracleChange> =>
+  lines(read(
     repo,
+    at,
     "log",
     "--ignore-working-copy",
     "--no-graph",
@@ -158,9 +163,10 @@ export interface OracleBookmark {
   readonly isTracked: boolean
 }
 
-export const jjBookmarkList = (repo: string): Array<OracleBookmark> =>
-  lines(jj(
+export const jjBookmarkList = (repo: string, at?: string): Array<OracleBookmark> =>
+  lines(read(
     repo,
+    at,
     "bookmark",
     "list",
     "--ignore-working-copy",
@@ -188,9 +194,10 @@ export interface OracleOperation {
   readonly isSnapshot: boolean
 }
 
-export const jjOpLog = (repo: string): Array<OracleOperation> =>
-  lines(jj(
+export const jjOpLog = (repo: string, at?: string): Array<OracleOperation> =>
+  lines(read(
     repo,
+    at,
     "op",
     "log",
     "--ignore-working-copy",
@@ -224,10 +231,11 @@ export interface OracleConflict {
 }
 
 /** `jj resolve --list` for every conflicted visible commit. */
-export const jjResolveList = (repo: string): Array<OracleConflict> =>
+export const jjResolveList = (repo: string, at?: string): Array<OracleConflict> =>
   lines(
-    jj(
+    read(
       repo,
+      at,
       "log",
       "--ignore-working-copy",
       "--no-graph",
@@ -239,7 +247,7 @@ export const jjResolveList = (repo: string): Array<OracleConflict> =>
   )
     .flatMap((line) => {
       const [commitId, changeId] = line.split(" ")
-      return lines(jj(repo, "resolve", "--ignore-working-copy", "--list", "-r", commitId!)).map((entry) => {
+      return lines(read(repo, at, "resolve", "--ignore-working-copy", "--list", "-r", commitId!)).map((entry) => {
         const match = /^(.*?)\s+(\d+)-sided conflict/.exec(entry)
         if (match === null) throw new Error(`unexpected jj resolve --list line: ${entry}`)
         return { commitId: commitId!, changeId: changeId!, filePath: match[1]!, sides: Number(match[2]) }

@@ -9,13 +9,13 @@ import { jj, jjBookmarkList, jjLog, jjOpLog, jjResolveList } from "./jj.js"
 export const byKey = <A>(key: (a: A) => string) => (a: A, b: A) => key(a).localeCompare(key(b))
 
 /**
- * The database holds exactly what jj reports, field by field. `message` (optional) prefixes every failure, e.g. to
- * say which seed and step of a randomized test broke it.
+ * The database holds exactly what jj reports, field by field, at its current head or at operation `at`. `message`
+ * (optional) prefixes every failure, e.g. to say which seed and step of a randomized test broke it.
  */
-export const expectMirrorsJj = (repositoryId: number, repo: string, message?: string) =>
+export const expectMirrorsJj = (repositoryId: number, repo: string, message?: string, at?: string) =>
   Effect.gen(function*() {
     const mirror = yield* mirrorOf(repositoryId)
-    const log = jjLog(repo)
+    const log = jjLog(repo, at)
     expect([...mirror.changes].sort(byKey((c) => c.commitId)), message).toEqual(log.sort(byKey((c) => c.commitId)))
 
     const changeIds = new Map(log.map((change) => [change.commitId, change.changeId]))
@@ -23,12 +23,22 @@ export const expectMirrorsJj = (repositoryId: number, repo: string, message?: st
     expect(
       mirror.bookmarks.map(({ isDefault: _, targetChangeId: __, ...rest }) => rest).sort(byKey(bookmarkKey)),
       message
-    ).toEqual(jjBookmarkList(repo).sort(byKey(bookmarkKey)))
+    ).toEqual(jjBookmarkList(repo, at).sort(byKey(bookmarkKey)))
     // A bookmark that is not conflicted names its target's change, even when that commit is hidden (a remote
     // bookmark left on an abandoned commit); a conflicted one names none, even with a single added target.
     const changeIdOf = (commitId: string) =>
       changeIds.get(commitId) ??
-        jj(repo, "--ignore-working-copy", "log", "--no-graph", "-r", commitId, "-T", "change_id").trim()
+        jj(
+          repo,
+          "--ignore-working-copy",
+          ...(at === undefined ? [] : ["--at-operation", at]),
+          "log",
+          "--no-graph",
+          "-r",
+          commitId,
+          "-T",
+          "change_id"
+        ).trim()
     for (const bookmark of mirror.bookmarks) {
       const [only] = bookmark.targetCommitIds
       expect(bookmark.targetChangeId, `${message ?? ""} bookmark ${bookmark.name}@${bookmark.remote}`).toEqual(
@@ -36,7 +46,7 @@ export const expectMirrorsJj = (repositoryId: number, repo: string, message?: st
       )
     }
 
-    const opLog = jjOpLog(repo)
+    const opLog = jjOpLog(repo, at)
     expect(
       mirror.operations.map(({ isUndone: _, operationType: __, ...rest }) => rest).sort(byKey((o) => o.operationId)),
       message
@@ -47,7 +57,7 @@ export const expectMirrorsJj = (repositoryId: number, repo: string, message?: st
     // The table keeps one row per change and path: a divergent change conflicted at the same path in several commits
     // is stored once, from its lowest commit id.
     const expected = new Map<string, ReturnType<typeof jjResolveList>[number]>()
-    for (const conflict of jjResolveList(repo).sort(byKey((c) => c.commitId)).reverse()) {
+    for (const conflict of jjResolveList(repo, at).sort(byKey((c) => c.commitId)).reverse()) {
       expected.set(conflictKey(conflict), conflict)
     }
     expect(open.sort(byKey(conflictKey)), message).toEqual([...expected.values()].sort(byKey(conflictKey)))
