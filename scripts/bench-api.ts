@@ -9,8 +9,7 @@ import { execFile, spawn } from "node:child_process"
 import path from "node:path"
 import { promisify } from "node:util"
 import pg from "pg"
-import { defaultDatabaseUrl } from "../src/Database.js"
-import { jjBin, jjConfigDir, makeBase, makeRepos } from "./bench/support.js"
+import { databaseUrl, jjBin, jjConfigDir, makeBase, makeRepos } from "./bench/support.js"
 
 // Asynchronous, so that jj never blocks the event loop autocannon measures from.
 const jjAsync = (cwd: string, ...args: Array<string>) =>
@@ -18,7 +17,6 @@ const jjAsync = (cwd: string, ...args: Array<string>) =>
 
 const seconds = Number(process.env["BENCH_API_SECONDS"] ?? 20)
 const connections = Number(process.env["BENCH_API_CONNECTIONS"] ?? 100)
-const databaseUrl = process.env["DATABASE_URL"] ?? defaultDatabaseUrl
 const bin = path.resolve(import.meta.dirname, "../dist/bin.js")
 const token = "bench-admin-token"
 

@@ -12,12 +12,10 @@ import { spawn } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
 import pg from "pg"
-import { defaultDatabaseUrl } from "../src/Database.js"
-import { fixed, jjBin, makeBase, makeRepos } from "./bench/support.js"
+import { databaseUrl, fixed, jjBin, makeBase, makeRepos } from "./bench/support.js"
 
 const idleSeconds = Number(process.env["BENCH_IDLE_SECONDS"] ?? 60)
 const rssSeconds = Number(process.env["BENCH_RSS_SECONDS"] ?? 45)
-const databaseUrl = process.env["DATABASE_URL"] ?? defaultDatabaseUrl
 const bin = path.resolve(import.meta.dirname, "../dist/bin.js")
 const clockTicks = 100 // USER_HZ on Linux
 

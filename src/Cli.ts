@@ -1,9 +1,22 @@
 import { Args, Command, Options } from "@effect/cli"
-import { Cause, ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
-import { DatabaseLive } from "./Database.js"
+import {
+  Cause,
+  ConfigProvider,
+  Console,
+  Duration,
+  Effect,
+  Fiber,
+  Layer,
+  Option,
+  Redacted,
+  Schedule,
+  Schema
+} from "effect"
+import { DatabaseConfig, DatabaseLive, withSearchPath } from "./Database.js"
 import { SyncKind } from "./Domain/Repository.js"
 import type { KindCounts } from "./Domain/Repository.js"
 import { SyncResult } from "./Domain/Sync.js"
+import { DataDirectory, EmbeddedPostgresFailed, runningUrl } from "./EmbeddedPostgres.js"
 import { JjClient } from "./JjClient.js"
 import { SyncLive } from "./Layers.js"
 import { SyncService } from "./Sync.js"
@@ -59,6 +72,23 @@ const kinds = Options.choice("kind", SyncKind.literals).pipe(
   )
 )
 
+const dataDir = Options.directory("data-dir").pipe(
+  Options.withDescription(
+    "where jj-watcher keeps its embedded PostgreSQL and local token (JJ_WATCHER_DATA_DIR; used when DATABASE_URL is unset)"
+  ),
+  Options.optional
+)
+
+/** Settings given as flags, in front of the environment. */
+const withSettings = (settings: Record<string, Option.Option<string | number>>) =>
+  Effect.withConfigProvider(
+    ConfigProvider.fromMap(
+      new Map(
+        Object.entries(settings).flatMap(([name, value]) => Option.isSome(value) ? [[name, String(value.value)]] : [])
+      )
+    ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+  )
+
 /**
  * On a terminal, a sync that takes more than a moment (a first import) shows the rows read so far on one stderr line,
  * rewritten in place and cleared at the end.
@@ -82,27 +112,32 @@ const withProgressLine = <A, E, R>(
     )
   })
 
-const syncCommand = Command.make("sync", { path, owner, name, json, full, kinds }, (args) =>
-  Effect.gen(function*() {
-    yield* JjClient.pipe(Effect.flatMap((jj) => jj.checkVersion))
-    const sync = yield* SyncService
-    const result = yield* withProgressLine((onProgress) =>
-      sync.syncPath({
-        path: args.path,
-        owner: Option.getOrUndefined(args.owner),
-        name: Option.getOrUndefined(args.name),
-        kinds: args.kinds.length > 0 ? args.kinds : undefined,
-        full: args.full,
-        onProgress
-      })
+const syncCommand = Command.make(
+  "sync",
+  { path, owner, name, json, full, kinds, dataDir },
+  (args) =>
+    Effect.gen(function*() {
+      yield* JjClient.pipe(Effect.flatMap((jj) => jj.checkVersion))
+      const sync = yield* SyncService
+      const result = yield* withProgressLine((onProgress) =>
+        sync.syncPath({
+          path: args.path,
+          owner: Option.getOrUndefined(args.owner),
+          name: Option.getOrUndefined(args.name),
+          kinds: args.kinds.length > 0 ? args.kinds : undefined,
+          full: args.full,
+          onProgress
+        })
+      )
+      yield* args.json
+        ? Console.log(JSON.stringify(yield* Schema.encode(SyncResult)(result)))
+        : Console.log(summary(result))
+    }).pipe(
+      Effect.provide(SyncLive.pipe(Layer.provide(DatabaseLive))),
+      withSettings({ JJ_WATCHER_DATA_DIR: args.dataDir }),
+      reportFailure
     )
-    yield* args.json
-      ? Console.log(JSON.stringify(yield* Schema.encode(SyncResult)(result)))
-      : Console.log(summary(result))
-  }).pipe(
-    Effect.provide(SyncLive.pipe(Layer.provide(DatabaseLive))),
-    reportFailure
-  )).pipe(Command.withDescription("Mirror one jj repository into PostgreSQL now, in one transaction"))
+).pipe(Command.withDescription("Mirror one jj repository into PostgreSQL now, in one transaction"))
 
 // `serve` flags override the environment variable of the same setting; unset flags leave it to the environment.
 const serveOptions = {
@@ -125,7 +160,8 @@ const serveOptions = {
   ),
   debounceMs: Options.integer("debounce-ms").pipe(Options.withDescription("WATCHER_DEBOUNCE_MS"), Options.optional),
   maxWaitMs: Options.integer("max-wait-ms").pipe(Options.withDescription("WATCHER_MAX_WAIT_MS"), Options.optional),
-  concurrency: Options.integer("concurrency").pipe(Options.withDescription("WATCHER_CONCURRENCY"), Options.optional)
+  concurrency: Options.integer("concurrency").pipe(Options.withDescription("WATCHER_CONCURRENCY"), Options.optional),
+  dataDir
 }
 const serveEnvNames: Record<keyof typeof serveOptions, string> = {
   repos: "REPOS_BASE_PATH",
@@ -135,18 +171,15 @@ const serveEnvNames: Record<keyof typeof serveOptions, string> = {
   pollIntervalMs: "WATCHER_POLL_INTERVAL_MS",
   debounceMs: "WATCHER_DEBOUNCE_MS",
   maxWaitMs: "WATCHER_MAX_WAIT_MS",
-  concurrency: "WATCHER_CONCURRENCY"
+  concurrency: "WATCHER_CONCURRENCY",
+  dataDir: "JJ_WATCHER_DATA_DIR"
 }
 
-/** The given flags as a config provider in front of the environment. */
-const flagsProvider = (flags: Record<keyof typeof serveOptions, Option.Option<string | number>>) => {
-  const given = new Map<string, string>()
-  for (const key of Object.keys(serveEnvNames) as Array<keyof typeof serveOptions>) {
-    const value = flags[key]
-    if (Option.isSome(value)) given.set(serveEnvNames[key], String(value.value))
-  }
-  return ConfigProvider.fromMap(given).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
-}
+/** The given flags under the names of the settings they override. */
+const serveSettings = (flags: Record<keyof typeof serveOptions, Option.Option<string | number>>) =>
+  Object.fromEntries(
+    (Object.keys(serveEnvNames) as Array<keyof typeof serveOptions>).map((key) => [serveEnvNames[key], flags[key]])
+  )
 
 // The watcher and the HTTP server are loaded only by `serve`, so that `sync` and `migrate` stay small processes.
 const ServeLive = Layer.unwrapEffect(
@@ -155,19 +188,45 @@ const ServeLive = Layer.unwrapEffect(
 
 const serveCommand = Command.make("serve", serveOptions, (flags) =>
   Layer.launch(ServeLive).pipe(
-    Effect.withConfigProvider(flagsProvider(flags)),
+    withSettings(serveSettings(flags)),
     reportFailure
   )).pipe(Command.withDescription("Watch every jj repository under the base directory and keep PostgreSQL current"))
 
-const migrateCommand = Command.make("migrate", {}, () =>
+const migrateCommand = Command.make("migrate", { dataDir }, (args) =>
   Console.log("database schema is up to date").pipe(
     Effect.provide(DatabaseLive),
+    withSettings({ JJ_WATCHER_DATA_DIR: args.dataDir }),
     reportFailure
   )).pipe(Command.withDescription("Create the schema and apply pending migrations"))
 
+const databaseUrlCommand = Command.make("database-url", { dataDir }, (args) =>
+  Effect.gen(function*() {
+    const config = yield* DatabaseConfig
+    if (Option.isSome(config.url)) {
+      return yield* Console.log(Redacted.value(withSearchPath(config.url.value, config.schema)))
+    }
+    const directory = yield* DataDirectory
+    const url = yield* Option.match(runningUrl(directory), {
+      onNone: () =>
+        new EmbeddedPostgresFailed({
+          message:
+            `the embedded PostgreSQL in ${directory} is not running; \`jj-watcher serve\` (or sync, migrate) starts it`
+        }),
+      onSome: Effect.succeed
+    })
+    yield* Console.log(Redacted.value(withSearchPath(Redacted.make(url), config.schema)))
+  }).pipe(
+    withSettings({ JJ_WATCHER_DATA_DIR: args.dataDir }),
+    reportFailure
+  )).pipe(
+    Command.withDescription(
+      "Print the URL of the database in use (DATABASE_URL, or the embedded PostgreSQL while it runs), for psql"
+    )
+  )
+
 export const command = Command.make("jj-watcher").pipe(
   Command.withDescription("Keeps a live copy of jj repositories in PostgreSQL"),
-  Command.withSubcommands([serveCommand, syncCommand, migrateCommand])
+  Command.withSubcommands([serveCommand, syncCommand, migrateCommand, databaseUrlCommand])
 )
 
 export const cli = Command.run(command, { name: "jj-watcher", version })

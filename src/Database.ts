@@ -5,18 +5,23 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgMigrator from "@effect/sql-pg/PgMigrator"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Cause, Config, Data, Duration, Effect, Layer, Redacted, String } from "effect"
+import { Cause, Config, Data, Duration, Effect, Layer, Option, Redacted, String } from "effect"
 import Pg from "pg"
+import { acquireCluster, DataDirectory } from "./EmbeddedPostgres.js"
 import CreateTables from "./migrations/0001_create_tables.js"
 import WatchList from "./migrations/0002_watch_list.js"
 import IncrementalSync from "./migrations/0003_incremental_sync.js"
 import BookmarksDigest from "./migrations/0004_bookmarks_digest.js"
 
-/** The database used when `DATABASE_URL` is unset: a local PostgreSQL trusting the `postgres` user. */
-export const defaultDatabaseUrl = "postgres://postgres@127.0.0.1:5432/postgres"
+/**
+ * A PostgreSQL server on this machine's standard port trusting the `postgres` user: what the tests and benchmarks use
+ * when `DATABASE_URL` is unset (jj-watcher itself then uses its embedded one).
+ */
+export const localServerUrl = "postgres://postgres@127.0.0.1:5432/postgres"
 
 export const DatabaseConfig = Config.all({
-  url: Config.redacted("DATABASE_URL").pipe(Config.withDefault(Redacted.make(defaultDatabaseUrl))),
+  /** Unset: jj-watcher's embedded PostgreSQL (see `EmbeddedPostgres.ts`). */
+  url: Config.option(Config.redacted("DATABASE_URL")),
   poolSize: Config.integer("DATABASE_POOL_SIZE").pipe(Config.withDefault(10)),
   schema: Config.string("DATABASE_SCHEMA").pipe(
     Config.withDefault("jj_watcher"),
@@ -57,10 +62,12 @@ export const MigrationsLive = PgMigrator.layer({ loader: migrations, table: "jj_
   Layer.provide(NodeContext.layer)
 )
 
-/** Every connection of the pool works inside the configured schema. */
-const withSearchPath = (url: Redacted.Redacted, schema: string) => {
+/** Every connection of the pool (and `psql` given `jj-watcher database-url`) works inside the configured schema. */
+export const withSearchPath = (url: Redacted.Redacted, schema: string) => {
   const parsed = new URL(Redacted.value(url))
   parsed.searchParams.set("options", `-c search_path=${schema}`)
+  // Spaces as %20, not +: libpq (psql) decodes only percent-escapes.
+  parsed.search = parsed.searchParams.toString().replaceAll("+", "%20")
   return Redacted.make(parsed.toString())
 }
 
@@ -82,15 +89,24 @@ const ensureSchema = (schema: string) =>
     yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
   })
 
+/** `DATABASE_URL`, or the URL of the embedded cluster, started for as long as the scope lasts when needed. */
+export const databaseUrl = Effect.gen(function*() {
+  const config = yield* DatabaseConfig
+  if (Option.isSome(config.url)) return config.url.value
+  const cluster = yield* acquireCluster(yield* DataDirectory)
+  return Redacted.make(cluster.url)
+})
+
 /**
- * PgClient for `DATABASE_URL`, confined to `DATABASE_SCHEMA`, with the schema created and migrations applied.
- * Provides both `SqlClient` and `PgClient` (for LISTEN/NOTIFY).
+ * PgClient for `DATABASE_URL` (or the embedded PostgreSQL), confined to `DATABASE_SCHEMA`, with the schema created
+ * and migrations applied. Provides both `SqlClient` and `PgClient` (for LISTEN/NOTIFY).
  */
-export const DatabaseLive = Layer.unwrapEffect(
+export const DatabaseLive = Layer.unwrapScoped(
   Effect.gen(function*() {
     const config = yield* DatabaseConfig
+    const url = yield* databaseUrl
     const client = PgClient.layer({
-      url: withSearchPath(config.url, config.schema),
+      url: withSearchPath(url, config.schema),
       applicationName: "jj-watcher",
       maxConnections: config.poolSize,
       // Idle connections (and the staging tables they hold) are kept, so a sync after a quiet spell pays no

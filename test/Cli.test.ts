@@ -14,7 +14,7 @@ const base = makeBaseDir("cli")
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [bin, ...args], {
     encoding: "utf8",
-    env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, ...env }
+    env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, ...env }
   })
 
 const query = async <A>(text: string, values: ReadonlyArray<unknown> = []) => {

@@ -13,7 +13,7 @@ import { eventually } from "./support/eventually.js"
 import { headOperation, initRepo, jj, jjBin, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj } from "./support/oracle.js"
 import { makePrivatePostgres, privatePostgresUnavailable } from "./support/privatePostgres.js"
-import { repositoryRow } from "./support/sync.js"
+import { databaseUrl, repositoryRow } from "./support/sync.js"
 
 /**
  * Faults: an outage of the database or of jj costs seconds, a broken repository costs nothing to the others, and a
@@ -239,7 +239,7 @@ layer(makeTestLayer("sigkill"), { timeout: "240 seconds", excludeTestServices: t
           "--repos",
           base
         ], {
-          env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
+          env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
           stdio: ["ignore", "ignore", "ignore"]
         })
         const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))

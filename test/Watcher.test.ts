@@ -9,7 +9,7 @@ import { Watcher } from "../src/Watcher.js"
 import { makeTestLayer, mirrorOf } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
 import { headOperation, initRepo, jj, jjBin, jjLog, makeBaseDir, writeFile } from "./support/jj.js"
-import { repositoryRow } from "./support/sync.js"
+import { databaseUrl, repositoryRow } from "./support/sync.js"
 
 /** Waits until the database says `owner/name` is synced at the repository's current jj operation. */
 const syncedAtHead = (repo: string, owner: string, name: string) =>
@@ -173,7 +173,7 @@ layer(makeTestLayer("watcher_shutdown"), { timeout: "120 seconds", excludeTestSe
           "--repos",
           base
         ], {
-          env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
+          env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
           stdio: ["ignore", "pipe", "pipe"]
         })
         let output = ""

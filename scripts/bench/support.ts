@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
+import { localServerUrl } from "../../src/Database.js"
 
 /** Shared by the benchmarks: the pinned jj, a jj configuration for making test operations, statistics. */
 
@@ -11,6 +12,12 @@ const scriptsDir = path.resolve(import.meta.dirname, "..")
 
 export const jjBin = process.env["JJ_BIN"] ??
   execFileSync("bash", [path.join(scriptsDir, "install-jj.sh")], { encoding: "utf8" }).trim().split("\n").at(-1)!
+
+/**
+ * The benchmarks measure against this machine's PostgreSQL (`DATABASE_URL`, else its standard port), and so do the
+ * processes they start, which inherit it.
+ */
+export const databaseUrl = process.env["DATABASE_URL"] ??= localServerUrl
 
 export const jjConfigDir = (() => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jj-watcher-bench-config-"))

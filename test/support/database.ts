@@ -7,13 +7,16 @@ import { bookmarksTable, changesTable, conflictsTable } from "../../src/Sync/Col
 import type { KindTable } from "../../src/Sync/Columns.js"
 import { jjBin } from "./jj.js"
 import type { OracleBookmark, OracleChange, OracleConflict } from "./jj.js"
+import { databaseUrl } from "./sync.js"
 
 /** A schema of its own for each test file, dropped when the file's layer closes, so files run in parallel. */
 export const testSchemaName = (label: string) =>
   `test_${label.replace(/[^a-z0-9]/g, "_")}_${process.pid}_${Math.floor(Math.random() * 1e6)}`
 
 export const testConfig = (schema: string, extra: Record<string, string> = {}) =>
-  ConfigProvider.fromMap(new Map(Object.entries({ DATABASE_SCHEMA: schema, JJ_BIN: jjBin, ...extra }))).pipe(
+  ConfigProvider.fromMap(
+    new Map(Object.entries({ DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, ...extra }))
+  ).pipe(
     ConfigProvider.orElse(() => ConfigProvider.fromEnv())
   )
 

@@ -13,6 +13,9 @@ export default async function setup() {
     const output = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
     process.env["JJ_BIN"] = output.trim().split("\n").at(-1)!
   }
+  // The tests, and the jj-watcher processes they start, use this machine's PostgreSQL, never the embedded one (but
+  // in the test that is about it).
+  process.env["DATABASE_URL"] = databaseUrl
   const client = new pg.Client({ connectionString: databaseUrl })
   try {
     await client.connect()

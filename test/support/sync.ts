@@ -1,12 +1,12 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
-import { defaultDatabaseUrl } from "../../src/Database.js"
+import { localServerUrl } from "../../src/Database.js"
 import type { SyncTarget } from "../../src/Domain/Sync.js"
 import { SyncService } from "../../src/Sync.js"
 
 /** The PostgreSQL the tests use: `DATABASE_URL`, or jj-watcher's own default. */
-export const databaseUrl = process.env["DATABASE_URL"] ?? defaultDatabaseUrl
+export const databaseUrl = process.env["DATABASE_URL"] ?? localServerUrl
 
 /** Syncs the jj repository at `path` through the SyncService, as `jj-watcher sync` does. */
 export const sync = (path: string, options: Omit<SyncTarget, "path"> = {}) =>
