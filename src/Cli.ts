@@ -1,22 +1,13 @@
 import { Args, Command, Options } from "@effect/cli"
-import {
-  Cause,
-  ConfigProvider,
-  Console,
-  Duration,
-  Effect,
-  Fiber,
-  Layer,
-  Option,
-  Redacted,
-  Schedule,
-  Schema
-} from "effect"
+import { ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { daemonCommands } from "./Cli/Daemon.js"
+import { reportFailure } from "./Cli/Report.js"
 import { DatabaseConfig, DatabaseLive, withSearchPath } from "./Database.js"
+import { DataDirectory } from "./DataDirectory.js"
 import { SyncKind } from "./Domain/Repository.js"
 import type { KindCounts } from "./Domain/Repository.js"
 import { SyncResult } from "./Domain/Sync.js"
-import { DataDirectory, EmbeddedPostgresFailed, runningUrl } from "./EmbeddedPostgres.js"
+import { EmbeddedPostgresFailed, runningUrl } from "./EmbeddedPostgres.js"
 import { JjClient } from "./JjClient.js"
 import { SyncLive } from "./Layers.js"
 import { SyncService } from "./Sync.js"
@@ -38,17 +29,6 @@ const summary = (result: SyncResult) => {
   ].join("")
   return `${result.owner}/${result.name}: ${what} in ${result.durationMs} ms (${counts})${notes}`
 }
-
-/** Prints the failure as one clear line and fails, so the process exits non-zero. */
-const reportFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.tapErrorCause(effect, (cause) => {
-    const failure = Cause.failureOption(cause)
-    const message = Option.match(failure, {
-      onNone: () => Cause.pretty(cause),
-      onSome: (error) => error instanceof Error ? error.message : String(error)
-    })
-    return Console.error(`jj-watcher: ${message}`)
-  })
 
 const path = Args.directory({ name: "path", exists: "either" }).pipe(
   Args.withDescription("directory of the jj repository (a workspace root)")
@@ -182,12 +162,10 @@ const serveSettings = (flags: Record<keyof typeof serveOptions, Option.Option<st
   )
 
 // The watcher and the HTTP server are loaded only by `serve`, so that `sync` and `migrate` stay small processes.
-const ServeLive = Layer.unwrapEffect(
-  Effect.promise(() => import("./Serve.js")).pipe(Effect.map((serve) => serve.ServeLive))
-)
+const serve = Effect.promise(() => import("./Serve.js")).pipe(Effect.flatMap((module) => module.serve))
 
 const serveCommand = Command.make("serve", serveOptions, (flags) =>
-  Layer.launch(ServeLive).pipe(
+  serve.pipe(
     withSettings(serveSettings(flags)),
     reportFailure
   )).pipe(Command.withDescription("Watch every jj repository under the base directory and keep PostgreSQL current"))
@@ -226,7 +204,13 @@ const databaseUrlCommand = Command.make("database-url", { dataDir }, (args) =>
 
 export const command = Command.make("jj-watcher").pipe(
   Command.withDescription("Keeps a live copy of jj repositories in PostgreSQL"),
-  Command.withSubcommands([serveCommand, syncCommand, migrateCommand, databaseUrlCommand])
+  Command.withSubcommands([
+    serveCommand,
+    syncCommand,
+    migrateCommand,
+    databaseUrlCommand,
+    ...daemonCommands
+  ])
 )
 
 export const cli = Command.run(command, { name: "jj-watcher", version })

@@ -7,7 +7,8 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Config, Data, Duration, Effect, Layer, Option, Redacted, String } from "effect"
 import Pg from "pg"
-import { acquireCluster, DataDirectory } from "./EmbeddedPostgres.js"
+import { DataDirectory } from "./DataDirectory.js"
+import { acquireCluster } from "./EmbeddedPostgres.js"
 import CreateTables from "./migrations/0001_create_tables.js"
 import WatchList from "./migrations/0002_watch_list.js"
 import IncrementalSync from "./migrations/0003_incremental_sync.js"
@@ -120,13 +121,29 @@ export const DatabaseLive = Layer.unwrapScoped(
     const prepare = MigrationsLive.pipe(
       Layer.provide(Layer.effectDiscard(ensureSchema(config.schema)))
     )
-    return prepare.pipe(Layer.provideMerge(client))
+    const hint = Option.isSome(config.url)
+      ? " (check DATABASE_URL and that its server runs; unset it and jj-watcher runs a PostgreSQL of its own)"
+      : ""
+    return prepare.pipe(
+      Layer.provideMerge(client),
+      // A failed migration arrives as a defect from the Migrator: it is reported the same way, with its SQL error.
+      Layer.catchAllCause((cause) =>
+        Layer.fail(
+          new DatabaseUnavailable({
+            message: `cannot prepare the database: ${describeChain(Cause.squash(cause))}${hint}`
+          })
+        )
+      )
+    )
   })
 ).pipe(
-  // A failed migration arrives as a defect from the Migrator: it is reported the same way, with its SQL error.
-  Layer.catchAllCause((cause) =>
-    Layer.fail(
-      new DatabaseUnavailable({ message: `cannot prepare the database: ${describeChain(Cause.squash(cause))}` })
+  // Failing before the client exists: the embedded PostgreSQL, or the configuration.
+  Layer.catchAllCause((cause) => {
+    const error = Cause.squash(cause)
+    return Layer.fail(
+      error instanceof DatabaseUnavailable
+        ? error
+        : new DatabaseUnavailable({ message: `cannot prepare the database: ${describeChain(error)}` })
     )
-  )
+  })
 )

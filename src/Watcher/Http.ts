@@ -104,7 +104,8 @@ export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGrou
               inFlight: status.inFlight,
               queueDepth: status.queued,
               nativeEvents: status.nativeEvents,
-              nativelyWatched: status.nativelyWatched
+              nativelyWatched: status.nativelyWatched,
+              dependenciesDown: status.dependenciesDown
             })
           }))
         .handle("listRepos", ({ urlParams }) =>

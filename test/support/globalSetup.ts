@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process"
+import fs from "node:fs"
+import os from "node:os"
 import path from "node:path"
 import pg from "pg"
 import { databaseUrl } from "./sync.js"
@@ -16,6 +18,8 @@ export default async function setup() {
   // The tests, and the jj-watcher processes they start, use this machine's PostgreSQL, never the embedded one (but
   // in the test that is about it).
   process.env["DATABASE_URL"] = databaseUrl
+  // And a data directory of their own (local admin tokens of the daemons they start).
+  process.env["JJ_WATCHER_DATA_DIR"] = fs.mkdtempSync(path.join(os.tmpdir(), "jj-watcher-test-data-"))
   const client = new pg.Client({ connectionString: databaseUrl })
   try {
     await client.connect()
