@@ -1,4 +1,5 @@
 import { Effect, Metric, MetricBoundaries, MetricState } from "effect"
+import { collectDefaultMetrics, Registry } from "prom-client"
 
 /** The watcher's Prometheus metrics, recorded with Effect's Metric module and rendered by `prometheusText`. */
 
@@ -125,4 +126,15 @@ export const prometheusText = Effect.map(Metric.snapshot, (pairs) => {
   return [...families].map(([name, { help, lines, type }]) =>
     `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${lines.join("\n")}\n`
   ).join("")
+})
+
+/**
+ * The standard process metrics (CPU seconds, resident memory, open file descriptors, event-loop lag, heap, GC), by
+ * prom-client: the reference implementation of their names and meaning, collected from the moment this is made.
+ * Returns their exposition, to follow `prometheusText`.
+ */
+export const makeProcessMetrics = Effect.sync(() => {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  return Effect.promise(() => registry.metrics())
 })

@@ -1,6 +1,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { SqlClient } from "@effect/sql"
-import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Metric, Option, Schema, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberSet, Metric, Option, Schema, Stream } from "effect"
 import { DependencyDown } from "./Domain/Dependency.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryLocation } from "./Domain/Jj.js"
@@ -22,6 +22,21 @@ import type { Watched } from "./Watcher/Detection.js"
 import { Discovery } from "./Watcher/Discovery.js"
 import { makeScheduler } from "./Watcher/Scheduler.js"
 import type { Scheduler } from "./Watcher/Scheduler.js"
+
+/** A committed sync as one log line: repository, operation, how it read, what it wrote, how long it took. */
+export const syncedLine = (result: SyncResult) => {
+  const written = Object.entries(result.written).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`)
+  return `synced ${result.owner}/${result.name} at ${result.operationId.slice(0, 12)} (${result.mode}${
+    result.fullReason === null ? "" : `: ${result.fullReason}`
+  }), wrote ${written.length === 0 ? "nothing" : written.join(", ")} in ${result.durationMs} ms`
+}
+
+/** A failure's first line: its message, or the defect's. */
+const failureLine = (cause: Cause.Cause<unknown>) => {
+  const error = Cause.squash(cause)
+  const message = error instanceof Error && error.message !== "" ? error.message : String(error)
+  return message.split("\n")[0] ?? ""
+}
 
 export class WatcherStatus extends Schema.Class<WatcherStatus>("WatcherStatus")({
   /** Configured on (`WATCHER_ENABLED`). */
@@ -123,6 +138,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
               if (!result.upToDate) {
                 const now = yield* Clock.currentTimeMillis
                 yield* Metric.update(Metrics.changeToDatabase, Math.max(0, now - pendingSince) / 1000)
+                yield* Effect.logInfo(syncedLine(result))
               }
               return true
             }),
@@ -137,7 +153,9 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
                 yield* forget(id)
                 return false
               }
-              yield* Effect.logWarning(`sync of ${entry.label} failed`, cause)
+              // One line; the whole cause (with its trace) at debug level.
+              yield* Effect.logWarning(`sync of ${entry.label} failed: ${failureLine(cause)}`)
+              yield* Effect.logDebug(`sync of ${entry.label} failed`, cause)
               return true
             })
         })

@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
+import http from "node:http"
+import type { AddressInfo } from "node:net"
 import fs from "node:fs"
 import path from "node:path"
 import pg from "pg"
@@ -104,6 +106,50 @@ describe("jj-watcher CLI", () => {
     expect(badName.status).not.toBe(0)
     expect(badName.stderr).toContain("is not a valid name")
     expect(await query(`SELECT count(*)::int AS n FROM ${schema}.repositories`)).toEqual(before)
+  })
+
+  it("with OTEL_EXPORTER_OTLP_ENDPOINT set, the sync's spans reach an OTLP/HTTP receiver", async () => {
+    const bodies: Array<unknown> = []
+    const receiver = http.createServer((request, response) => {
+      let body = ""
+      request.on("data", (chunk) => (body += String(chunk)))
+      request.on("end", () => {
+        if (request.url === "/v1/traces") bodies.push(JSON.parse(body))
+        response.writeHead(200, { "content-type": "application/json" }).end("{}")
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
+    const { port } = receiver.address() as AddressInfo
+    const repo = initRepo(base, "otel", "traced")
+    const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, "sync", repo], {
+        env: {
+          ...process.env,
+          DATABASE_URL: databaseUrl,
+          DATABASE_SCHEMA: schema,
+          JJ_BIN: jjBin,
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`
+        }
+      })
+      let stderr = ""
+      child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+      child.on("close", (status) => resolve({ status, stderr }))
+    })
+    receiver.close()
+    expect(result.stderr).toBe("")
+    expect(result.status).toBe(0)
+    interface OtlpSpan {
+      readonly name: string
+      readonly attributes: ReadonlyArray<{ readonly key: string; readonly value: { readonly stringValue?: string } }>
+    }
+    const spans = (bodies as Array<{ resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<OtlpSpan> }> }> }>)
+      .flatMap((body) => body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((scope) => scope.spans)))
+    const syncSpan = spans.find((span) => span.name === "Sync.syncRepository")
+    expect(syncSpan?.attributes).toEqual(expect.arrayContaining([
+      { key: "owner", value: { stringValue: "otel" } },
+      { key: "name", value: { stringValue: "traced" } }
+    ]))
+    expect(spans.map((span) => span.name)).toEqual(expect.arrayContaining(["JjClient.operations"]))
   })
 
   it("a missing jj is reported at start", () => {

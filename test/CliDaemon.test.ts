@@ -59,10 +59,13 @@ describe("the CLI and a running daemon", () => {
       const port = yield* Effect.promise(freePort)
       const cli = (...args: ReadonlyArray<string>) =>
         spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...env, PORT: String(port) } })
-      daemon = spawn(process.execPath, [bin, "serve", "--repos", base, "--port", String(port)], { env })
+      daemon = spawn(process.execPath, [bin, "serve", "--repos", base, "--port", String(port)], {
+        env: { ...env, LOG_FORMAT: "json" }
+      })
       let output = ""
+      let errors = ""
       daemon.stdout.on("data", (chunk) => (output += String(chunk)))
-      daemon.stderr.on("data", (chunk) => (output += String(chunk)))
+      daemon.stderr.on("data", (chunk) => (errors += String(chunk)))
       yield* eventually(Effect.sync(() => output), (text) => text.includes("Listening on"), "30 seconds")
       expect(output).toContain(`Listening on http://127.0.0.1:${port}`)
       // The log names the token's file, never the token.
@@ -94,6 +97,19 @@ describe("the CLI and a running daemon", () => {
         (id) => id === headOperation(repo)
       )
       expect(cli("repo", "ann/tool").stdout).toMatch(/rows\s+changes \d+, bookmarks \d+, operations \d+/)
+      // The log: one JSON object per line, one line per committed sync (read as it arrives).
+      const messages = () =>
+        // Complete lines only: the last one may still be arriving.
+        output.split("\n").slice(0, -1).map((line) => String((JSON.parse(line) as { message: unknown }).message))
+      const synced = (mode: string) =>
+        new RegExp(`^synced ann/tool at [0-9a-f]{12} \\(${mode}\\), wrote .* in \\d+ ms$`)
+      yield* eventually(
+        Effect.sync(messages),
+        (lines) =>
+          lines.some((line) => synced("incremental").test(line)) &&
+          lines.some((line) => synced("full: first-sync").test(line))
+      )
+      expect(errors).toBe("")
 
       expect(cli("unwatch", "ann/other").stdout).toContain("ann/other is off the watch list")
       expect(JSON.parse(cli("repo", "ann/other", "--json").stdout)).toMatchObject({ watched: false, watching: false })

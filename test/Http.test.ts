@@ -277,6 +277,12 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         expect(buckets.length).toBeGreaterThan(1)
         expect([...buckets].sort((a, b) => a - b)).toEqual(buckets)
         expect(buckets.at(-1)).toBe(value("jj_watcher_sync_duration_seconds_count"))
+        // The standard process metrics, under their usual names.
+        expect(value("process_cpu_seconds_total")).toBeGreaterThan(0)
+        expect(value("process_resident_memory_bytes")).toBeGreaterThan(10_000_000)
+        expect(value("process_open_fds")).toBeGreaterThan(3)
+        expect(value("nodejs_heap_size_used_bytes")).toBeGreaterThan(0)
+        expect(lines).toContain("# TYPE nodejs_eventloop_lag_seconds gauge")
       }))
 
     it.effect("the OpenAPI document is valid and lists every endpoint", () =>

@@ -19,6 +19,7 @@ export const healthHandlers = <ApiId extends string, Groups extends HttpApiGroup
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const watcher = yield* Watcher
+        const processMetrics = yield* Metrics.makeProcessMetrics
         return handlers
           .handle("health", () => Effect.succeed({ status: "ok" as const }))
           .handle("ready", () =>
@@ -42,7 +43,7 @@ export const healthHandlers = <ApiId extends string, Groups extends HttpApiGroup
               yield* Metric.set(Metrics.watchedRepositories, status.watchedRepos)
               yield* Metric.set(Metrics.syncsInFlight, status.inFlight)
               yield* Metric.set(Metrics.syncQueueDepth, status.queued)
-              return yield* Metrics.prometheusText
+              return (yield* Metrics.prometheusText) + (yield* processMetrics)
             }))
       })
   )
