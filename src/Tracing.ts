@@ -1,6 +1,6 @@
-import { FetchHttpClient } from "@effect/platform"
 import * as OtlpSerialization from "@effect/opentelemetry/OtlpSerialization"
 import * as OtlpTracer from "@effect/opentelemetry/OtlpTracer"
+import { FetchHttpClient } from "@effect/platform"
 import { Config, Effect, Layer, Option } from "effect"
 import { version } from "./Version.js"
 
