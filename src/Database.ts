@@ -13,6 +13,7 @@ import CreateTables from "./migrations/0001_create_tables.js"
 import WatchList from "./migrations/0002_watch_list.js"
 import IncrementalSync from "./migrations/0003_incremental_sync.js"
 import BookmarksDigest from "./migrations/0004_bookmarks_digest.js"
+import TagsWorkspaces from "./migrations/0005_tags_workspaces.js"
 
 /**
  * A PostgreSQL server on this machine's standard port trusting the `postgres` user: what the tests and benchmarks use
@@ -43,7 +44,8 @@ export const migrations = Migrator.fromRecord({
   "0001_create_tables": CreateTables,
   "0002_watch_list": WatchList,
   "0003_incremental_sync": IncrementalSync,
-  "0004_bookmarks_digest": BookmarksDigest
+  "0004_bookmarks_digest": BookmarksDigest,
+  "0005_tags_workspaces": TagsWorkspaces
 })
 
 // bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.

@@ -4,7 +4,15 @@ import * as Path from "@effect/platform/Path"
 import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
 import os from "node:os"
 import type { OperationId } from "./Domain/Ids.js"
-import type { Bookmark, ConflictedCommit, Operation, PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
+import type {
+  Bookmark,
+  ConflictedCommit,
+  Operation,
+  PinnedOperation,
+  RepositoryLocation,
+  Tag,
+  Workspace
+} from "./Domain/Jj.js"
 import {
   JjCommandFailed,
   JjOutputInvalid,
@@ -32,7 +40,9 @@ import {
   OperationEndLine,
   operationEndTemplate,
   OperationLine,
-  operationTemplate
+  operationTemplate,
+  WorkspaceLine,
+  workspaceTemplate
 } from "./JjClient/Templates.js"
 
 /** The oldest jj release whose templates and output this client is tested against. */
@@ -305,6 +315,20 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       return Effect.succeed(bookmarks)
     }
 
+    /** Every tag that points somewhere, local and remote (`git` included), as jj lists them. */
+    const tags = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Tag, JjError> =>
+      decodeLines(pinned(location, operationId, ["tag", "list", "--all-remotes", "-T", bookmarkTemplate]), BookmarkLine)
+        .pipe(
+          Stream.filterMap((line) => line.present ? Option.some(line.bookmark) : Option.none()),
+          Stream.withSpan("JjClient.tags")
+        )
+
+    /** Every workspace of the repository and its working-copy commit, at the pinned operation. */
+    const workspaces = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Workspace, JjError> =>
+      decodeLines(pinned(location, operationId, ["workspace", "list", "-T", workspaceTemplate]), WorkspaceLine).pipe(
+        Stream.withSpan("JjClient.workspaces")
+      )
+
     /** The whole operation log reachable from the pinned operation, newest first, root included. */
     const operations = (location: RepositoryLocation, operationId: OperationId): Stream.Stream<Operation, JjError> =>
       decodeLines(
@@ -346,7 +370,9 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       bookmarkListing,
       decodeBookmarks,
       operations,
-      conflicts
+      conflicts,
+      tags,
+      workspaces
     } as const
   }),
   dependencies: [NodeContext.layer]

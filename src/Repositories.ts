@@ -3,6 +3,7 @@ import { Effect, Option, ParseResult, Schema } from "effect"
 import type { OperationId, RepositoryId } from "./Domain/Ids.js"
 import type { KindCounts, RepositoryName, SyncKind } from "./Domain/Repository.js"
 import { Repository, RepositoryRowNotFound } from "./Domain/Repository.js"
+import { emptyCounts } from "./Domain/Sync.js"
 
 /** What a committed sync records on its repository row; see `recordSync`. */
 export interface SyncRecord {
@@ -16,6 +17,8 @@ export interface SyncRecord {
   readonly added: { readonly changes: number; readonly operations: number } | undefined
   /** The digest of the bookmarks read (`Sync/BookmarksDigest.ts`); null when bookmarks are not mirrored. */
   readonly bookmarksDigest: string | null
+  /** Bookmarks or tags were read: whether a `git` export is pending is computed again from the rows written. */
+  readonly refsRead: boolean
   readonly channel: string
   readonly payload: unknown
 }
@@ -114,7 +117,9 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
           sync_changes = ${kinds.includes("changes")},
           sync_bookmarks = ${kinds.includes("bookmarks")},
           sync_operations = ${kinds.includes("operations")},
-          sync_conflicts = ${kinds.includes("conflicts")}
+          sync_conflicts = ${kinds.includes("conflicts")},
+          sync_tags = ${kinds.includes("tags")},
+          sync_workspaces = ${kinds.includes("workspaces")}
         WHERE id = ${id}
       `
         return yield* getById(id)
@@ -179,14 +184,16 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
 
     /**
      * The rows a mirror holds, given its row as `r` (open conflicts only). Changes and operations, the kinds that grow
-     * with the history, come from the counts `recordSync` keeps; bookmarks and open conflicts are few and counted.
+     * with the history, come from the counts `recordSync` keeps; the other kinds are few and counted.
      */
     const countsOf = (changeRows: string, operationRows: string) =>
       sql.literal(`
         ${changeRows}::int AS changes,
         (SELECT count(*) FROM bookmarks WHERE repository_id = r.id)::int AS bookmarks,
         ${operationRows}::int AS operations,
-        (SELECT count(*) FROM conflicts WHERE repository_id = r.id AND NOT resolved)::int AS conflicts
+        (SELECT count(*) FROM conflicts WHERE repository_id = r.id AND NOT resolved)::int AS conflicts,
+        (SELECT count(*) FROM tags WHERE repository_id = r.id)::int AS tags,
+        (SELECT count(*) FROM workspaces WHERE repository_id = r.id)::int AS workspaces
       `)
 
     /** Rows the mirror holds for the repository (open conflicts only). */
@@ -199,9 +206,29 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         )
       } FROM repositories r WHERE r.id = ${id}
       `.pipe(
-        Effect.map((rows) => rows[0] ?? { changes: 0, bookmarks: 0, operations: 0, conflicts: 0 }),
+        Effect.map((rows) => rows[0] ?? emptyCounts()),
         Effect.withSpan("Repositories.counts")
       )
+
+    /**
+     * Whether the mirror's local bookmarks or tags differ from their `git` remote rows: a `git` row whose local row is
+     * absent or has other targets, or (where `git` rows exist at all, as in a colocated repository) a local row with
+     * no `git` row. jj then exports again at its next operation, whatever it is.
+     */
+    const gitExportPending = (id: RepositoryId) =>
+      sql`
+        WITH refs AS (
+          SELECT 'bookmark' AS kind, name, remote, target_commit_ids::text AS targets FROM bookmarks
+          WHERE repository_id = ${id} AND remote IN ('', 'git')
+          UNION ALL SELECT 'tag', name, remote, target_commit_ids::text FROM tags
+          WHERE repository_id = ${id} AND remote IN ('', 'git')
+        ), paired AS (
+          SELECT max(targets) FILTER (WHERE remote = '') AS local, max(targets) FILTER (WHERE remote = 'git') AS git
+          FROM refs GROUP BY kind, name
+        )
+        SELECT EXISTS (SELECT 1 FROM paired WHERE git IS NOT NULL AND local IS DISTINCT FROM git)
+          OR (EXISTS (SELECT 1 FROM refs WHERE remote = 'git') AND EXISTS (SELECT 1 FROM paired WHERE git IS NULL))
+      `
 
     /**
      * Records a committed sync's operation, queues its notification (delivered on commit) and returns the rows the
@@ -225,6 +252,9 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             last_full_sync_at = CASE WHEN ${record.full} THEN now() ELSE last_full_sync_at END,
             operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(record.heads)})),
             bookmarks_digest = ${record.bookmarksDigest},
+            git_export_pending = CASE WHEN ${record.refsRead} THEN (${
+        gitExportPending(id)
+      }) ELSE git_export_pending END,
             change_rows = ${kept("change_rows", "changes", added?.changes)},
             operation_rows = ${kept("operation_rows", "jj_operations", added?.operations)}
           WHERE id = ${id}
@@ -241,7 +271,9 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             changes: row.changes,
             bookmarks: row.bookmarks,
             operations: row.operations,
-            conflicts: row.conflicts
+            conflicts: row.conflicts,
+            tags: row.tags,
+            workspaces: row.workspaces
           })
         ),
         Effect.withSpan("Repositories.recordSync")

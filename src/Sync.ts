@@ -133,7 +133,10 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           onProgress,
           undoFacts: undoFactsOf(id)
         })
-        const result = yield* runPlan(pass, plan, synced?.bookmarksDigest ?? null)
+        const result = yield* runPlan(pass, plan, {
+          bookmarksDigest: synced?.bookmarksDigest ?? null,
+          gitExportPending: synced?.gitExportPending ?? false
+        })
         const counts = yield* repositories.recordSync({
           id,
           operationId: pinned.operationId,
@@ -143,6 +146,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           full: result.mode === "full",
           added: result.added,
           bookmarksDigest: result.bookmarksDigest,
+          refsRead: result.refsRead,
           channel: config.notifyChannel,
           payload: {
             schema,

@@ -64,7 +64,7 @@ describe("jj-watcher CLI", () => {
       name: "project",
       operationId: headOperation(repo),
       upToDate: false,
-      counts: { changes: 2, bookmarks: 0, operations: 4, conflicts: 0 }
+      counts: { changes: 2, bookmarks: 0, operations: 4, conflicts: 0, tags: 0, workspaces: 1 }
     })
     expect(typeof output["durationMs"]).toBe("number")
 

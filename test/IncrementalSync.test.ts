@@ -21,7 +21,9 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       const first = yield* sync(repo)
       expect([first.mode, first.fullReason]).toEqual(["full", "first-sync"])
       const row = yield* repositoryRow(first.repositoryId)
-      expect(row.syncedWith).toMatch(/^jj \d+\.\d+\.\d+; format \d+; kinds changes,bookmarks,operations,conflicts$/)
+      expect(row.syncedWith).toMatch(
+        /^jj \d+\.\d+\.\d+; format \d+; kinds changes,bookmarks,operations,conflicts,tags,workspaces$/
+      )
       expect(row.lastFullSyncAt).not.toBeNull()
 
       writeFile(repo, "a.txt", "a\n")
@@ -48,7 +50,7 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       yield* sync(repo)
       const full = yield* sync(repo, { full: true })
       expect([full.mode, full.fullReason]).toEqual(["full", "requested"])
-      expect(full.written).toEqual({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0 })
+      expect(full.written).toEqual({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0, tags: 0, workspaces: 0 })
     }))
 
   it.effect("an abandoned and garbage-collected previous operation falls back to a full sync", () =>
@@ -184,7 +186,14 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       const reconciled = yield* sync(repo)
       expect([reconciled.mode, reconciled.fullReason, reconciled.upToDate]).toEqual(["full", "reconciliation", false])
       // `one` read again, the made-up commit deleted, the divergence of `two` set right; the root operation read again.
-      expect(reconciled.repaired).toEqual({ changes: 3, bookmarks: 0, operations: 1, conflicts: 0 })
+      expect(reconciled.repaired).toEqual({
+        changes: 3,
+        bookmarks: 0,
+        operations: 1,
+        conflicts: 0,
+        tags: 0,
+        workspaces: 0
+      })
       yield* expectMirrorsJj(id, repo)
       expect((yield* repositoryRow(id)).lastFullSyncAt!.getTime()).toBeGreaterThan(Date.now() - 60_000)
 

@@ -65,7 +65,14 @@ describe("merge emptiness", () => {
             expect(next.mode).toBe("incremental")
             yield* expectMirrorsJj(next.repositoryId, repo)
             const full = yield* sync(repo, { full: true })
-            expect(full.written).toEqual({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0 })
+            expect(full.written).toEqual({
+              changes: 0,
+              bookmarks: 0,
+              operations: 0,
+              conflicts: 0,
+              tags: 0,
+              workspaces: 0
+            })
           }))
       }
     )

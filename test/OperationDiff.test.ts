@@ -31,7 +31,7 @@ const decodeAll = (lines: ReadonlyArray<string>) => {
 }
 
 describe("operationDiffDecoder", () => {
-  it("reads the pinned operation, the commits and whether bookmarks changed; skips names and targets", () => {
+  it("reads the pinned operation, the commits and whether bookmarks, working copies or tags changed; skips names and targets", () => {
     const items = Either.getOrThrow(decodeAll([
       `From operation: ${operation}`,
       `  To operation: ${operation}`,
@@ -52,15 +52,22 @@ describe("operationDiffDecoder", () => {
       "",
       "Changed remote bookmarks:",
       "main@origin:",
-      `+ tracked ${commit("0abc", false)}`
+      `+ tracked ${commit("0abc", false)}`,
+      "",
+      "Changed local tags:",
+      "v1:",
+      `+ ${commit("0abc", false)}`,
+      "- (absent)"
     ]))
     expect(items.map((item) => item._tag)).toEqual([
       "To",
       "Commit",
       "Commit",
       "Commit",
+      "WorkspacesChanged",
       "BookmarksChanged",
-      "BookmarksChanged"
+      "BookmarksChanged",
+      "TagsChanged"
     ])
     const commits = items.flatMap((item) => item._tag === "Commit" ? [item] : [])
     expect(commits.map((item) => [item.added, item.commit.hidden, "change" in item.commit])).toEqual([

@@ -56,7 +56,7 @@ layer(makeTestLayer("sync"), { timeout: "120 seconds" })("sync mirrors jj exactl
       expect(result.name).toBe("empty")
       expect(result.upToDate).toBe(false)
       expect(result.operationId).toBe(headOperation(repo))
-      expect(result.counts).toEqual({ changes: 1, bookmarks: 0, operations: 2, conflicts: 0 })
+      expect(result.counts).toEqual({ changes: 1, bookmarks: 0, operations: 2, conflicts: 0, tags: 0, workspaces: 1 })
       yield* expectMirrorsJj(result.repositoryId, repo)
     }))
 
@@ -303,11 +303,11 @@ layer(makeTestLayer("sync"), { timeout: "120 seconds" })("sync mirrors jj exactl
       const versions = yield* rowVersions(first.repositoryId)
       const second = yield* sync(repo)
       expect(second.upToDate).toBe(true)
-      expect(second.written).toEqual({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0 })
+      expect(second.written).toEqual({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0, tags: 0, workspaces: 0 })
       expect(yield* rowVersions(first.repositoryId)).toEqual(versions)
       const full = yield* sync(repo, { full: true })
       expect(full.upToDate).toBe(false)
-      expect(full.written).toEqual({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0 })
+      expect(full.written).toEqual({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0, tags: 0, workspaces: 0 })
       expect((yield* rowVersions(first.repositoryId)).filter((row) => row.table !== "repositories")).toEqual(
         versions.filter((row) => row.table !== "repositories")
       )

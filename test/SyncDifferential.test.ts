@@ -75,6 +75,8 @@ const isJjFailure = (error: unknown): error is Error & { readonly stderr: unknow
 const files = ["a.txt", "b.txt", "c.txt", "dir/d.txt"] as const
 // `main`, `master` and `trunk` all compete for the default bookmark.
 const bookmarkNames = ["main", "master", "feature", "topic/x"] as const
+const tagNames = ["v1", "v2", "release/x"] as const
+const workspaceNames = ["second", "third"] as const
 const words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"] as const
 
 /** One random sequence: its repository, its PRNG and the jj commands run by the current step. */
@@ -82,6 +84,8 @@ class Sequence {
   readonly random: Random
   readonly repo: string
   readonly log: Array<string> = []
+  /** The directories of the workspaces this sequence added, by name. */
+  readonly workspaces = new Map<string, string>()
   /** A bare git repository the sequence pushes to and fetches from, as the remote `origin`. */
   readonly remote: string
   constructor(readonly label: string, readonly name: string, base: string, state: number) {
@@ -248,6 +252,48 @@ const actions: ReadonlyArray<readonly [string, Action, number]> = [
     // Sometimes a jj command merges the two heads before the sync; otherwise the sync sees both.
     if (s.random.chance(0.5)) s.run("log", "-r", "@")
   }, 8],
+  ["tag", (s) => {
+    const existing = s.read("tag", "list", "-T", `if(remote, "", name ++ "\\n")`)
+    const target = s.random.pick(s.commits())
+    if (existing.length === 0 || s.random.chance(0.7)) {
+      s.run("tag", "set", s.random.pick(tagNames), "-r", target, "--allow-move")
+    } else s.run("tag", "delete", s.random.pick(existing))
+  }, 5],
+  ["concurrent tags", (s) => {
+    // The same tag set to two commits from two operations is a conflicted tag.
+    const op = s.random.pick(s.operations(1))
+    const name = s.random.pick(tagNames)
+    s.run("tag", "set", name, "-r", s.random.pick(s.commits()), "--allow-move")
+    s.run(
+      "--at-op",
+      op,
+      "--ignore-working-copy",
+      "tag",
+      "set",
+      name,
+      "-r",
+      s.random.pick(s.commits("all() ~ root()", op)),
+      "--allow-move"
+    )
+    if (s.random.chance(0.5)) s.run("log", "-r", "@")
+  }, 2],
+  ["workspace", (s) => {
+    // A workspace added beside the repository, or forgotten; a new commit there moves its @.
+    const existing = s.read("workspace", "list", "-T", `name ++ "\\n"`).filter((name) => name !== "default")
+    const missing = workspaceNames.filter((name) => !existing.includes(name))
+    const roll = s.random.int(10)
+    if (missing.length > 0 && (existing.length === 0 || roll < 4)) {
+      const name = s.random.pick(missing)
+      const directory = `${s.repo}-${name}-${s.workspaces.size}`
+      s.run("workspace", "add", "--name", name, "-r", s.random.pick(s.commits()), directory)
+      s.workspaces.set(name, directory)
+    } else if (existing.length > 0 && roll < 7) {
+      const directory = s.workspaces.get(s.random.pick(existing))
+      if (directory === undefined) throw new NoCandidate("a workspace this sequence did not add")
+      s.run("-R", directory, "new", "-m", s.message())
+    } else if (existing.length > 0) s.run("workspace", "forget", s.random.pick(existing))
+    else throw new NoCandidate("no workspace to use")
+  }, 4],
   ["push", (s) => {
     // Fails (and another action is picked) for a conflicted commit or bookmark.
     s.run("git", "push", "--remote", "origin", "--allow-empty-description", "-b", s.random.pick(s.bookmarks()))

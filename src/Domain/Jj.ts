@@ -39,6 +39,18 @@ export const Bookmark = Schema.Struct({
 })
 export type Bookmark = typeof Bookmark.Type
 
+/** A local tag (`remote` is "") or a remote one: the same shape as a bookmark. */
+export const Tag = Bookmark
+export type Tag = Bookmark
+
+/** A workspace and its working-copy commit at the operation read. */
+export const Workspace = Schema.Struct({
+  name: Schema.String,
+  commitId: CommitId,
+  changeId: ChangeId
+})
+export type Workspace = typeof Workspace.Type
+
 /** An entry of the operation log. */
 export const Operation = Schema.Struct({
   operationId: OperationId,

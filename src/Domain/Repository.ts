@@ -13,7 +13,7 @@ export const RepositoryName = Schema.String.pipe(
 )
 export type RepositoryName = typeof RepositoryName.Type
 
-export const SyncKind = Schema.Literal("changes", "bookmarks", "operations", "conflicts")
+export const SyncKind = Schema.Literal("changes", "bookmarks", "operations", "conflicts", "tags", "workspaces")
 export type SyncKind = typeof SyncKind.Type
 export const allSyncKinds: ReadonlyArray<SyncKind> = SyncKind.literals
 
@@ -22,7 +22,9 @@ export const KindCounts = Schema.Struct({
   changes: Schema.Number,
   bookmarks: Schema.Number,
   operations: Schema.Number,
-  conflicts: Schema.Number
+  conflicts: Schema.Number,
+  tags: Schema.Number,
+  workspaces: Schema.Number
 })
 export type KindCounts = typeof KindCounts.Type
 
@@ -41,6 +43,8 @@ export class Repository extends Schema.Class<Repository>("Repository")({
   syncBookmarks: Schema.Boolean,
   syncOperations: Schema.Boolean,
   syncConflicts: Schema.Boolean,
+  syncTags: Schema.Boolean,
+  syncWorkspaces: Schema.Boolean,
   watched: Schema.Boolean,
   /** How the mirror was last written (jj version, sync format, kinds); a different value forces a full sync. */
   syncedWith: Schema.NullOr(Schema.String),
@@ -61,6 +65,10 @@ export class Repository extends Schema.Class<Repository>("Repository")({
         return this.syncOperations
       case "conflicts":
         return this.syncConflicts
+      case "tags":
+        return this.syncTags
+      case "workspaces":
+        return this.syncWorkspaces
     }
   }
 }

@@ -93,11 +93,17 @@ export interface SyncTarget extends SyncOptions {
 }
 
 /** Counts per kind, all zero: a fresh accumulator (mutable, for readers that add to it). */
-export const emptyCounts = (): Record<SyncKind, number> => ({ changes: 0, bookmarks: 0, operations: 0, conflicts: 0 })
-
-export const addCounts = (a: KindCounts, b: KindCounts): KindCounts => ({
-  changes: a.changes + b.changes,
-  bookmarks: a.bookmarks + b.bookmarks,
-  operations: a.operations + b.operations,
-  conflicts: a.conflicts + b.conflicts
+export const emptyCounts = (): Record<SyncKind, number> => ({
+  changes: 0,
+  bookmarks: 0,
+  operations: 0,
+  conflicts: 0,
+  tags: 0,
+  workspaces: 0
 })
+
+export const addCounts = (a: KindCounts, b: KindCounts): KindCounts => {
+  const sum = emptyCounts()
+  for (const kind of Object.keys(sum) as Array<SyncKind>) sum[kind] = a[kind] + b[kind]
+  return sum
+}

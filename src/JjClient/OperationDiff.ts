@@ -42,14 +42,18 @@ export type OperationDiffItem =
   | { readonly _tag: "Commit"; readonly added: boolean; readonly commit: ListedCommit }
   /** A local or remote bookmark changed (jj leaves out the `git` remote). */
   | { readonly _tag: "BookmarksChanged" }
+  /** A local or remote tag changed (jj leaves out the `git` remote). */
+  | { readonly _tag: "TagsChanged" }
+  /** A workspace's working-copy commit changed, or a workspace was added or forgotten. */
+  | { readonly _tag: "WorkspacesChanged" }
 
-type Section = "header" | "commits" | "bookmarks" | "other"
+type Section = "header" | "commits" | "names"
 
-const headings: ReadonlyArray<readonly [RegExp, Section]> = [
-  [/^Changed commits:$/, "commits"],
-  [/^Changed (local|remote) bookmarks:$/, "bookmarks"],
-  [/^Changed (local|remote) tags:$/, "other"],
-  [/^Changed working copy .*:$/, "other"]
+const headings: ReadonlyArray<readonly [RegExp, OperationDiffItem | undefined]> = [
+  [/^Changed commits:$/, undefined],
+  [/^Changed (local|remote) bookmarks:$/, { _tag: "BookmarksChanged" }],
+  [/^Changed (local|remote) tags:$/, { _tag: "TagsChanged" }],
+  [/^Changed working copy .*:$/, { _tag: "WorkspacesChanged" }]
 ]
 
 /**
@@ -61,10 +65,10 @@ export const operationDiffDecoder = () => {
   let section: Section = "header"
   return (line: string): Either.Either<OperationDiffItem | undefined, string> => {
     if (line.length === 0) return Either.right(undefined)
-    for (const [heading, next] of headings) {
+    for (const [heading, item] of headings) {
       if (heading.test(line)) {
-        section = next
-        return Either.right(next === "bookmarks" ? { _tag: "BookmarksChanged" } : undefined)
+        section = item === undefined ? "commits" : "names"
+        return Either.right(item)
       }
     }
     switch (section) {
@@ -83,8 +87,7 @@ export const operationDiffDecoder = () => {
           (commit) => ({ _tag: "Commit", added: sign === "+ ", commit })
         )
       }
-      case "bookmarks":
-      case "other":
+      case "names":
         return Either.right(undefined)
     }
   }

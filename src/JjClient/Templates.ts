@@ -1,6 +1,6 @@
 import { Either, ParseResult, Schema } from "effect"
 import { ChangeId, CommitId } from "../Domain/Ids.js"
-import { ConflictedCommit, Operation } from "../Domain/Jj.js"
+import { ConflictedCommit, Operation, Workspace } from "../Domain/Jj.js"
 import type { Bookmark, Change, Signature, VisibleCommit } from "../Domain/Jj.js"
 
 /**
@@ -66,7 +66,15 @@ const bookmarkJson = (ref: string) =>
     field("change_id", `if(${ref}.normal_target(), json(${ref}.normal_target().change_id()), "null")`)
   )
 
+/** A bookmark or a tag (both `CommitRef`s, listed by `jj bookmark list` and `jj tag list`) per line. */
 export const bookmarkTemplate = `${bookmarkJson("self")} ++ "\\n"`
+
+/** A workspace (`jj workspace list`) and its working-copy commit. */
+export const workspaceTemplate = object(
+  field("name", "json(self.name())"),
+  field("commit_id", "json(self.target().commit_id())"),
+  field("change_id", "json(self.target().change_id())")
+)
 
 export const operationTemplate = `json(self) ++ "\\n"`
 
@@ -266,3 +274,15 @@ const ConflictSchema = Schema.transform(
 )
 
 export const ConflictLine = schemaLine(ConflictSchema)
+
+const WorkspaceSchema = Schema.transform(
+  Schema.parseJson(Schema.Struct({ name: Schema.String, commit_id: Schema.String, change_id: Schema.String })),
+  Workspace,
+  {
+    strict: true,
+    decode: (line) => ({ name: line.name, commitId: line.commit_id, changeId: line.change_id }),
+    encode: (workspace) => ({ name: workspace.name, commit_id: workspace.commitId, change_id: workspace.changeId })
+  }
+)
+
+export const WorkspaceLine = schemaLine(WorkspaceSchema)

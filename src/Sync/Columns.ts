@@ -1,4 +1,4 @@
-import type { Bookmark, Change, ConflictedCommit, Operation } from "../Domain/Jj.js"
+import type { Bookmark, Change, ConflictedCommit, Operation, Tag, Workspace } from "../Domain/Jj.js"
 import type { SyncKind } from "../Domain/Repository.js"
 import { operationType } from "../Operations/OperationType.js"
 
@@ -111,11 +111,42 @@ export const conflictsTable: KindTable<ConflictedPath> = {
   kept: ["resolved_at", "detected_at"]
 }
 
+export const tagsTable: KindTable<Tag> = {
+  table: "tags",
+  staging: "incoming_tags",
+  key: ["name", "remote"],
+  read: [
+    column("name", "text", (t) => t.name),
+    column("remote", "text", (t) => t.remote),
+    column("target_commit_ids", "text[]", (t) => t.targetCommitIds),
+    column("target_change_id", "text", (t) => t.targetChangeId),
+    column("is_conflicted", "boolean", (t) => t.isConflicted),
+    column("is_tracked", "boolean", (t) => t.isTracked)
+  ],
+  derived: [],
+  kept: ["updated_at"]
+}
+
+export const workspacesTable: KindTable<Workspace> = {
+  table: "workspaces",
+  staging: "incoming_workspaces",
+  key: ["name"],
+  read: [
+    column("name", "text", (w) => w.name),
+    column("working_copy_commit_id", "text", (w) => w.commitId),
+    column("working_copy_change_id", "text", (w) => w.changeId)
+  ],
+  derived: [],
+  kept: ["updated_at"]
+}
+
 export const kindTables = {
   changes: changesTable,
   bookmarks: bookmarksTable,
   operations: operationsTable,
-  conflicts: conflictsTable
+  conflicts: conflictsTable,
+  tags: tagsTable,
+  workspaces: workspacesTable
 } as const satisfies Record<SyncKind, KindTable<never>>
 
 /** Every column of the table, `repository_id` first. */

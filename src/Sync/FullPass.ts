@@ -16,6 +16,8 @@ export interface FullPassResult {
   readonly written: KindCounts
   /** The digest of the bookmarks read; null when bookmarks are not mirrored. */
   readonly bookmarksDigest: string | null
+  /** Bookmarks or tags were read and merged. */
+  readonly refsRead: boolean
   /** The changes reader stopped at `WATCHER_MAX_CHANGES`. */
   readonly changesTruncated: boolean
 }
@@ -120,6 +122,22 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
         )
       }))
     }
+    if (kinds.includes("tags")) {
+      readers.push(
+        stageBatches(pass, staged, "tags", jj.tags(location, operationId), (batch) => writer.stageTags(id, batch))
+      )
+    }
+    if (kinds.includes("workspaces")) {
+      readers.push(
+        stageBatches(
+          pass,
+          staged,
+          "workspaces",
+          jj.workspaces(location, operationId),
+          (batch) => writer.stageWorkspaces(id, batch)
+        )
+      )
+    }
     if (kinds.includes("operations")) {
       readers.push(
         stageBatches(
@@ -144,12 +162,13 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
     const { written } = yield* mergeAll(
       pass,
       staged,
-      { changes: changesScope, bookmarks: "all", operations: "all", conflicts: "all" },
+      { changes: changesScope, bookmarks: "all", operations: "all", conflicts: "all", tags: "all", workspaces: "all" },
       direct
     )
     return {
       written,
       changesTruncated: yield* Ref.get(truncated),
-      bookmarksDigest: digest
+      bookmarksDigest: digest,
+      refsRead: kinds.includes("bookmarks") || kinds.includes("tags")
     }
   }).pipe(Effect.withSpan("Sync.fullPass"))

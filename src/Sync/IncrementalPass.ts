@@ -11,7 +11,7 @@ import type { CommitFields } from "../JjClient/Templates.js"
 import { operationKind, undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
-import type { MergeScope } from "./MirrorWriter.js"
+import type { MergeScope, StoredRefs } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 
@@ -19,6 +19,8 @@ export interface IncrementalPassResult {
   readonly written: KindCounts
   /** The digest of jj's bookmark listing: read now, or the stored one when bookmarks were not read. */
   readonly bookmarksDigest: string | null
+  /** Bookmarks or tags were read and merged (so whether a `git` export is pending is to be computed again). */
+  readonly refsRead: boolean
   /** Rows added net per kind, to keep the stored row counts. */
   readonly added: KindCounts
 }
@@ -44,7 +46,7 @@ const unusual = (operation: Operation) => movesUndoState(undoNode(operation)) ||
 export const incrementalPass = (
   pass: Pass,
   since: OperationId,
-  storedBookmarksDigest: string | null
+  stored: StoredRefs
 ): Effect.Effect<IncrementalPassResult, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> =>
   Effect.gen(function*() {
     const { id, jj, kinds, location, operationId, writer } = pass
@@ -54,7 +56,9 @@ export const incrementalPass = (
       changes: difference,
       bookmarks: "all",
       operations: difference,
-      conflicts: difference
+      conflicts: difference,
+      tags: "all",
+      workspaces: "all"
     }
     const conflicted: Array<string> = []
     const hidden = new Set<string>()
@@ -63,10 +67,14 @@ export const incrementalPass = (
     const pending = new Map<string, CommitFields>()
     let to: Operation | undefined
     let bookmarksChanged = false
+    let tagsChanged = false
+    let workspacesChanged = false
     /** Notes what a commit of the diff touched and returns it when it appeared with all its fields. */
     const appeared = (item: OperationDiffItem): ReadonlyArray<Change> => {
       if (item._tag === "To") to = item.operation
       if (item._tag === "BookmarksChanged") bookmarksChanged = true
+      if (item._tag === "TagsChanged") tagsChanged = true
+      if (item._tag === "WorkspacesChanged") workspacesChanged = true
       if (item._tag !== "Commit") return []
       const { added, commit } = item
       const fields = "change" in commit ? commit.change : commit.pending
@@ -110,7 +118,7 @@ export const incrementalPass = (
     const pinnedOperation: Operation = to
     // The common case: the pinned operation is the one after `since`, and the diff printed it whole.
     const oneStep = pinnedOperation.parentOperationIds.length === 1 && pinnedOperation.parentOperationIds[0] === since
-    let digest = storedBookmarksDigest
+    let digest = stored.bookmarksDigest
     // Conflicts of the commits that appeared and of the other conflicted commits of their changes, read once the
     // changes are staged; all of them when changes are not mirrored.
     const conflicts = Effect.gen(function*() {
@@ -171,19 +179,22 @@ export const incrementalPass = (
       }
       return { walked: graph, unusual: sinceSeen ? anyUnusual : true, recomputed: !sinceSeen }
     })
-    // Operations are read when mirrored, or when bookmarks need to know whether an operation moved `git` refs.
-    const needOperations = kinds.includes("operations") || (kinds.includes("bookmarks") && !bookmarksChanged)
+    // Operations are read when mirrored, or when bookmarks or tags need to know whether an operation moved `git` refs.
+    const needOperations = kinds.includes("operations") || (kinds.includes("bookmarks") && !bookmarksChanged) ||
+      (kinds.includes("tags") && !tagsChanged)
     const read = needOperations ? yield* operations : { walked: [], unusual: true, recomputed: true }
     // jj's diff leaves out the `git` remote: bookmarks are listed when the diff says one changed, or when an
-    // operation may have moved `git` refs alone (a git command, an undo or restore, concurrent operations).
+    // operation may have moved `git` refs alone (a git command, an undo or restore, concurrent operations, or any
+    // operation while an export is pending).
+    const refsMayHaveMoved = read.unusual || stored.gitExportPending
     const bookmarks = Effect.gen(function*() {
-      if (!bookmarksChanged && !read.unusual) {
+      if (!bookmarksChanged && !refsMayHaveMoved) {
         scopes.bookmarks = "unchanged"
         return
       }
       const printed = yield* jj.bookmarkListing(location, operationId)
       digest = listingDigest(printed)
-      if (digest === storedBookmarksDigest) scopes.bookmarks = "unchanged"
+      if (digest === stored.bookmarksDigest) scopes.bookmarks = "unchanged"
       else {
         yield* stageBatches(
           pass,
@@ -194,8 +205,23 @@ export const incrementalPass = (
         )
       }
     })
-    const readers: Array<Effect.Effect<void, JjError | SqlError>> = []
+    // Tags follow the bookmarks' rule; workspaces are listed when a working copy changed, which the diff always says.
+    const tags = !tagsChanged && !refsMayHaveMoved
+      ? Effect.sync(() => (scopes.tags = "unchanged"))
+      : stageBatches(pass, staged, "tags", jj.tags(location, operationId), (batch) => writer.stageTags(id, batch))
+    const workspaces = workspacesChanged
+      ? stageBatches(
+        pass,
+        staged,
+        "workspaces",
+        jj.workspaces(location, operationId),
+        (batch) => writer.stageWorkspaces(id, batch)
+      )
+      : Effect.sync(() => (scopes.workspaces = "unchanged"))
+    const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = []
     if (kinds.includes("bookmarks")) readers.push(bookmarks)
+    if (kinds.includes("tags")) readers.push(tags)
+    if (kinds.includes("workspaces")) readers.push(workspaces)
     if (kinds.includes("conflicts")) readers.push(conflicts)
     yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
     const { added, written } = yield* mergeAll(pass, staged, scopes)
@@ -207,5 +233,7 @@ export const incrementalPass = (
       const graph = yield* writer.operationGraph(id)
       written.operations += yield* writer.setUndone(id, [...undoneOperations(graph, operationId, pass.undoFacts)])
     }
-    return { written, added, bookmarksDigest: digest }
+    const refsRead = (kinds.includes("bookmarks") && scopes.bookmarks !== "unchanged") ||
+      (kinds.includes("tags") && scopes.tags !== "unchanged")
+    return { written, added, bookmarksDigest: digest, refsRead }
   }).pipe(Effect.withSpan("Sync.incrementalPass"))

@@ -3,7 +3,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import { Effect } from "effect"
 import type { RepositoryId } from "../Domain/Ids.js"
-import type { Bookmark, Change, ConflictedCommit, Operation } from "../Domain/Jj.js"
+import type { Bookmark, Change, ConflictedCommit, Operation, Tag, Workspace } from "../Domain/Jj.js"
 import type { SyncKind } from "../Domain/Repository.js"
 import { undoDescriptionPattern } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
@@ -16,8 +16,10 @@ import {
   operationsTable,
   recordType,
   setFromExcluded,
+  tagsTable,
   toRecords,
-  valueColumns
+  valueColumns,
+  workspacesTable
 } from "./Columns.js"
 import type { KindTable } from "./Columns.js"
 import type { SyncedState } from "./Plan.js"
@@ -39,6 +41,17 @@ export interface Difference {
  * reconsidered).
  */
 export type MergeScope = "all" | Difference
+
+/** What the last sync recorded of the bookmarks and tags it read, for an incremental sync to decide what to list. */
+export interface StoredRefs {
+  /** The digest of jj's bookmark listing (`Sync/BookmarksDigest.ts`). */
+  readonly bookmarksDigest: string | null
+  /**
+   * Local bookmarks or tags differ from their `git` remote counterparts in the mirror: jj may then move the `git`
+   * refs in any operation (retrying a failed export), which its diff does not show.
+   */
+  readonly gitExportPending: boolean
+}
 
 /** Rows a merge wrote, and rows it added net (kept only for changes and operations, whose counts are maintained). */
 export interface Merged {
@@ -63,8 +76,9 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
 
     /** Locks the repository row against concurrent syncs and returns what it last synced. */
     const lock = Effect.fn("MirrorWriter.lock")(function*(id: RepositoryId) {
-      const rows = yield* sql<SyncedState & { readonly bookmarksDigest: string | null }>`
-        SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at, bookmarks_digest
+      const rows = yield* sql<SyncedState & StoredRefs>`
+        SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at, bookmarks_digest,
+          git_export_pending
         FROM repositories WHERE id = ${id} FOR UPDATE
       `
       return rows[0]
@@ -108,6 +122,11 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
 
     const stageBookmarks = (id: RepositoryId, batch: ReadonlyArray<Bookmark>) =>
       stage(bookmarksTable, bookmarksTable.staging, id, batch)
+
+    const stageTags = (id: RepositoryId, batch: ReadonlyArray<Tag>) => stage(tagsTable, tagsTable.staging, id, batch)
+
+    const stageWorkspaces = (id: RepositoryId, batch: ReadonlyArray<Workspace>) =>
+      stage(workspacesTable, workspacesTable.staging, id, batch)
 
     const stageOperations = (id: RepositoryId, batch: ReadonlyArray<Operation>) =>
       stage(operationsTable, operationsTable.staging, id, batch)
@@ -226,6 +245,31 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
       `).pipe(Effect.withSpan("MirrorWriter.mergeBookmarks"))
 
+    /**
+     * A kind whose table is exactly jj's whole listing of it (tags, workspaces): rows that differ are written, with
+     * `updated_at` now, and rows no longer listed are deleted.
+     */
+    const mergeListing = (spec: KindTable<never>, id: RepositoryId) => {
+      const read = ["repository_id", ...spec.read.map((c) => c.name)].join(", ")
+      const values = valueColumns(spec)
+      const sameKey = spec.key.map((name) => `i.${name} = t.${name}`).join(" AND ")
+      return count(sql<{ readonly n: number }>`
+        WITH upserted AS (
+          INSERT INTO ${sql.literal(spec.table)} (${sql.literal(read)})
+          SELECT ${sql.literal(read)} FROM ${sql.literal(spec.staging)}
+          ON CONFLICT (repository_id, ${sql.literal(spec.key.join(", "))}) DO UPDATE SET ${
+        sql.literal(setFromExcluded(values))
+      }, updated_at = now()
+          WHERE ${sql.literal(differsFromExcluded(spec.table, values))}
+          RETURNING 1
+        ), deleted AS (
+          DELETE FROM ${sql.literal(spec.table)} t WHERE t.repository_id = ${id}
+            AND NOT EXISTS (SELECT 1 FROM ${sql.literal(spec.staging)} i WHERE ${sql.literal(sameKey)})
+          RETURNING 1
+        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
+      `).pipe(Effect.withSpan("MirrorWriter.mergeListing", { attributes: { table: spec.table } }))
+    }
+
     /** A difference only adds operations: the log only grows while the previous head stays an ancestor. */
     const mergeOperations = (id: RepositoryId, scope: MergeScope, large: boolean) =>
       analyze(operationsTable.staging, large).pipe(
@@ -324,6 +368,10 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
           return mergeOperations(id, scope, large)
         case "conflicts":
           return Effect.map(mergeConflicts(id, scope), (written) => ({ written, added: 0 }))
+        case "tags":
+          return Effect.map(mergeListing(tagsTable, id), (written) => ({ written, added: 0 }))
+        case "workspaces":
+          return Effect.map(mergeListing(workspacesTable, id), (written) => ({ written, added: 0 }))
       }
     }
 
@@ -347,6 +395,8 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       hasNoChanges,
       heldCommits,
       stageBookmarks,
+      stageTags,
+      stageWorkspaces,
       stageOperations,
       stageConflicts,
       markUndone,

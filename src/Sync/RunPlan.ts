@@ -7,6 +7,7 @@ import type { FullSyncReason } from "../Domain/Sync.js"
 import { fullPass } from "./FullPass.js"
 import type { CommitRead } from "./FullPass.js"
 import { incrementalPass } from "./IncrementalPass.js"
+import type { StoredRefs } from "./MirrorWriter.js"
 import type { Pass } from "./Pass.js"
 import type { SyncPlan } from "./Plan.js"
 
@@ -22,6 +23,8 @@ export interface PlanOutcome {
   readonly changesTruncated: boolean
   /** The digest of the bookmarks read; null when bookmarks are not mirrored. */
   readonly bookmarksDigest: string | null
+  /** Bookmarks or tags were read and merged. */
+  readonly refsRead: boolean
 }
 
 /**
@@ -31,43 +34,45 @@ export interface PlanOutcome {
 export const commitReadFor = (reason: FullSyncReason): CommitRead =>
   reason === "requested" || reason === "format-changed" ? "fields" : "ids"
 
-/** Runs the passes a plan calls for; `storedBookmarksDigest` is what the last sync recorded. */
+/** Runs the passes a plan calls for; `stored` is what the last sync recorded of the refs it read. */
 export const runPlan = (
   pass: Pass,
   plan: Exclude<SyncPlan, { readonly _tag: "Unchanged" }>,
-  storedBookmarksDigest: string | null
+  stored: StoredRefs
 ): Effect.Effect<PlanOutcome, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> => {
   switch (plan._tag) {
     case "Incremental":
       return Effect.map(
-        incrementalPass(pass, plan.since, storedBookmarksDigest),
-        ({ added, bookmarksDigest, written }) => ({
+        incrementalPass(pass, plan.since, stored),
+        ({ added, bookmarksDigest, refsRead, written }) => ({
           mode: "incremental",
           reason: null,
           written,
           added,
           repaired: null,
           changesTruncated: false,
-          bookmarksDigest
+          bookmarksDigest,
+          refsRead
         })
       )
     case "Full":
       return Effect.map(
         fullPass(pass, commitReadFor(plan.reason)),
-        ({ bookmarksDigest, changesTruncated, written }) => ({
+        ({ bookmarksDigest, changesTruncated, refsRead, written }) => ({
           mode: "full",
           reason: plan.reason,
           written,
           added: undefined,
           repaired: null,
           changesTruncated,
-          bookmarksDigest
+          bookmarksDigest,
+          refsRead
         })
       )
     case "Reconcile":
       // The difference is applied first, so that the full pass after it writes only drift.
       return Effect.gen(function*() {
-        const incremental = yield* incrementalPass(pass, plan.since, storedBookmarksDigest)
+        const incremental = yield* incrementalPass(pass, plan.since, stored)
         yield* pass.writer.clearStaging(pass.kinds)
         const full = yield* fullPass(pass, "ids")
         return {
@@ -77,7 +82,8 @@ export const runPlan = (
           added: undefined,
           repaired: full.written,
           changesTruncated: full.changesTruncated,
-          bookmarksDigest: full.bookmarksDigest
+          bookmarksDigest: full.bookmarksDigest,
+          refsRead: full.refsRead
         } as const
       })
   }

@@ -3,10 +3,10 @@ import { SqlClient } from "@effect/sql"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { DatabaseLive } from "../../src/Database.js"
 import { SyncLive } from "../../src/Layers.js"
-import { bookmarksTable, changesTable, conflictsTable } from "../../src/Sync/Columns.js"
+import { bookmarksTable, changesTable, conflictsTable, tagsTable, workspacesTable } from "../../src/Sync/Columns.js"
 import type { KindTable } from "../../src/Sync/Columns.js"
 import { jjBin } from "./jj.js"
-import type { OracleBookmark, OracleChange, OracleConflict } from "./jj.js"
+import type { OracleBookmark, OracleChange, OracleConflict, OracleWorkspace } from "./jj.js"
 import { databaseUrl } from "./sync.js"
 
 /** A schema of its own for each test file, dropped when the file's layer closes, so files run in parallel. */
@@ -82,9 +82,17 @@ export const mirrorOf = (repositoryId: number) =>
       [...readColumns(conflictsTable), "resolved", "resolved_at"],
       repositoryId
     )
+    const tags = yield* rowsOf<OracleBookmark & { targetChangeId: string | null }>(
+      "tags",
+      readColumns(tagsTable),
+      repositoryId
+    )
+    const workspaces = yield* rowsOf<OracleWorkspace>("workspaces", readColumns(workspacesTable), repositoryId)
     return {
       changes,
       bookmarks,
+      tags,
+      workspaces,
       // The oracle reads jj's `user` (name@host) and end time; `operationDetails` compares the other columns.
       operations: operations.map((row) => ({
         operationId: row.operationId,
@@ -111,6 +119,8 @@ export const rowVersions = (repositoryId: number) =>
       UNION ALL SELECT 'jj_operations', operation_id, xmin::text FROM jj_operations WHERE repository_id = ${repositoryId}
       UNION ALL SELECT 'conflicts', change_id || ':' || file_path, xmin::text FROM conflicts
         WHERE repository_id = ${repositoryId}
+      UNION ALL SELECT 'tags', name || '@' || remote, xmin::text FROM tags WHERE repository_id = ${repositoryId}
+      UNION ALL SELECT 'workspaces', name, xmin::text FROM workspaces WHERE repository_id = ${repositoryId}
       ORDER BY 1, 2
     `
   })

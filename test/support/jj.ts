@@ -163,11 +163,16 @@ export interface OracleBookmark {
   readonly isTracked: boolean
 }
 
-export const jjBookmarkList = (repo: string, at?: string): Array<OracleBookmark> =>
+export const jjBookmarkList = (repo: string, at?: string): Array<OracleBookmark> => refList("bookmark", repo, at)
+
+/** `jj tag list --all-remotes`, in the same shape as bookmarks. */
+export const jjTagList = (repo: string, at?: string): Array<OracleBookmark> => refList("tag", repo, at)
+
+const refList = (command: "bookmark" | "tag", repo: string, at: string | undefined): Array<OracleBookmark> =>
   lines(read(
     repo,
     at,
-    "bookmark",
+    command,
     "list",
     "--ignore-working-copy",
     "--all-remotes",
@@ -183,6 +188,27 @@ export const jjBookmarkList = (repo: string, at?: string): Array<OracleBookmark>
       isConflicted: conflict === "true",
       isTracked: tracked === "true"
     }
+  })
+
+export interface OracleWorkspace {
+  readonly name: string
+  readonly workingCopyCommitId: string
+  readonly workingCopyChangeId: string
+}
+
+/** `jj workspace list`: each workspace's working-copy commit. */
+export const jjWorkspaceList = (repo: string, at?: string): Array<OracleWorkspace> =>
+  lines(read(
+    repo,
+    at,
+    "workspace",
+    "list",
+    "--ignore-working-copy",
+    "-T",
+    `name ++ "\\t" ++ target.commit_id() ++ "\\t" ++ target.change_id() ++ "\\n"`
+  )).map((line) => {
+    const [name, commitId, changeId] = line.split("\t")
+    return { name: name!, workingCopyCommitId: commitId!, workingCopyChangeId: changeId! }
   })
 
 export interface OracleOperation {

@@ -2,7 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { mirrorOf } from "./database.js"
-import { jj, jjBookmarkList, jjLog, jjOpLog, jjResolveList } from "./jj.js"
+import { jj, jjBookmarkList, jjLog, jjOpLog, jjResolveList, jjTagList, jjWorkspaceList } from "./jj.js"
 
 /** Assertions that compare a mirror in the database with jj itself, or with another mirror of the same repository. */
 
@@ -45,6 +45,20 @@ export const expectMirrorsJj = (repositoryId: number, repo: string, message?: st
         !bookmark.isConflicted && bookmark.targetCommitIds.length === 1 && only !== undefined ? changeIdOf(only) : null
       )
     }
+
+    expect(
+      mirror.tags.map(({ targetChangeId: _, ...rest }) => rest).sort(byKey(bookmarkKey)),
+      `${message ?? ""} tags`
+    ).toEqual(jjTagList(repo, at).sort(byKey(bookmarkKey)))
+    for (const tag of mirror.tags) {
+      const [only] = tag.targetCommitIds
+      expect(tag.targetChangeId, `${message ?? ""} tag ${tag.name}@${tag.remote}`).toEqual(
+        !tag.isConflicted && tag.targetCommitIds.length === 1 && only !== undefined ? changeIdOf(only) : null
+      )
+    }
+    expect([...mirror.workspaces].sort(byKey((w) => w.name)), `${message ?? ""} workspaces`).toEqual(
+      jjWorkspaceList(repo, at).sort(byKey((w) => w.name))
+    )
 
     const opLog = jjOpLog(repo, at)
     expect(
@@ -95,6 +109,13 @@ export const expectSameMirror = (repositoryId: number, referenceId: number, mess
     const bookmarkKey = (b: { name: string; remote: string }) => `${b.name}@${b.remote}`
     expect([...mirror.bookmarks].sort(byKey(bookmarkKey)), label("bookmarks")).toEqual(
       [...reference.bookmarks].sort(byKey(bookmarkKey))
+    )
+
+    expect([...mirror.tags].sort(byKey(bookmarkKey)), label("tags")).toEqual(
+      [...reference.tags].sort(byKey(bookmarkKey))
+    )
+    expect([...mirror.workspaces].sort(byKey((w) => w.name)), label("workspaces")).toEqual(
+      [...reference.workspaces].sort(byKey((w) => w.name))
     )
 
     const operationKey = (o: { operationId: string }) => o.operationId
