@@ -43,6 +43,11 @@ describe("operationDiffDecoder", () => {
       "",
       "Changed working copy default@:",
       `+ ${commit("0abc", false)}`,
+      `- ${commit("0123", true)}`,
+      "",
+      "Changed working copy \"odd name\"@:",
+      "+ (absent)",
+      `- ${commit("0abc", false)}`,
       "",
       "Changed local bookmarks:",
       // A name jj quotes because it is not a plain symbol: it can never look like a heading.
@@ -64,10 +69,15 @@ describe("operationDiffDecoder", () => {
       "Commit",
       "Commit",
       "Commit",
-      "WorkspacesChanged",
+      "WorkingCopy",
+      "WorkingCopy",
       "BookmarksChanged",
       "BookmarksChanged",
       "TagsChanged"
+    ])
+    expect(items.filter((item) => item._tag === "WorkingCopy")).toEqual([
+      { _tag: "WorkingCopy", workspace: "default", commit: { commitId: "0abc", changeId: "kkkk" } },
+      { _tag: "WorkingCopy", workspace: "odd name", commit: null }
     ])
     const commits = items.flatMap((item) => item._tag === "Commit" ? [item] : [])
     expect(commits.map((item) => [item.added, item.commit.hidden, "change" in item.commit])).toEqual([

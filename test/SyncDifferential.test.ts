@@ -76,7 +76,7 @@ const files = ["a.txt", "b.txt", "c.txt", "dir/d.txt"] as const
 // `main`, `master` and `trunk` all compete for the default bookmark.
 const bookmarkNames = ["main", "master", "feature", "topic/x"] as const
 const tagNames = ["v1", "v2", "release/x"] as const
-const workspaceNames = ["second", "third"] as const
+const workspaceNames = ["second", "odd name"] as const
 const words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"] as const
 
 /** One random sequence: its repository, its PRNG and the jj commands run by the current step. */

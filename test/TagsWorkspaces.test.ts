@@ -67,9 +67,11 @@ layer(makeTestLayer("tags_workspaces"), { timeout: "120 seconds" })("tags and wo
 
       const second = path.join(base, "tagger-second")
       jj(repo, "workspace", "add", "--name", "second", second)
+      // A name jj quotes in its diff.
+      jj(repo, "workspace", "add", "--name", "odd \"name\"", path.join(base, "tagger-odd"))
       expect((yield* sync(repo)).mode).toBe("incremental")
       const added = yield* expectMirrorsJj(first.repositoryId, repo)
-      expect(added.workspaces.map((w) => w.name).sort()).toEqual(["default", "second"])
+      expect(added.workspaces.map((w) => w.name).sort()).toEqual(["default", "odd \"name\"", "second"])
 
       // The second workspace's @ moves (a commit there), read from the first one's mirror.
       writeFile(second, "b.txt", "b\n")
@@ -79,15 +81,15 @@ layer(makeTestLayer("tags_workspaces"), { timeout: "120 seconds" })("tags and wo
       expect(moved.written.workspaces).toBe(1)
       yield* expectMirrorsJj(first.repositoryId, repo)
 
-      // A rewrite of both working copies' parent moves both; an operation on neither leaves them as they were.
+      // A rewrite of the working copies' parent moves them all; an operation on none leaves them as they were.
       jj(repo, "describe", "-r", "@-", "-m", "a, reworded")
-      expect((yield* sync(repo)).written.workspaces).toBe(2)
+      expect((yield* sync(repo)).written.workspaces).toBe(3)
       yield* expectMirrorsJj(first.repositoryId, repo)
       jj(repo, "bookmark", "create", "somewhere", "-r", "@-")
       expect((yield* sync(repo)).written.workspaces).toBe(0)
 
-      jj(repo, "workspace", "forget", "second")
-      yield* sync(repo)
+      jj(repo, "workspace", "forget", "second", "odd \"name\"")
+      expect((yield* sync(repo)).mode).toBe("incremental")
       const forgotten = yield* expectMirrorsJj(first.repositoryId, repo)
       expect(forgotten.workspaces.map((w) => w.name)).toEqual(["default"])
     }))

@@ -1,5 +1,5 @@
 import { Either } from "effect"
-import type { Operation } from "../Domain/Jj.js"
+import type { Operation, Workspace } from "../Domain/Jj.js"
 import { changeJson, ChangeLine, OperationLine } from "./Templates.js"
 import type { ListedCommit } from "./Templates.js"
 
@@ -44,22 +44,40 @@ export type OperationDiffItem =
   | { readonly _tag: "BookmarksChanged" }
   /** A local or remote tag changed (jj leaves out the `git` remote). */
   | { readonly _tag: "TagsChanged" }
-  /** A workspace's working-copy commit changed, or a workspace was added or forgotten. */
-  | { readonly _tag: "WorkspacesChanged" }
+  /**
+   * A workspace's working-copy commit at the pinned operation (`commit`), or its absence (the workspace was
+   * forgotten): the `+` line of its section of the diff.
+   */
+  | {
+    readonly _tag: "WorkingCopy"
+    readonly workspace: string
+    readonly commit: Omit<Workspace, "name"> | null
+  }
 
-type Section = "header" | "commits" | "names"
+type Section = "header" | "commits" | "names" | { readonly workspace: string }
 
 const headings: ReadonlyArray<readonly [RegExp, OperationDiffItem | undefined]> = [
   [/^Changed commits:$/, undefined],
   [/^Changed (local|remote) bookmarks:$/, { _tag: "BookmarksChanged" }],
-  [/^Changed (local|remote) tags:$/, { _tag: "TagsChanged" }],
-  [/^Changed working copy .*:$/, { _tag: "WorkspacesChanged" }]
+  [/^Changed (local|remote) tags:$/, { _tag: "TagsChanged" }]
 ]
+
+/** `Changed working copy <name>@:`, the name a symbol that jj quotes (a string literal) unless plain. */
+const workingCopyHeading = /^Changed working copy (.+)@:$/
+
+const symbolName = (symbol: string): Either.Either<string, string> => {
+  if (!symbol.startsWith("\"")) return Either.right(symbol)
+  return Either.try({
+    try: () => JSON.parse(symbol) as unknown,
+    catch: () => `cannot read the quoted workspace name ${symbol}`
+  }).pipe(Either.filterOrLeft((name): name is string => typeof name === "string", () => "not a workspace name"))
+}
 
 /**
  * A decoder of the diff's lines, in order: each line gives an item, nothing (`undefined`), or why it cannot be read.
  * Names in the bookmark, tag and working-copy sections are symbols, quoted by jj when they hold anything but plain
- * name characters, so no name line can look like a heading.
+ * name characters, so no name line can look like a heading. A working-copy section's `+` line is read: it is the
+ * workspace's `@` at the pinned operation.
  */
 export const operationDiffDecoder = () => {
   let section: Section = "header"
@@ -70,6 +88,13 @@ export const operationDiffDecoder = () => {
         section = item === undefined ? "commits" : "names"
         return Either.right(item)
       }
+    }
+    const workingCopy = workingCopyHeading.exec(line)
+    if (workingCopy?.[1] !== undefined) {
+      return Either.map(symbolName(workingCopy[1]), (workspace) => {
+        section = { workspace }
+        return undefined
+      })
     }
     switch (section) {
       case "header": {
@@ -89,6 +114,16 @@ export const operationDiffDecoder = () => {
       }
       case "names":
         return Either.right(undefined)
+      default: {
+        // The working copy now (+) and before (-); "(absent)" when the workspace does not exist on that side.
+        if (!line.startsWith("+ ")) return Either.right(undefined)
+        const { workspace } = section
+        if (line === "+ (absent)") return Either.right({ _tag: "WorkingCopy", workspace, commit: null })
+        return Either.map(ChangeLine.decode(line.slice(2)), (listed) => {
+          const fields = "change" in listed ? listed.change : listed.pending
+          return { _tag: "WorkingCopy", workspace, commit: { commitId: fields.commitId, changeId: fields.changeId } }
+        })
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Array as Arr, Effect, Stream } from "effect"
 import type { OperationId } from "../Domain/Ids.js"
-import type { Change, Operation } from "../Domain/Jj.js"
+import type { Change, Operation, Workspace } from "../Domain/Jj.js"
 import { JjOutputInvalid } from "../Domain/JjErrors.js"
 import type { JjError, PreviousOperationMissing, PreviousOperationUnrelated } from "../Domain/JjErrors.js"
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
@@ -68,13 +68,14 @@ export const incrementalPass = (
     let to: Operation | undefined
     let bookmarksChanged = false
     let tagsChanged = false
-    let workspacesChanged = false
+    // Each workspace whose `@` changed: its new working-copy commit, or null when it was forgotten.
+    const workingCopies = new Map<string, Omit<Workspace, "name"> | null>()
     /** Notes what a commit of the diff touched and returns it when it appeared with all its fields. */
     const appeared = (item: OperationDiffItem): ReadonlyArray<Change> => {
       if (item._tag === "To") to = item.operation
       if (item._tag === "BookmarksChanged") bookmarksChanged = true
       if (item._tag === "TagsChanged") tagsChanged = true
-      if (item._tag === "WorkspacesChanged") workspacesChanged = true
+      if (item._tag === "WorkingCopy") workingCopies.set(item.workspace, item.commit)
       if (item._tag !== "Commit") return []
       const { added, commit } = item
       const fields = "change" in commit ? commit.change : commit.pending
@@ -209,15 +210,24 @@ export const incrementalPass = (
     const tags = !tagsChanged && !refsMayHaveMoved
       ? Effect.sync(() => (scopes.tags = "unchanged"))
       : stageBatches(pass, staged, "tags", jj.tags(location, operationId), (batch) => writer.stageTags(id, batch))
-    const workspaces = workspacesChanged
-      ? stageBatches(
+    // Workspaces come from the diff itself: each one whose working copy changed, with its new `@` or its absence.
+    const workspaces = Effect.gen(function*() {
+      if (workingCopies.size === 0) {
+        scopes.workspaces = "unchanged"
+        return
+      }
+      const present = [...workingCopies].flatMap(([name, commit]) => commit === null ? [] : [{ name, ...commit }])
+      scopes.workspaces = {
+        removedNames: [...workingCopies].flatMap(([name, commit]) => commit === null ? [name] : [])
+      }
+      yield* stageBatches(
         pass,
         staged,
         "workspaces",
-        jj.workspaces(location, operationId),
+        Stream.fromIterable(present),
         (batch) => writer.stageWorkspaces(id, batch)
       )
-      : Effect.sync(() => (scopes.workspaces = "unchanged"))
+    })
     const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = []
     if (kinds.includes("bookmarks")) readers.push(bookmarks)
     if (kinds.includes("tags")) readers.push(tags)

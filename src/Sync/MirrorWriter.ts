@@ -40,7 +40,12 @@ export interface Difference {
  * difference (an incremental sync: staged rows added, hidden commits removed, and only the changes those touch
  * reconsidered).
  */
-export type MergeScope = "all" | Difference
+export type MergeScope = "all" | Difference | NamedChanges
+
+/** Rows of a listed kind that changed by name (workspaces, from jj's diff): the staged ones and the ones removed. */
+export interface NamedChanges {
+  readonly removedNames: ReadonlyArray<string>
+}
 
 /** What the last sync recorded of the bookmarks and tags it read, for an incremental sync to decide what to list. */
 export interface StoredRefs {
@@ -59,7 +64,11 @@ export interface Merged {
   readonly added: number
 }
 
-const scopeName = (scope: MergeScope) => scope === "all" ? "all" : "difference"
+const scopeName = (scope: MergeScope) => scope === "all" ? "all" : "removedNames" in scope ? "named" : "difference"
+
+/** The difference of commits a scope carries; a scope of names carries none. */
+const commitDifference = (scope: MergeScope): Difference | "all" =>
+  scope === "all" || "removedNames" in scope ? "all" : scope
 
 /**
  * Writes a sync into the mirror, all inside the caller's transaction: readers append batches to temporary staging
@@ -188,7 +197,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
      * A difference deletes the commits that went away, then recomputes `is_divergent` (more than one visible commit
      * with the change id, as jj defines it) for the changes it touched.
      */
-    const mergeChanges = (id: RepositoryId, scope: MergeScope, large: boolean) =>
+    const mergeChanges = (id: RepositoryId, scope: Difference | "all", large: boolean) =>
       Effect.gen(function*() {
         yield* analyze(changesTable.staging, large)
         const merged = yield* upsertStaged(
@@ -247,9 +256,9 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
 
     /**
      * A kind whose table is exactly jj's whole listing of it (tags, workspaces): rows that differ are written, with
-     * `updated_at` now, and rows no longer listed are deleted.
+     * `updated_at` now, and rows no longer listed are deleted; or, for changes by name, the named rows.
      */
-    const mergeListing = (spec: KindTable<never>, id: RepositoryId) => {
+    const mergeListing = (spec: KindTable<never>, id: RepositoryId, scope: MergeScope) => {
       const read = ["repository_id", ...spec.read.map((c) => c.name)].join(", ")
       const values = valueColumns(spec)
       const sameKey = spec.key.map((name) => `i.${name} = t.${name}`).join(" AND ")
@@ -263,15 +272,18 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
           WHERE ${sql.literal(differsFromExcluded(spec.table, values))}
           RETURNING 1
         ), deleted AS (
-          DELETE FROM ${sql.literal(spec.table)} t WHERE t.repository_id = ${id}
-            AND NOT EXISTS (SELECT 1 FROM ${sql.literal(spec.staging)} i WHERE ${sql.literal(sameKey)})
+          DELETE FROM ${sql.literal(spec.table)} t WHERE t.repository_id = ${id} AND ${
+        scope !== "all" && "removedNames" in scope
+          ? sql`t.name = ANY(${textArray(scope.removedNames)})`
+          : sql.literal(`NOT EXISTS (SELECT 1 FROM ${spec.staging} i WHERE ${sameKey})`)
+      }
           RETURNING 1
         ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
       `).pipe(Effect.withSpan("MirrorWriter.mergeListing", { attributes: { table: spec.table } }))
     }
 
     /** A difference only adds operations: the log only grows while the previous head stays an ancestor. */
-    const mergeOperations = (id: RepositoryId, scope: MergeScope, large: boolean) =>
+    const mergeOperations = (id: RepositoryId, scope: Difference | "all", large: boolean) =>
       analyze(operationsTable.staging, large).pipe(
         Effect.zipRight(
           upsertStaged(
@@ -331,7 +343,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
      */
     const conflictRead = ["repository_id", ...conflictsTable.read.map((c) => c.name)].join(", ")
     const conflictValues = [...valueColumns(conflictsTable), "resolved"]
-    const mergeConflicts = (id: RepositoryId, scope: MergeScope) =>
+    const mergeConflicts = (id: RepositoryId, scope: Difference | "all") =>
       count(sql<{ readonly n: number }>`
         WITH upserted AS (
           INSERT INTO conflicts (${sql.literal(conflictRead)}, resolved, resolved_at)
@@ -361,17 +373,17 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     ): Effect.Effect<Merged, SqlError> => {
       switch (kind) {
         case "changes":
-          return mergeChanges(id, scope, large)
+          return mergeChanges(id, commitDifference(scope), large)
         case "bookmarks":
           return Effect.map(mergeBookmarks(id), (written) => ({ written, added: 0 }))
         case "operations":
-          return mergeOperations(id, scope, large)
+          return mergeOperations(id, commitDifference(scope), large)
         case "conflicts":
-          return Effect.map(mergeConflicts(id, scope), (written) => ({ written, added: 0 }))
+          return Effect.map(mergeConflicts(id, commitDifference(scope)), (written) => ({ written, added: 0 }))
         case "tags":
-          return Effect.map(mergeListing(tagsTable, id), (written) => ({ written, added: 0 }))
+          return Effect.map(mergeListing(tagsTable, id, "all"), (written) => ({ written, added: 0 }))
         case "workspaces":
-          return Effect.map(mergeListing(workspacesTable, id), (written) => ({ written, added: 0 }))
+          return Effect.map(mergeListing(workspacesTable, id, scope), (written) => ({ written, added: 0 }))
       }
     }
 

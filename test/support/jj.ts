@@ -205,10 +205,11 @@ export const jjWorkspaceList = (repo: string, at?: string): Array<OracleWorkspac
     "list",
     "--ignore-working-copy",
     "-T",
-    `name ++ "\\t" ++ target.commit_id() ++ "\\t" ++ target.change_id() ++ "\\n"`
+    // `name` prints as a revset symbol (quoted when odd); stringify gives the name itself.
+    `stringify(name).escape_json() ++ "\\t" ++ target.commit_id() ++ "\\t" ++ target.change_id() ++ "\\n"`
   )).map((line) => {
     const [name, commitId, changeId] = line.split("\t")
-    return { name: name!, workingCopyCommitId: commitId!, workingCopyChangeId: changeId! }
+    return { name: JSON.parse(name!) as string, workingCopyCommitId: commitId!, workingCopyChangeId: changeId! }
   })
 
 export interface OracleOperation {
