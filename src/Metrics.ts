@@ -1,5 +1,4 @@
 import { Effect, Metric, MetricBoundaries, MetricState } from "effect"
-import { collectDefaultMetrics, Registry } from "prom-client"
 
 /** The watcher's Prometheus metrics, recorded with Effect's Metric module and rendered by `prometheusText`. */
 
@@ -133,8 +132,11 @@ export const prometheusText = Effect.map(Metric.snapshot, (pairs) => {
  * prom-client: the reference implementation of their names and meaning, collected from the moment this is made.
  * Returns their exposition, to follow `prometheusText`.
  */
-export const makeProcessMetrics = Effect.sync(() => {
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
-  return Effect.promise(() => registry.metrics())
-})
+export const makeProcessMetrics = Effect.promise(() => import("prom-client")).pipe(
+  // Loaded by the server only: a `sync` process has no use for it.
+  Effect.map(({ collectDefaultMetrics, Registry }) => {
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry })
+    return Effect.promise(() => registry.metrics())
+  })
+)

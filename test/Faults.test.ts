@@ -2,7 +2,7 @@ import { HttpApiBuilder, HttpClient } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
@@ -14,34 +14,23 @@ import { headOperation, initRepo, jj, jjBin, makeBaseDir, writeFile } from "./su
 import { expectMirrorsJj } from "./support/oracle.js"
 import { makePrivatePostgres, privatePostgresUnavailable } from "./support/privatePostgres.js"
 import { databaseUrl, repositoryRow } from "./support/sync.js"
+import { syncedAtHead, watcherOver as watcherLayer } from "./support/watcher.js"
 
 /**
  * Faults: an outage of the database or of jj costs seconds, a broken repository costs nothing to the others, and a
  * daemon killed at any moment leaves a mirror equal to jj at the operation it records.
  */
 
-/** Waits until the database says `owner/name` is synced at the repository's current jj operation. */
-const syncedAtHead = (repo: string, owner: string, name: string, deadline?: Duration.DurationInput) =>
-  eventually(repositoryRow(owner, name), (row) => row?.lastSyncedOperationId === headOperation(repo), deadline)
-
 /**
  * A watcher over `base` whose own backoff would take a minute: a catch-up within seconds after an outage shows the
  * repositories were paused and resumed, not backed off.
  */
-const watcherOver = (base: string, extra: Record<string, string> = {}) =>
-  Watcher.Default.pipe(
-    Layer.provide(Layer.setConfigProvider(
-      ConfigProvider.fromMap(
-        new Map(Object.entries({
-          REPOS_BASE_PATH: base,
-          WATCHER_SCAN_INTERVAL_MS: "200",
-          WATCHER_RETRY_BASE_MS: "60000",
-          WATCHER_RETRY_MAX_MS: "60000",
-          ...extra
-        }))
-      ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
-    ))
-  )
+const watcherOver = (base: string) =>
+  watcherLayer(base, {
+    WATCHER_SCAN_INTERVAL_MS: "200",
+    WATCHER_RETRY_BASE_MS: "60000",
+    WATCHER_RETRY_MAX_MS: "60000"
+  })
 
 /** `watcherOver` with the HTTP API served on a test port (for `/ready`). */
 const serverOver = (base: string) =>

@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
@@ -8,29 +8,19 @@ import type { RepositoryId } from "../src/Domain/Ids.js"
 import { Watcher } from "../src/Watcher.js"
 import { makeTestLayer, mirrorOf } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
-import { headOperation, initRepo, jj, jjBin, jjLog, makeBaseDir, writeFile } from "./support/jj.js"
+import { initRepo, jj, jjBin, jjLog, makeBaseDir, writeFile } from "./support/jj.js"
 import { databaseUrl, repositoryRow } from "./support/sync.js"
+import { syncedAtHead, watcherOver as watcherLayer } from "./support/watcher.js"
 
-/** Waits until the database says `owner/name` is synced at the repository's current jj operation. */
-const syncedAtHead = (repo: string, owner: string, name: string) =>
-  eventually(repositoryRow(owner, name), (row) => row?.lastSyncedOperationId === headOperation(repo))
-
-/** A watcher over `base`, living as long as the test's effect. */
+/** A watcher over `base` that polls and retries quickly. */
 const watcherOver = (base: string, extra: Record<string, string> = {}) =>
-  Watcher.Default.pipe(
-    Layer.provide(Layer.setConfigProvider(
-      ConfigProvider.fromMap(
-        new Map(Object.entries({
-          REPOS_BASE_PATH: base,
-          WATCHER_POLL_INTERVAL_MS: "100",
-          WATCHER_SCAN_INTERVAL_MS: "200",
-          WATCHER_RETRY_BASE_MS: "50",
-          WATCHER_RETRY_MAX_MS: "200",
-          ...extra
-        }))
-      ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
-    ))
-  )
+  watcherLayer(base, {
+    WATCHER_POLL_INTERVAL_MS: "100",
+    WATCHER_SCAN_INTERVAL_MS: "200",
+    WATCHER_RETRY_BASE_MS: "50",
+    WATCHER_RETRY_MAX_MS: "200",
+    ...extra
+  })
 
 layer(makeTestLayer("watcher"), { timeout: "120 seconds", excludeTestServices: true })("watcher, end to end", (it) => {
   it.effect("mirrors repositories present at start and every new operation", () =>

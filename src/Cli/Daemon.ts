@@ -1,20 +1,11 @@
 import { Args, Command, Options } from "@effect/cli"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Config, Console, Effect, Option, Redacted, Schema } from "effect"
-import { WatcherApi } from "../Api.js"
-import { DataDirectory } from "../DataDirectory.js"
-import { localTokenFile, readLocalToken } from "../LocalToken.js"
-import { RepoDetail, RepoPath, ReposPage, RepoSummary, UnwatchResult, WatcherStatusResponse } from "../Watcher/Api.js"
+import { Effect } from "effect"
 import { reportFailure } from "./Report.js"
 
 /**
- * Commands that talk to a running `jj-watcher serve` through the client derived from the same `HttpApi` the server
- * serves: `status`, `repos`, `repo`, `watch`, `unwatch`. Human tables by default, `--json` for scripts.
+ * Commands that talk to a running `jj-watcher serve`: `status`, `repos`, `repo`, `watch`, `unwatch`. What they do is
+ * in `Cli/DaemonClient.ts`, loaded when one of them runs.
  */
-
-export class DaemonRequestFailed extends Schema.TaggedError<DaemonRequestFailed>()("DaemonRequestFailed", {
-  message: Schema.String
-}) {}
 
 const url = Options.text("url").pipe(
   Options.withDescription("the daemon's address (JJ_WATCHER_URL; default http://HOST:PORT, HOST 127.0.0.1, PORT 4000)"),
@@ -26,187 +17,44 @@ const token = Options.redacted("token").pipe(
 )
 const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of a table"))
 const repository = Args.text({ name: "OWNER/NAME" }).pipe(Args.withDescription("a repository, as owner/name"))
-
-const DaemonConfig = Config.all({
-  url: Config.option(Config.string("JJ_WATCHER_URL")),
-  host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
-  port: Config.integer("PORT").pipe(Config.withDefault(4000)),
-  adminToken: Config.option(Config.redacted("WATCHER_ADMIN_TOKEN"))
-})
-
-/** A client of the daemon at `--url` (or its default) sending `--token` (or its default). */
-const clientFor = (options: {
-  readonly url: Option.Option<string>
-  readonly token: Option.Option<Redacted.Redacted>
-}) =>
-  Effect.gen(function*() {
-    const config = yield* DaemonConfig
-    // A server listening on every interface is reached on the loopback one.
-    const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host
-    const baseUrl = Option.getOrElse(
-      Option.orElse(options.url, () => config.url),
-      () => `http://${host.includes(":") ? `[${host}]` : host}:${config.port}`
-    )
-    const dataDirectory = yield* DataDirectory
-    const bearer = Option.isSome(options.token)
-      ? options.token
-      : Option.isSome(config.adminToken)
-      ? config.adminToken
-      : yield* readLocalToken(dataDirectory)
-    const client = yield* HttpApiClient.make(WatcherApi, {
-      baseUrl,
-      transformClient: Option.match(bearer, {
-        onNone: () => undefined,
-        onSome: (secret) => HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(secret)))
-      })
-    })
-    const explain = (error: { readonly _tag: string; readonly message?: string }) => {
-      switch (error._tag) {
-        case "RequestError":
-          return new DaemonRequestFailed({
-            message: `cannot reach jj-watcher at ${baseUrl} (is \`jj-watcher serve\` running? --url or JJ_WATCHER_URL)`
-          })
-        case "Unauthorized":
-        case "Forbidden":
-          return new DaemonRequestFailed({
-            message: `jj-watcher at ${baseUrl} refused the token (${error.message ?? error._tag}); pass --token, ` +
-              `set WATCHER_ADMIN_TOKEN, or run as the user whose ${localTokenFile(dataDirectory)} it wrote`
-          })
-        default:
-          return new DaemonRequestFailed({ message: error.message ?? error._tag })
-      }
-    }
-    /** A call of the client, its failures said as one line each. */
-    const call = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.mapError(effect, (error) => explain(error as { readonly _tag: string; readonly message?: string }))
-    return { client, call } as const
-  }).pipe(Effect.provide(FetchHttpClient.layer))
-
-const parseRepository = (value: string) => {
-  const [user, repo, ...rest] = value.split("/")
-  const invalid = () => new DaemonRequestFailed({ message: `expected OWNER/NAME, got ${JSON.stringify(value)}` })
-  return rest.length === 0 ? Effect.mapError(Schema.decodeUnknown(RepoPath)({ user, repo }), invalid) : invalid()
-}
-
-/** Rows as a plain text table, columns padded to their widest cell. */
-export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)))
-  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd())
-    .join("\n")
-}
-
-const ago = (date: Date | null, now: number) => {
-  if (date === null) return "never"
-  const seconds = Math.max(0, Math.round((now - date.getTime()) / 1000))
-  return seconds < 60 ?
-    `${seconds}s ago` :
-    seconds < 3600 ?
-    `${Math.round(seconds / 60)}m ago` :
-    `${Math.round(seconds / 3600)}h ago`
-}
-
-const shortId = (id: string | null) => id === null ? "-" : id.slice(0, 12)
-
-const printJson = <A, I>(schema: Schema.Schema<A, I>, value: A) =>
-  Effect.flatMap(Schema.encode(schema)(value), (encoded) => Console.log(JSON.stringify(encoded, null, 2)))
-
-const statusCommand = Command.make("status", { url, token, json }, (options) =>
-  Effect.gen(function*() {
-    const { call, client } = yield* clientFor(options)
-    const status = yield* call(client.watcher.status())
-    if (options.json) return yield* printJson(WatcherStatusResponse, status)
-    const down = status.dependenciesDown.map((entry) => `${entry.dependency} (${entry.reason})`).join(", ")
-    yield* Console.log(
-      table(["", ""], [
-        ["version", status.version],
-        ["running", String(status.running)],
-        ["watched repositories", String(status.watchedRepos)],
-        ["syncs succeeded / failed", `${status.syncsSucceeded} / ${status.syncsFailed}`],
-        ["in flight / queued", `${status.inFlight} / ${status.queueDepth}`],
-        ["native events", `${status.nativeEvents ? "on" : "off"} (${status.nativelyWatched} watched natively)`],
-        ["not answering", down === "" ? "none" : `${down}: syncing paused`],
-        ["uptime", `${status.uptimeSeconds} s`]
-      ]).split("\n").slice(1).join("\n")
-    )
-  }).pipe(reportFailure)).pipe(Command.withDescription("Show the running daemon's status"))
-
-const summaryRow = (repo: RepoSummary, now: number) => [
-  `${repo.user}/${repo.repo}`,
-  repo.watching ? "yes" : repo.watched ? "listed" : "no",
-  ago(repo.lastSyncedAt, now),
-  shortId(repo.lastSyncedOperationId),
-  String(repo.consecutiveFailures),
-  (repo.lastError ?? "").split("\n")[0]!.slice(0, 60)
-]
-
-const reposCommand = Command.make("repos", { url, token, json }, (options) =>
-  Effect.gen(function*() {
-    const { call, client } = yield* clientFor(options)
-    const repos: Array<RepoSummary> = []
-    let cursor: number | undefined = undefined
-    do {
-      const page: ReposPage = yield* call(client.watcher.listRepos({ urlParams: { cursor, limit: 1000 } }))
-      repos.push(...page.repos)
-      cursor = page.nextCursor ?? undefined
-    } while (cursor !== undefined)
-    const everything = new ReposPage({ repos, nextCursor: null })
-    if (options.json) return yield* printJson(ReposPage, everything)
-    const now = Date.now()
-    yield* Console.log(
-      table(
-        ["REPOSITORY", "WATCHING", "LAST SYNC", "OPERATION", "FAILURES", "LAST ERROR"],
-        repos.map((repo) => summaryRow(repo, now))
-      )
-    )
-  }).pipe(reportFailure)).pipe(Command.withDescription("List the repositories the daemon knows"))
-
-const repoCommand = Command.make("repo", { repository, url, token, json }, (options) =>
-  Effect.gen(function*() {
-    const path = yield* parseRepository(options.repository)
-    const { call, client } = yield* clientFor(options)
-    const detail = yield* call(client.watcher.getRepo({ path }))
-    if (options.json) return yield* printJson(RepoDetail, detail)
-    const counts = Object.entries(detail.counts).map(([kind, n]) => `${kind} ${n}`).join(", ")
-    yield* Console.log(
-      table(["", ""], [
-        ["repository", `${detail.user}/${detail.repo}`],
-        ["path", detail.path],
-        ["watching", detail.watching ? "yes" : detail.watched ? "listed, not watched by this daemon" : "no"],
-        ["last sync", `${ago(detail.lastSyncedAt, Date.now())} at operation ${shortId(detail.lastSyncedOperationId)}`],
-        ["rows", counts],
-        ["operation heads", String(detail.operationHeads.length)],
-        ["failures", String(detail.consecutiveFailures)],
-        ["last error", detail.lastError ?? "none"]
-      ]).split("\n").slice(1).join("\n")
-    )
-  }).pipe(reportFailure)).pipe(
-    Command.withDescription("Show one repository: its last sync and the rows its mirror holds")
-  )
-
-const watchCommand = Command.make("watch", { repository, url, token, json }, (options) =>
-  Effect.gen(function*() {
-    const path = yield* parseRepository(options.repository)
-    const { call, client } = yield* clientFor(options)
-    const repo = yield* call(client.watcher.watch({ path }))
-    if (options.json) return yield* printJson(RepoSummary, repo)
-    yield* Console.log(`watching ${repo.user}/${repo.repo} at ${repo.path}`)
-  }).pipe(reportFailure)).pipe(Command.withDescription("Put a repository under the base directory on the watch list"))
-
 const purge = Options.boolean("purge").pipe(Options.withDescription("also delete its mirrored rows"))
 
-const unwatchCommand = Command.make(
-  "unwatch",
-  { repository, url, token, json, purge },
-  (options) =>
-    Effect.gen(function*() {
-      const path = yield* parseRepository(options.repository)
-      const { call, client } = yield* clientFor(options)
-      const result = yield* call(client.watcher.unwatch({ path, urlParams: { purge: options.purge } }))
-      if (options.json) return yield* printJson(UnwatchResult, result)
-      yield* Console.log(
-        `${result.user}/${result.repo} is off the watch list${result.purged ? "; its rows are deleted" : ""}`
-      )
-    }).pipe(reportFailure)
-).pipe(Command.withDescription("Take a repository off the watch list (its rows stay unless --purge)"))
+const client = Effect.promise(() => import("./DaemonClient.js"))
 
-export const daemonCommands = [statusCommand, reposCommand, repoCommand, watchCommand, unwatchCommand] as const
+export const daemonCommands = [
+  Command.make(
+    "status",
+    { url, token, json },
+    (options) => Effect.flatMap(client, (run) => run.status(options)).pipe(reportFailure)
+  ).pipe(
+    Command.withDescription("Show the running daemon's status")
+  ),
+  Command.make(
+    "repos",
+    { url, token, json },
+    (options) => Effect.flatMap(client, (run) => run.repos(options)).pipe(reportFailure)
+  ).pipe(
+    Command.withDescription("List the repositories the daemon knows")
+  ),
+  Command.make(
+    "repo",
+    { repository, url, token, json },
+    (options) => Effect.flatMap(client, (run) => run.repo(options)).pipe(reportFailure)
+  ).pipe(
+    Command.withDescription("Show one repository: its last sync and the rows its mirror holds")
+  ),
+  Command.make(
+    "watch",
+    { repository, url, token, json },
+    (options) => Effect.flatMap(client, (run) => run.watch(options)).pipe(reportFailure)
+  ).pipe(
+    Command.withDescription("Put a repository under the base directory on the watch list")
+  ),
+  Command.make(
+    "unwatch",
+    { repository, url, token, json, purge },
+    (options) => Effect.flatMap(client, (run) => run.unwatch(options)).pipe(reportFailure)
+  ).pipe(
+    Command.withDescription("Take a repository off the watch list (its rows stay unless --purge)")
+  )
+] as const
