@@ -3,7 +3,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
 import { ApiLive } from "../src/Http.js"
@@ -13,8 +13,8 @@ import { eventually } from "./support/eventually.js"
 import { headOperation, initRepo, jj, jjBin, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj } from "./support/oracle.js"
 import { makePrivatePostgres, privatePostgresUnavailable } from "./support/privatePostgres.js"
-import { databaseUrl, repositoryRow } from "./support/sync.js"
-import { syncedAtHead, watcherOver as watcherLayer } from "./support/watcher.js"
+import { repositoryRow } from "./support/sync.js"
+import { spawnServe, syncedAtHead, watcherOver as watcherLayer } from "./support/watcher.js"
 
 /**
  * Faults: an outage of the database or of jj costs seconds, a broken repository costs nothing to the others, and a
@@ -222,15 +222,7 @@ layer(makeTestLayer("sigkill"), { timeout: "240 seconds", excludeTestServices: t
       const sql = yield* SqlClient.SqlClient
       const [{ schema }] = (yield* sql`SELECT current_schema() AS schema`) as unknown as [{ schema: string }]
       const startDaemon = () => {
-        const child = spawn(process.execPath, [
-          path.resolve(import.meta.dirname, "../dist/bin.js"),
-          "serve",
-          "--repos",
-          base
-        ], {
-          env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
-          stdio: ["ignore", "ignore", "ignore"]
-        })
+        const child = spawnServe(base, schema, "ignore")
         const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
         return { child, exited }
       }

@@ -1,16 +1,15 @@
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
 import type { RepositoryId } from "../src/Domain/Ids.js"
 import { Watcher } from "../src/Watcher.js"
 import { makeTestLayer, mirrorOf } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
-import { initRepo, jj, jjBin, jjLog, makeBaseDir, writeFile } from "./support/jj.js"
-import { databaseUrl, repositoryRow } from "./support/sync.js"
-import { syncedAtHead, watcherOver as watcherLayer } from "./support/watcher.js"
+import { initRepo, jj, jjLog, makeBaseDir, writeFile } from "./support/jj.js"
+import { repositoryRow } from "./support/sync.js"
+import { spawnServe, syncedAtHead, watcherOver as watcherLayer } from "./support/watcher.js"
 
 /** A watcher over `base` that polls and retries quickly. */
 const watcherOver = (base: string, extra: Record<string, string> = {}) =>
@@ -157,18 +156,10 @@ layer(makeTestLayer("watcher_shutdown"), { timeout: "120 seconds", excludeTestSe
         }
         const sql = yield* SqlClient.SqlClient
         const [{ schema }] = (yield* sql`SELECT current_schema() AS schema`) as unknown as [{ schema: string }]
-        const child = spawn(process.execPath, [
-          path.resolve(import.meta.dirname, "../dist/bin.js"),
-          "serve",
-          "--repos",
-          base
-        ], {
-          env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
+        const child = spawnServe(base, schema, "pipe")
         let output = ""
-        child.stdout.on("data", (chunk) => (output += String(chunk)))
-        child.stderr.on("data", (chunk) => (output += String(chunk)))
+        child.stdout?.on("data", (chunk: Buffer) => (output += String(chunk)))
+        child.stderr?.on("data", (chunk: Buffer) => (output += String(chunk)))
         const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
         yield* eventually(Effect.sync(() => output), (text) => text.includes("watching 1 repository"))
         jj(repo, "new", "-m", "during shutdown")

@@ -1,9 +1,11 @@
 import type { Duration } from "effect"
 import { ConfigProvider, Layer } from "effect"
+import { spawn } from "node:child_process"
+import path from "node:path"
 import { Watcher } from "../../src/Watcher.js"
 import { eventually } from "./eventually.js"
-import { headOperation } from "./jj.js"
-import { repositoryRow } from "./sync.js"
+import { headOperation, jjBin } from "./jj.js"
+import { databaseUrl, repositoryRow } from "./sync.js"
 
 /** Waits until the database says `owner/name` is synced at the repository's current jj operation. */
 export const syncedAtHead = (repo: string, owner: string, name: string, deadline?: Duration.DurationInput) =>
@@ -18,3 +20,10 @@ export const watcherOver = (base: string, settings: Record<string, string>) =>
       )
     ))
   )
+
+/** `jj-watcher serve` over `base` as a process of its own, in this test file's schema, with its output piped or not. */
+export const spawnServe = (base: string, schema: string, output: "pipe" | "ignore") =>
+  spawn(process.execPath, [path.resolve(import.meta.dirname, "../../dist/bin.js"), "serve", "--repos", base], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
+    stdio: ["ignore", output, output]
+  })
