@@ -212,8 +212,8 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
 
     /**
      * Whether the mirror's local bookmarks or tags differ from their `git` remote rows: a `git` row whose local row is
-     * absent or has other targets, or (where `git` rows exist at all, as in a colocated repository) a local row with
-     * no `git` row. jj then exports again at its next operation, whatever it is.
+     * absent or has other targets (jj could not export it). jj then exports again at its next operation, whatever it
+     * is. A local row with no `git` row is not counted: it is the usual state of a repository that is not colocated.
      */
     const gitExportPending = (id: RepositoryId) =>
       sql`
@@ -227,7 +227,6 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
           FROM refs GROUP BY kind, name
         )
         SELECT EXISTS (SELECT 1 FROM paired WHERE git IS NOT NULL AND local IS DISTINCT FROM git)
-          OR (EXISTS (SELECT 1 FROM refs WHERE remote = 'git') AND EXISTS (SELECT 1 FROM paired WHERE git IS NULL))
       `
 
     /**
