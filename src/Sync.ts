@@ -72,8 +72,12 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
     const shapeOf = (repository: Repository) =>
       Effect.map(
         jj.version,
-        (jjVersion) =>
-          Plan.fingerprint({ jjVersion, mirrorFormat, maxChanges: config.maxChanges, kinds: repository.enabledKinds })
+        (jjVersion): Plan.MirrorShape => ({
+          jjVersion,
+          mirrorFormat,
+          maxChanges: config.maxChanges,
+          kinds: repository.enabledKinds
+        })
       )
 
     const planFor = (
@@ -83,7 +87,8 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
       forced: FullSyncReason | undefined
     ) =>
       Effect.gen(function*() {
-        const fingerprint = yield* shapeOf(repository)
+        const shape = yield* shapeOf(repository)
+        const fingerprint = Plan.fingerprint(shape)
         const plan = Plan.plan({
           pinned,
           synced,
@@ -93,7 +98,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           changesLimited: Option.isSome(config.maxChanges),
           forced
         })
-        return { plan, fingerprint }
+        return { plan, fingerprint, commitFieldsHold: Plan.commitFieldsHold(synced?.syncedWith ?? null, shape) }
       })
 
     /**
@@ -118,7 +123,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
       Effect.gen(function*() {
         const { id } = repository
         const synced = yield* writer.lock(id)
-        const { fingerprint, plan } = yield* planFor(repository, pinned, synced, forced)
+        const { commitFieldsHold, fingerprint, plan } = yield* planFor(repository, pinned, synced, forced)
         if (plan._tag === "Unchanged") return undefined
         yield* writer.createStaging
         const pass = yield* makePass({
@@ -136,7 +141,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
         const result = yield* runPlan(pass, plan, {
           bookmarksDigest: synced?.bookmarksDigest ?? null,
           gitExportPending: synced?.gitExportPending ?? false
-        })
+        }, commitFieldsHold)
         const counts = yield* repositories.recordSync({
           id,
           operationId: pinned.operationId,

@@ -133,8 +133,21 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       yield* expectMirrorsJj(second.repositoryId, repo)
 
       jj(repo, "new", "-m", "after")
+      // A change of kinds alone leaves the stored commits' fields valid: the full sync compares visible ids and
+      // reads only missing commits, so a tampered field of a held commit stays (a jj or format change rewrote it).
+      yield* sql`UPDATE changes SET description = 'tampered' WHERE repository_id = ${first.repositoryId}
+        AND commit_id = ${commitIdOf(repo, "@-")}`
       const narrowed = yield* sync(repo, { kinds: ["changes", "operations"] })
       expect([narrowed.mode, narrowed.fullReason]).toEqual(["full", "format-changed"])
+      const [kept] = yield* sql<{ description: string }>`SELECT description FROM changes
+        WHERE repository_id = ${first.repositoryId} AND commit_id = ${commitIdOf(repo, "@-")}`
+      expect(kept?.description).toBe("tampered")
+      yield* sql`UPDATE repositories SET synced_with = 'jj 0.1.0; format 0' WHERE id = ${first.repositoryId}`
+      const reread = yield* sync(repo, { kinds: ["changes", "operations"] })
+      expect([reread.mode, reread.fullReason]).toEqual(["full", "format-changed"])
+      const [rewritten] = yield* sql<{ description: string }>`SELECT description FROM changes
+        WHERE repository_id = ${first.repositoryId} AND commit_id = ${commitIdOf(repo, "@-")}`
+      expect(rewritten?.description).toBe("next\n")
       jj(repo, "new", "-m", "last")
       expect((yield* sync(repo)).mode).toBe("incremental")
     }))

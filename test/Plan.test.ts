@@ -1,8 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Option } from "effect"
 import type { OperationId } from "../src/Domain/Ids.js"
-import { fingerprint, headsSynced, plan, reconciliationCutoff, reconciliationDue, SyncPlan } from "../src/Sync/Plan.js"
+import {
+  commitFieldsHold,
+  fingerprint,
+  headsSynced,
+  plan,
+  reconciliationCutoff,
+  reconciliationDue,
+  SyncPlan
+} from "../src/Sync/Plan.js"
 import type { PlanInput, SyncedState } from "../src/Sync/Plan.js"
+import { commitReadFor } from "../src/Sync/RunPlan.js"
 
 /** Every decision of the sync plan, from values alone: no jj, no PostgreSQL. */
 
@@ -94,6 +103,20 @@ describe("sync plan", () => {
     expect(reconciliationDue(null, now, Duration.zero)).toBe(false)
     expect(reconciliationCutoff(now, interval)).toEqual(Option.some(new Date(now - 5 * 60_000)))
     expect(reconciliationCutoff(now, Duration.zero)).toEqual(Option.none())
+  })
+
+  it("a change of the mirrored kinds alone keeps the commits' fields: such a full sync compares ids", () => {
+    const shape = { jjVersion: "0.45.1", mirrorFormat: 1, maxChanges: Option.none(), kinds: ["changes"] } as const
+    const stored = fingerprint({ ...shape, kinds: ["changes", "bookmarks"] })
+    expect(commitFieldsHold(stored, shape)).toBe(true)
+    expect(commitFieldsHold(fingerprint({ ...shape, jjVersion: "0.44.0" }), shape)).toBe(false)
+    expect(commitFieldsHold(fingerprint({ ...shape, mirrorFormat: 0 }), shape)).toBe(false)
+    expect(commitFieldsHold(fingerprint({ ...shape, maxChanges: Option.some(10) }), shape)).toBe(false)
+    expect(commitFieldsHold(null, shape)).toBe(false)
+    expect(commitReadFor("format-changed", true)).toBe("ids")
+    expect(commitReadFor("format-changed", false)).toBe("fields")
+    expect(commitReadFor("requested", true)).toBe("fields")
+    expect(commitReadFor("reconciliation", false)).toBe("ids")
   })
 
   it("the fingerprint names everything that shapes the rows", () => {

@@ -32,15 +32,17 @@ export type CommitRead = "fields" | "ids"
 /** Above this many missing commits a comparison by ids reads every commit instead of naming the missing ones. */
 const maxNamedMissing = 5_000
 
-/**
- * Reads everything at the pinned operation and makes the tables equal to it: every visible commit, every bookmark,
- * the whole operation log (with its undo state), and the conflicts of the conflicted commits.
- */
 /** The pass's undo facts, emptied: a log read whole may have lost operations (`jj op abandon`) since they were computed. */
 const freshUndoFacts = (pass: Pass) => {
   pass.undoFacts.clear()
   return pass.undoFacts
 }
+
+/**
+ * Reads everything at the pinned operation and makes the tables equal to it: every visible commit, every bookmark
+ * and tag, every workspace, the whole operation log (with its undo state), and the conflicts of the conflicted
+ * commits.
+ */
 
 export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<FullPassResult, JjError | SqlError> =>
   Effect.gen(function*() {

@@ -36,14 +36,23 @@ export interface MirrorShape {
   readonly kinds: ReadonlyArray<SyncKind>
 }
 
-/** The fingerprint stored as `repositories.synced_with`. */
-export const fingerprint = (shape: MirrorShape): string =>
+/** What shapes the fields of the stored commits: everything in the fingerprint but the kinds. */
+const commitFieldsPart = (shape: MirrorShape): string =>
   [
     `jj ${shape.jjVersion}`,
     `format ${shape.mirrorFormat}`,
-    ...Option.match(shape.maxChanges, { onNone: () => [], onSome: (max) => [`max-changes ${max}`] }),
-    `kinds ${shape.kinds.join(",")}`
+    ...Option.match(shape.maxChanges, { onNone: () => [], onSome: (max) => [`max-changes ${max}`] })
   ].join("; ")
+
+/** The fingerprint stored as `repositories.synced_with`. */
+export const fingerprint = (shape: MirrorShape): string => `${commitFieldsPart(shape)}; kinds ${shape.kinds.join(",")}`
+
+/**
+ * Whether the commits a mirror holds were written as they would be now (its fingerprint differs, if at all, only in
+ * the kinds): a full sync then compares visible ids instead of reading every commit again.
+ */
+export const commitFieldsHold = (syncedWith: string | null, shape: MirrorShape): boolean =>
+  syncedWith?.startsWith(`${commitFieldsPart(shape)}; kinds `) === true
 
 /**
  * Mirrors last compared in full at or before this instant are due for reconciliation; none when the interval is

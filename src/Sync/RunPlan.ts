@@ -28,17 +28,22 @@ export interface PlanOutcome {
 }
 
 /**
- * How a full sync reads commits: by ids when the mirror was written the same way, so that its commits' fields hold;
- * every field when the way changed, or when an operator asked for a full sync (the way to repair tampered rows).
+ * How a full sync reads commits: by ids when the mirror's commits were written the same way, so that their fields
+ * hold (a change of the mirrored kinds alone leaves them so); every field when the way changed, or when an operator
+ * asked for a full sync (the way to repair tampered rows).
  */
-export const commitReadFor = (reason: FullSyncReason): CommitRead =>
-  reason === "requested" || reason === "format-changed" ? "fields" : "ids"
+export const commitReadFor = (reason: FullSyncReason, commitFieldsHold: boolean): CommitRead =>
+  reason === "requested" || (reason === "format-changed" && !commitFieldsHold) ? "fields" : "ids"
 
-/** Runs the passes a plan calls for; `stored` is what the last sync recorded of the refs it read. */
+/**
+ * Runs the passes a plan calls for; `stored` is what the last sync recorded of the refs it read, `commitFieldsHold`
+ * whether its commits were written as they would be now (`Plan.commitFieldsHold`).
+ */
 export const runPlan = (
   pass: Pass,
   plan: Exclude<SyncPlan, { readonly _tag: "Unchanged" }>,
-  stored: StoredRefs
+  stored: StoredRefs,
+  commitFieldsHold: boolean
 ): Effect.Effect<PlanOutcome, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> => {
   switch (plan._tag) {
     case "Incremental":
@@ -57,7 +62,7 @@ export const runPlan = (
       )
     case "Full":
       return Effect.map(
-        fullPass(pass, commitReadFor(plan.reason)),
+        fullPass(pass, commitReadFor(plan.reason, commitFieldsHold)),
         ({ bookmarksDigest, changesTruncated, refsRead, written }) => ({
           mode: "full",
           reason: plan.reason,
