@@ -1,5 +1,5 @@
 import { Args, Command, Options } from "@effect/cli"
-import { ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { Console, Duration, Effect, Fiber, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { daemonCommands } from "./Cli/Daemon.js"
 import { reportFailure } from "./Cli/Report.js"
 import { DatabaseConfig, DatabaseLive, withSearchPath } from "./Database.js"
@@ -10,6 +10,7 @@ import { SyncResult } from "./Domain/Sync.js"
 import { EmbeddedPostgresFailed, runningUrl } from "./EmbeddedPostgres.js"
 import { JjClient } from "./JjClient.js"
 import { SyncLive } from "./Layers.js"
+import { withSettings } from "./Settings.js"
 import { SyncService } from "./Sync.js"
 import { describeRead } from "./Sync/Progress.js"
 import { version } from "./Version.js"
@@ -58,16 +59,6 @@ const dataDir = Options.directory("data-dir").pipe(
   ),
   Options.optional
 )
-
-/** Settings given as flags, in front of the environment. */
-const withSettings = (settings: Record<string, Option.Option<string | number>>) =>
-  Effect.withConfigProvider(
-    ConfigProvider.fromMap(
-      new Map(
-        Object.entries(settings).flatMap(([name, value]) => Option.isSome(value) ? [[name, String(value.value)]] : [])
-      )
-    ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
-  )
 
 /**
  * On a terminal, a sync that takes more than a moment (a first import) shows the rows read so far on one stderr line,

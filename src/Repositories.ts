@@ -211,8 +211,8 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
       )
 
     /**
-     * Whether the mirror's local bookmarks or tags differ from their `git` remote rows: a `git` row whose local row is
-     * absent or has other targets (jj could not export it). jj then exports again at its next operation, whatever it
+     * Whether a bookmark's or tag's `git` remote row differs from its local row: a `git` row whose local row is absent
+     * or has other targets (jj could not export it). jj then exports again at its next operation, whatever it
      * is. A local row with no `git` row is not counted: it is the usual state of a repository that is not colocated.
      */
     const gitExportPending = (id: RepositoryId) =>

@@ -1,11 +1,12 @@
 import { NodeContext } from "@effect/platform-node"
-import { Config, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { AuthConfig } from "./Auth.js"
 import { DatabaseLive } from "./Database.js"
 import { DataDirectory } from "./DataDirectory.js"
 import { HttpLive } from "./Http.js"
 import { WatcherLive } from "./Layers.js"
 import { writeLocalToken } from "./LocalToken.js"
+import { withSettings } from "./Settings.js"
 
 /** `jj-watcher serve`: the watcher and the HTTP API over one database pool. */
 export const ServeLive = HttpLive.pipe(
@@ -20,21 +21,15 @@ export const ServeLive = HttpLive.pipe(
 const localAccess = Effect.gen(function*() {
   const auth = yield* AuthConfig
   if (Option.isSome(auth.adminToken) || Option.isSome(auth.jwtSecret) || Option.isSome(auth.jwtPublicKey)) {
-    return new Map<string, string>()
+    return {}
   }
   const { file, token } = yield* writeLocalToken(yield* DataDirectory)
   const host = Option.getOrElse(yield* Config.option(Config.string("HOST")), () => "127.0.0.1")
   yield* Effect.logInfo(
     `no WATCHER_ADMIN_TOKEN or JWT key configured: the CLI's admin token is in ${file}; listening on ${host}`
   )
-  return new Map([["WATCHER_ADMIN_TOKEN", Redacted.value(token)], ["HOST", host]])
+  return { WATCHER_ADMIN_TOKEN: Redacted.value(token), HOST: host }
 })
 
 /** Runs `serve` until interrupted (SIGINT, SIGTERM). */
-export const serve = Effect.gen(function*() {
-  const settings = yield* localAccess
-  const provider = yield* Effect.configProviderWith(Effect.succeed)
-  return yield* Layer.launch(ServeLive).pipe(
-    Effect.withConfigProvider(ConfigProvider.fromMap(settings).pipe(ConfigProvider.orElse(() => provider)))
-  )
-})
+export const serve = Effect.flatMap(localAccess, (settings) => Layer.launch(ServeLive).pipe(withSettings(settings)))

@@ -52,8 +52,8 @@ export interface StoredRefs {
   /** The digest of jj's bookmark listing (`Sync/BookmarksDigest.ts`). */
   readonly bookmarksDigest: string | null
   /**
-   * Local bookmarks or tags differ from their `git` remote counterparts in the mirror: jj may then move the `git`
-   * refs in any operation (retrying a failed export), which its diff does not show.
+   * A bookmark's or tag's `git` remote row differs from its local row in the mirror (an export jj could not do): jj
+   * may then move the `git` ref in any operation (retrying the export), which its diff does not show.
    */
   readonly gitExportPending: boolean
 }
@@ -66,9 +66,11 @@ export interface Merged {
 
 const scopeName = (scope: MergeScope) => scope === "all" ? "all" : "removedNames" in scope ? "named" : "difference"
 
-/** The difference of commits a scope carries; a scope of names carries none. */
-const commitDifference = (scope: MergeScope): Difference | "all" =>
-  scope === "all" || "removedNames" in scope ? "all" : scope
+/** A scope of the kinds that follow commits (changes, operations, conflicts): all, or a difference of commits. */
+const commitScope = (kind: SyncKind, scope: MergeScope): Effect.Effect<Difference | "all"> =>
+  scope !== "all" && "removedNames" in scope
+    ? Effect.dieMessage(`a scope of names given for ${kind}, which follows commits`)
+    : Effect.succeed(scope)
 
 /**
  * Writes a sync into the mirror, all inside the caller's transaction: readers append batches to temporary staging
@@ -373,13 +375,16 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     ): Effect.Effect<Merged, SqlError> => {
       switch (kind) {
         case "changes":
-          return mergeChanges(id, commitDifference(scope), large)
+          return Effect.flatMap(commitScope(kind, scope), (commits) => mergeChanges(id, commits, large))
         case "bookmarks":
           return Effect.map(mergeBookmarks(id), (written) => ({ written, added: 0 }))
         case "operations":
-          return mergeOperations(id, commitDifference(scope), large)
+          return Effect.flatMap(commitScope(kind, scope), (commits) => mergeOperations(id, commits, large))
         case "conflicts":
-          return Effect.map(mergeConflicts(id, commitDifference(scope)), (written) => ({ written, added: 0 }))
+          return Effect.flatMap(
+            commitScope(kind, scope),
+            (commits) => Effect.map(mergeConflicts(id, commits), (written) => ({ written, added: 0 }))
+          )
         case "tags":
           return Effect.map(mergeListing(tagsTable, id, "all"), (written) => ({ written, added: 0 }))
         case "workspaces":
