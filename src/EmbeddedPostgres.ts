@@ -153,6 +153,18 @@ const isAlive = (pid: number) => {
   }
 }
 
+/**
+ * Whether the process is a PostgreSQL server: a `postmaster.pid` left behind (a crash, a reboot) may name a pid
+ * that another program has since. Where /proc cannot tell, a live pid is taken for the server.
+ */
+const isPostgres = (pid: number) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("postgres")
+  } catch {
+    return !fs.existsSync("/proc/self")
+  }
+}
+
 const runningServer = (clusterDirectory: string): Option.Option<RunningServer> => {
   let text: string
   try {
@@ -162,7 +174,7 @@ const runningServer = (clusterDirectory: string): Option.Option<RunningServer> =
   }
   const lines = text.split("\n")
   const pid = Number(lines[0])
-  if (!isAlive(pid)) return Option.none()
+  if (!isAlive(pid) || !isPostgres(pid)) return Option.none()
   return Option.some({
     pid,
     port: Number(lines[3]),
