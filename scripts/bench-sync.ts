@@ -19,6 +19,7 @@ import os from "node:os"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import { DatabaseLive } from "../src/Database.js"
+import { DetailsFill } from "../src/DetailsFill.js"
 import { SyncResult } from "../src/Domain/Sync.js"
 import type { SyncMode } from "../src/Domain/Sync.js"
 import { pinnedArgs } from "../src/JjClient.js"
@@ -205,6 +206,9 @@ interface SizeResult {
   readonly ours: ReturnType<typeof summarize>
   /** CPU per one-operation sync, averaged: this process, jj's launcher and the jj processes it ran. */
   readonly oursCpuMs: number
+  /** The details fill after each one-operation sync (its commit's files and predecessors): wall and CPU. */
+  readonly fill: ReturnType<typeof summarize>
+  readonly fillCpuMs: number
   readonly oursModes: ReadonlyArray<SyncMode>
   readonly oursChanges: number
   readonly baseline: ReturnType<typeof summarize>
@@ -235,6 +239,9 @@ const measure = (size: number, runs: number, shape: Shape = "linear") =>
       sql`DROP SCHEMA IF EXISTS ${sql(schema)}, ${sql(baselineSchema)} CASCADE`.pipe(Effect.ignore)
     )
     const sync = Context.get(ours, SyncService)
+    const details = Context.get(ours, DetailsFill)
+    // The imported history's files are measured on the merge-heavy shape; here, only each new commit's.
+    yield* sql`DELETE FROM commit_details_pending`
     const withBaselineSql = Effect.provideService(
       SqlClient.SqlClient,
       Context.get(baselineContext, SqlClient.SqlClient)
@@ -244,7 +251,7 @@ const measure = (size: number, runs: number, shape: Shape = "linear") =>
     const floor = yield* runCli(["migrate"], { DATABASE_SCHEMA: schema }, base)
     const jjTimer = timedJj(base)
     const cliRun = yield* runCli(
-      ["sync", repository, "--owner", owner, "--name", name, "--json"],
+      ["sync", repository, "--owner", owner, "--name", name, "--json", "--no-wait"],
       { DATABASE_SCHEMA: schema, JJ_BIN: jjTimer.wrapper },
       base
     )
@@ -266,6 +273,8 @@ const measure = (size: number, runs: number, shape: Shape = "linear") =>
     const baselineMs: Array<number> = []
     const oursModes: Array<SyncMode> = []
     const oursCpuMs: Array<number> = []
+    const fillMs: Array<number> = []
+    const fillCpuMs: Array<number> = []
     let oursChanges = 0
     let baselineOneOp = baselineImport
     for (let round = 0; round <= runs; round++) {
@@ -279,7 +288,13 @@ const measure = (size: number, runs: number, shape: Shape = "linear") =>
       const runOurs = Effect.gen(function*() {
         const cpuBefore = cpuOfSelfAndChildren()
         const run = yield* timed(sync.syncPath({ path: repository, owner, name }))
-        if (round > 0) oursCpuMs.push(cpuOfSelfAndChildren() - cpuBefore)
+        const cpuAfterSync = cpuOfSelfAndChildren()
+        const filled = yield* timed(details.fill(run.value.repositoryId))
+        if (round > 0) {
+          oursCpuMs.push(cpuAfterSync - cpuBefore)
+          fillMs.push(filled.ms)
+          fillCpuMs.push(cpuOfSelfAndChildren() - cpuAfterSync)
+        }
         return run
       })
       const [oursRun, baselineRound] = round % 2 === 0
@@ -303,6 +318,8 @@ const measure = (size: number, runs: number, shape: Shape = "linear") =>
       baselineImport,
       ours: summarize(oursMs),
       oursCpuMs: oursCpuMs.reduce((sum, cpu) => sum + cpu, 0) / Math.max(1, oursCpuMs.length),
+      fill: summarize(fillMs),
+      fillCpuMs: fillCpuMs.reduce((sum, cpu) => sum + cpu, 0) / Math.max(1, fillCpuMs.length),
       oursModes,
       oursChanges,
       baseline: summarize(baselineMs),
@@ -374,6 +391,9 @@ const report = (r: SizeResult) => {
         ? ` (target <= 25 ms at ${count(smallSize)} commits: ${r.oursCpuMs <= 25 ? "PASS" : "FAIL"})`
         : ""
     }`,
+    `details fill after each one-operation sync (the new commit's files and predecessors, one jj evolog): p50 ${
+      ms(r.fill.p50)
+    }, p95 ${ms(r.fill.p95)}, CPU ${ms(r.fillCpuMs)}; sync and fill together CPU ${ms(r.oursCpuMs + r.fillCpuMs)}`,
     `load average ${r.loadAverage.map((n) => fixed(n, 2)).join(" ")} at the start, ${
       os.loadavg().map((n) => fixed(n, 2)).join(" ")
     } at the end (other work on the machine slows every timing)`
@@ -430,7 +450,7 @@ const importMerges = (repository: string, directory: string, label: string, env:
     fs.mkdirSync(calls)
     const jjTimer = timedJj(calls)
     const run = yield* runCli(
-      ["sync", repository, "--owner", owner, "--name", "merges", "--json"],
+      ["sync", repository, "--owner", owner, "--name", "merges", "--json", "--no-wait"],
       { DATABASE_SCHEMA: schema, JJ_BIN: jjTimer.wrapper, ...env },
       calls
     )
@@ -439,6 +459,37 @@ const importMerges = (repository: string, directory: string, label: string, env:
       SELECT count(*) FILTER (WHERE is_empty)::int AS empty, count(*) FILTER (WHERE cardinality(parent_commit_ids) > 1)::int AS merges
       FROM changes`
     return { run, result, jjCalls: readJjCalls(jjTimer.log), emptiness: emptiness!, schema }
+  })
+
+/**
+ * The details fill of an imported mirror (every commit's files, line counts and predecessors), by the CLI: `sync`
+ * with nothing new to sync waits for the fill, in batches of `DETAILS_BATCH_SIZE`, `DETAILS_READERS` jj processes at
+ * once.
+ */
+const fillMerges = (repository: string, directory: string, schema: string) =>
+  Effect.gen(function*() {
+    const calls = path.join(directory, "fill")
+    fs.mkdirSync(calls)
+    const jjTimer = timedJj(calls)
+    const run = yield* runCli(
+      ["sync", repository, "--owner", owner, "--name", "merges", "--json"],
+      { DATABASE_SCHEMA: schema, JJ_BIN: jjTimer.wrapper },
+      calls
+    )
+    const printed = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as {
+      readonly details?: { readonly commits?: number; readonly files?: number; readonly predecessors?: number }
+      readonly durationMs?: number
+    }
+    const jjCalls = readJjCalls(jjTimer.log)
+    return {
+      run,
+      commits: printed.details?.commits ?? 0,
+      files: printed.details?.files ?? 0,
+      predecessors: printed.details?.predecessors ?? 0,
+      jjCpuMs: jjCalls.reduce((sum, call) => sum + call.cpuMs, 0),
+      jjPeakKb: Math.max(0, ...jjCalls.map((call) => call.maxRssKb)),
+      jjProcesses: jjCalls.length
+    }
   })
 
 /**
@@ -513,6 +564,7 @@ const measureMergeHeavy = (size: number, runs: number) =>
     )
     const ours = yield* importMerges(repository, base, "parallel", {})
     const inline = yield* importMerges(repository, base, "inline", { JJ_MERGE_READERS: "0" })
+    const fill = yield* fillMerges(repository, base, ours.schema)
     const after = yield* afterImport(repository, ours.schema, runs)
     const lines = [
       `\n== merge-heavy history, first import (${count(ours.result.counts.changes)} commits, ${
@@ -550,6 +602,18 @@ const measureMergeHeavy = (size: number, runs: number) =>
       } emptiness both ways; target >= 5,000 commits/s: ${rate(ours) >= 5_000 ? "PASS" : "FAIL"} (${
         count(rate(ours))
       })`,
+      `details fill of the import (files with line counts, predecessors), after it committed: ${
+        count(fill.commits)
+      } commits, ${count(fill.files)} change_files rows, ${count(fill.predecessors)} predecessor rows in ${
+        seconds(fill.run.wallMs)
+      } (${count(perSecond(fill.commits, fill.run.wallMs))} commits/s; ${fill.jjProcesses} jj processes, CPU jj ${
+        seconds(fill.jjCpuMs)
+      } + jj-watcher ${seconds(fill.run.cpuMs)}; peak RSS jj-watcher ${mb(fill.run.maxRssKb)}, largest jj ${
+        mb(fill.jjPeakKb)
+      })`,
+      `first import of this history: ${seconds(ours.result.durationMs)} without the details, ${
+        seconds(ours.result.durationMs + fill.run.wallMs)
+      } until files_complete with them`,
       `reconciliation with nothing new, p50 of 3: ${ms(after.reconcile.p50)}; jj's listing of the visible commit ids ` +
         `alone: ${ms(after.ids.p50)}; ratio ${fixed(after.reconcile.p50 / after.ids.p50, 2)}x (target <= 2x: ${
           after.reconcile.p50 <= 2 * after.ids.p50 ? "PASS" : "FAIL"

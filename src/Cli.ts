@@ -4,7 +4,9 @@ import { daemonCommands } from "./Cli/Daemon.js"
 import { reportFailure } from "./Cli/Report.js"
 import { DatabaseConfig, DatabaseLive, withSearchPath } from "./Database.js"
 import { DataDirectory } from "./DataDirectory.js"
-import { SyncKind } from "./Domain/Repository.js"
+import { DetailsFill } from "./DetailsFill.js"
+import type { DetailsFilled, DetailsProgress } from "./Domain/CommitDetails.js"
+import { MirrorKind } from "./Domain/Repository.js"
 import type { KindCounts } from "./Domain/Repository.js"
 import { SyncResult } from "./Domain/Sync.js"
 import { EmbeddedPostgresFailed, runningUrl } from "./EmbeddedPostgres.js"
@@ -12,7 +14,7 @@ import { JjClient } from "./JjClient.js"
 import { SyncLive } from "./Layers.js"
 import { withSettings } from "./Settings.js"
 import { SyncService } from "./Sync.js"
-import { describeRead } from "./Sync/Progress.js"
+import { describeDetails, describeRead } from "./Sync/Progress.js"
 import { version } from "./Version.js"
 
 const shortId = (id: string) => id.slice(0, 12)
@@ -31,6 +33,14 @@ const summary = (result: SyncResult) => {
   return `${result.owner}/${result.name}: ${what} in ${result.durationMs} ms (${counts})${notes}`
 }
 
+/** What the details fill did after a sync, for its summary line. */
+const detailsSummary = (filled: DetailsFilled | null, pending: number) =>
+  filled !== null && filled.commits > 0
+    ? `; files and predecessors of ${filled.commits} commits read in ${filled.durationMs} ms`
+    : pending > 0
+    ? `; files and predecessors of ${pending} commits still to read`
+    : ""
+
 const path = Args.directory({ name: "path", exists: "either" }).pipe(
   Args.withDescription("directory of the jj repository (a workspace root)")
 )
@@ -46,10 +56,15 @@ const json = Options.boolean("json").pipe(Options.withDescription("print the res
 const full = Options.boolean("full").pipe(
   Options.withDescription("read and compare everything even when the op head is already synced")
 )
-const kinds = Options.choice("kind", SyncKind.literals).pipe(
+const kinds = Options.choice("kind", MirrorKind.literals).pipe(
   Options.repeated,
   Options.withDescription(
     "mirror only these kinds for this repository from now on (repeatable; saved on the repository row)"
+  )
+)
+const noWait = Options.boolean("no-wait").pipe(
+  Options.withDescription(
+    "do not wait for the files and predecessors of new commits (the next sync, or serve, reads them)"
   )
 )
 
@@ -64,33 +79,35 @@ const dataDir = Options.directory("data-dir").pipe(
  * On a terminal, a sync that takes more than a moment (a first import) shows the rows read so far on one stderr line,
  * rewritten in place and cleared at the end.
  */
-const withProgressLine = <A, E, R>(
-  run: (onProgress: (staged: KindCounts) => Effect.Effect<void>) => Effect.Effect<A, E, R>
+const withProgressLine = <P, A, E, R>(
+  describe: (progress: P) => string,
+  run: (onProgress: (progress: P) => Effect.Effect<void>) => Effect.Effect<A, E, R>
 ) =>
   Effect.gen(function*() {
     if (process.stderr.isTTY !== true) return yield* run(() => Effect.void)
-    let latest: KindCounts | undefined
+    let latest: P | undefined
     let shown = false
     const show = Effect.sync(() => {
       if (latest === undefined) return
       shown = true
-      process.stderr.write(`\r\x1b[2Kreading… ${describeRead(latest)}`)
+      process.stderr.write(`\r\x1b[2Kreading… ${describe(latest)}`)
     })
     return yield* Effect.acquireUseRelease(
       show.pipe(Effect.repeat(Schedule.spaced(Duration.millis(250))), Effect.delay(Duration.seconds(1)), Effect.fork),
-      () => run((staged) => Effect.sync(() => (latest = { ...staged }))),
+      () => run((progress) => Effect.sync(() => (latest = { ...progress }))),
       (fiber) => Effect.zipRight(Fiber.interrupt(fiber), Effect.sync(() => shown && process.stderr.write("\r\x1b[2K")))
     )
   })
 
 const syncCommand = Command.make(
   "sync",
-  { path, owner, name, json, full, kinds, dataDir },
+  { path, owner, name, json, full, kinds, noWait, dataDir },
   (args) =>
     Effect.gen(function*() {
       yield* JjClient.pipe(Effect.flatMap((jj) => jj.checkVersion))
       const sync = yield* SyncService
-      const result = yield* withProgressLine((onProgress) =>
+      const details = yield* DetailsFill
+      const result = yield* withProgressLine((staged: KindCounts) => describeRead(staged), (onProgress) =>
         sync.syncPath({
           path: args.path,
           owner: Option.getOrUndefined(args.owner),
@@ -98,11 +115,18 @@ const syncCommand = Command.make(
           kinds: args.kinds.length > 0 ? args.kinds : undefined,
           full: args.full,
           onProgress
-        })
+        }))
+      const filled: DetailsFilled | null = args.noWait ? null : yield* withProgressLine(
+        (progress: DetailsProgress) => describeDetails(progress),
+        (onProgress) => details.fill(result.repositoryId, onProgress)
       )
+      const { pending } = yield* details.counts(result.repositoryId)
       yield* args.json
-        ? Console.log(JSON.stringify(yield* Schema.encode(SyncResult)(result)))
-        : Console.log(summary(result))
+        ? Console.log(JSON.stringify({
+          ...(yield* Schema.encode(SyncResult)(result)),
+          details: { ...filled, pendingCommits: pending }
+        }))
+        : Console.log(`${summary(result)}${detailsSummary(filled, pending)}`)
     }).pipe(
       Effect.provide(SyncLive.pipe(Layer.provide(DatabaseLive))),
       withSettings({ JJ_WATCHER_DATA_DIR: args.dataDir }),

@@ -6,6 +6,7 @@ import os from "node:os"
 import type { OperationId } from "./Domain/Ids.js"
 import type {
   Bookmark,
+  CommitDetails,
   ConflictedCommit,
   Operation,
   PinnedOperation,
@@ -31,12 +32,15 @@ import { locate as locateIn } from "./JjClient/Locate.js"
 import { operationDiffArgs, operationDiffDecoder } from "./JjClient/OperationDiff.js"
 import type { OperationDiffItem } from "./JjClient/OperationDiff.js"
 import { makeReadViews } from "./JjClient/ReadView.js"
-import type { LineFormat } from "./JjClient/Templates.js"
+import type { DetailsWanted, LineFormat } from "./JjClient/Templates.js"
 import {
   BookmarkLine,
   bookmarkTemplate,
   ConflictLine,
   conflictTemplate,
+  DetailsLine,
+  evolutionDetailsTemplate,
+  filesDetailsTemplate,
   OperationEndLine,
   operationEndTemplate,
   OperationLine,
@@ -357,8 +361,56 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         ConflictLine
       ).pipe(Stream.withSpan("JjClient.conflicts"))
 
+    /**
+     * The details of the named commits (visible at the pinned operation), each once: their changed files with line
+     * counts and, from their evolution, their predecessors and the operation that made them, as `wanted` says. The
+     * evolution is walked from the pinned operation back only until every named commit was seen (jj is stopped then):
+     * a commit made by a recent operation costs a few operations, not the whole log.
+     */
+    const commitDetails = (
+      location: RepositoryLocation,
+      operationId: OperationId,
+      commitIds: ReadonlyArray<string>,
+      wanted: DetailsWanted
+    ): Stream.Stream<CommitDetails, JjError> => {
+      if (commitIds.length === 0) return Stream.empty
+      const revset = commitIds.join(" | ")
+      if (!wanted.predecessors) {
+        return decodeLines(
+          pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", filesDetailsTemplate]),
+          DetailsLine
+        ).pipe(Stream.withSpan("JjClient.commitDetails", { attributes: { commits: commitIds.length } }))
+      }
+      return Stream.suspend(() => {
+        const asked = new Set(commitIds)
+        const seen = new Set<string>()
+        return decodeLines(
+          pinned(location, operationId, [
+            "evolog",
+            "--revisions",
+            revset,
+            "--no-graph",
+            "-T",
+            evolutionDetailsTemplate(wanted.files)
+          ]),
+          DetailsLine
+        ).pipe(
+          // Whether each entry is new and whether it is the last one wanted are decided as it passes, since the
+          // stream's stages take whole chunks at a time.
+          Stream.map((details) => {
+            const wanted = asked.has(details.commitId) && !seen.has(details.commitId)
+            if (wanted) seen.add(details.commitId)
+            return { details, wanted, last: seen.size === asked.size }
+          }),
+          Stream.takeUntil(({ last }) => last),
+          Stream.filterMap(({ details, wanted }) => wanted ? Option.some(details) : Option.none())
+        )
+      }).pipe(Stream.withSpan("JjClient.commitDetails", { attributes: { commits: commitIds.length } }))
+    }
+
     return {
       checkVersion,
+      commitDetails,
       version: cachedVersion,
       locate,
       currentOperation,

@@ -1,4 +1,5 @@
 import { Layer } from "effect"
+import { DetailsFill } from "./DetailsFill.js"
 import { JjClient } from "./JjClient.js"
 import { Repositories } from "./Repositories.js"
 import { SyncService } from "./Sync.js"
@@ -13,6 +14,7 @@ import { Watcher } from "./Watcher.js"
 /** What a sync needs, and everything it is made of: `jj-watcher sync` and the library's one-shot syncs. */
 export const SyncLive = Layer.mergeAll(
   SyncService.Default,
+  DetailsFill.Default,
   JjClient.Default,
   Repositories.Default,
   MirrorWriter.Default

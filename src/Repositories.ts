@@ -1,7 +1,7 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, ParseResult, Schema } from "effect"
 import type { OperationId, RepositoryId } from "./Domain/Ids.js"
-import type { KindCounts, RepositoryName, SyncKind } from "./Domain/Repository.js"
+import type { KindCounts, MirrorKind, RepositoryName } from "./Domain/Repository.js"
 import { Repository, RepositoryRowNotFound } from "./Domain/Repository.js"
 import { emptyCounts } from "./Domain/Sync.js"
 
@@ -108,20 +108,42 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
       }
     )
 
-    /** Switches the kinds a sync mirrors for this repository; the others are left as they are. */
+    /**
+     * Switches the kinds mirrored for this repository; the others are left as they are. A detail kind switched on
+     * (files, predecessors) has every held commit read again by the details fill.
+     */
     const setSyncKinds = Effect.fn("Repositories.setSyncKinds")(
-      function*(id: RepositoryId, kinds: ReadonlyArray<SyncKind>) {
+      function*(id: RepositoryId, kinds: ReadonlyArray<MirrorKind>) {
         yield* Effect.annotateCurrentSpan({ id, kinds })
         yield* sql`
-        UPDATE repositories SET
-          sync_changes = ${kinds.includes("changes")},
-          sync_bookmarks = ${kinds.includes("bookmarks")},
-          sync_operations = ${kinds.includes("operations")},
-          sync_conflicts = ${kinds.includes("conflicts")},
-          sync_tags = ${kinds.includes("tags")},
-          sync_workspaces = ${kinds.includes("workspaces")}
-        WHERE id = ${id}
-      `
+          WITH previous AS (SELECT sync_files, sync_predecessors FROM repositories WHERE id = ${id} FOR UPDATE),
+          updated AS (
+            UPDATE repositories SET
+              sync_changes = ${kinds.includes("changes")},
+              sync_bookmarks = ${kinds.includes("bookmarks")},
+              sync_operations = ${kinds.includes("operations")},
+              sync_conflicts = ${kinds.includes("conflicts")},
+              sync_tags = ${kinds.includes("tags")},
+              sync_workspaces = ${kinds.includes("workspaces")},
+              sync_files = ${kinds.includes("files")},
+              sync_predecessors = ${kinds.includes("predecessors")}
+            WHERE id = ${id}
+            RETURNING id
+          )
+          INSERT INTO commit_details_pending (repository_id, commit_id)
+          SELECT repository_id, commit_id FROM changes
+          WHERE repository_id = ${id} AND EXISTS (
+            SELECT 1 FROM previous, updated
+            WHERE (${kinds.includes("files")} AND NOT previous.sync_files)
+              OR (${kinds.includes("predecessors")} AND NOT previous.sync_predecessors)
+          )
+          ON CONFLICT DO NOTHING
+        `
+        yield* sql`
+          UPDATE repositories SET files_complete = NOT EXISTS (
+            SELECT 1 FROM commit_details_pending WHERE repository_id = ${id}
+          ) WHERE id = ${id}
+        `
         return yield* getById(id)
       }
     )
@@ -165,10 +187,12 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         sql`DELETE FROM bookmarks WHERE repository_id = ${id}`,
         sql`DELETE FROM jj_operations WHERE repository_id = ${id}`,
         sql`DELETE FROM conflicts WHERE repository_id = ${id}`,
+        sql`DELETE FROM tags WHERE repository_id = ${id}`,
+        sql`DELETE FROM workspaces WHERE repository_id = ${id}`,
         sql`
           UPDATE repositories SET last_synced_operation_id = NULL, last_synced_at = NULL, operation_heads = '{}',
             synced_with = NULL, last_full_sync_at = NULL, change_rows = NULL, operation_rows = NULL,
-            bookmarks_digest = NULL
+            bookmarks_digest = NULL, git_export_pending = false, files_complete = true
           WHERE id = ${id}
         `
       ], { discard: true }).pipe(
@@ -254,6 +278,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             git_export_pending = CASE WHEN ${record.refsRead} THEN (${
         gitExportPending(id)
       }) ELSE git_export_pending END,
+            files_complete = NOT EXISTS (SELECT 1 FROM commit_details_pending WHERE repository_id = ${id}),
             change_rows = ${kept("change_rows", "changes", added?.changes)},
             operation_rows = ${kept("operation_rows", "jj_operations", added?.operations)}
           WHERE id = ${id}

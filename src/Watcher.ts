@@ -1,11 +1,14 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { SqlClient } from "@effect/sql"
 import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberSet, Metric, Option, Schema, Stream } from "effect"
+import { DetailsFill } from "./DetailsFill.js"
+import type { DetailsError } from "./DetailsFill.js"
+import type { DetailsFilled, DetailsProgress } from "./Domain/CommitDetails.js"
 import { DependencyDown } from "./Domain/Dependency.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryLocation } from "./Domain/Jj.js"
 import { repositoryVanished } from "./Domain/Repository.js"
-import type { Repository, RepositoryName } from "./Domain/Repository.js"
+import type { KindCounts, Repository, RepositoryName } from "./Domain/Repository.js"
 import { SyncWaitExceeded } from "./Domain/Sync.js"
 import type { SyncResult } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
@@ -14,9 +17,10 @@ import { Repositories } from "./Repositories.js"
 import { SyncService } from "./Sync.js"
 import { SyncConfig } from "./Sync/Config.js"
 import { headsSynced } from "./Sync/Plan.js"
-import { logProgressEvery } from "./Sync/Progress.js"
+import { detailsProgressLine, logProgressEvery, progressLine } from "./Sync/Progress.js"
 import { WatcherConfig } from "./Watcher/Config.js"
 import { makeDependencies } from "./Watcher/Dependencies.js"
+import { makeDetailsFills } from "./Watcher/DetailsFills.js"
 import { makeDetection } from "./Watcher/Detection.js"
 import type { Watched } from "./Watcher/Detection.js"
 import { Discovery } from "./Watcher/Discovery.js"
@@ -69,6 +73,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     const sync = yield* SyncService
     const discovery = yield* Discovery
     const sql = yield* SqlClient.SqlClient
+    const details = yield* DetailsFill
     // A watcher without a usable jj would only collect failures: refuse to start instead.
     if (config.enabled) yield* jj.checkVersion
 
@@ -113,6 +118,48 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       probeInterval: config.probeInterval
     })
 
+    const labelOf = (id: RepositoryId) => detection.get(id)?.label ?? `repository ${id}`
+
+    /** A fill that fails because the database or jj stopped answering waits for them, then goes on. */
+    const fillWaitingOutOutages = (
+      id: RepositoryId,
+      onProgress: (progress: DetailsProgress) => Effect.Effect<void>
+    ): Effect.Effect<DetailsFilled, DetailsError> =>
+      dependencies.available.pipe(
+        Effect.zipRight(details.fill(id, onProgress)),
+        Effect.catchAll((error) =>
+          Effect.flatMap(
+            dependencies.explainsFailure,
+            (outage) => outage ? fillWaitingOutOutages(id, onProgress) : Effect.fail(error)
+          )
+        )
+      )
+
+    // The details (files, predecessors) of the commits a sync brought are read after it committed, in the
+    // background: a large first import's line counts never hold back the next syncs.
+    const fills = yield* makeDetailsFills<RepositoryId, unknown>({
+      concurrency: Math.max(1, Math.floor(config.concurrency / 2)),
+      fill: (id) =>
+        Effect.gen(function*() {
+          const interval = Duration.toMillis(config.progressInterval)
+          const onProgress = yield* logProgressEvery(
+            interval,
+            (progress: DetailsProgress, elapsedMs) => detailsProgressLine(labelOf(id), progress, elapsedMs)
+          )
+          const filled = yield* fillWaitingOutOutages(id, onProgress)
+          if (filled.commits === 0) return
+          const line = `read files and predecessors of ${filled.commits} commits of ${
+            labelOf(id)
+          } (files ${filled.files}, predecessors ${filled.predecessors}) in ${filled.durationMs} ms`
+          yield* filled.durationMs >= interval ? Effect.logInfo(line) : Effect.logDebug(line)
+        }),
+      onFailure: (id, cause) =>
+        Effect.gen(function*() {
+          yield* Effect.logWarning(`reading files and predecessors of ${labelOf(id)} failed: ${failureLine(cause)}`)
+          yield* Effect.logDebug(`reading files and predecessors of ${labelOf(id)} failed`, cause)
+        })
+    })
+
     const scheduler: Scheduler<RepositoryId> = yield* makeScheduler<RepositoryId, unknown, SyncResult>({
       debounce: config.debounce,
       maxWait: config.maxWait,
@@ -125,7 +172,10 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       // A long sync (a first import) says how far it got in the log.
       sync: (id) =>
         Effect.flatMap(
-          logProgressEvery(detection.get(id)?.label ?? `repository ${id}`, Duration.toMillis(config.progressInterval)),
+          logProgressEvery(
+            Duration.toMillis(config.progressInterval),
+            (staged: KindCounts, elapsedMs) => progressLine(labelOf(id), staged, elapsedMs)
+          ),
           (onProgress) => sync.syncById(id, { onProgress })
         ),
       onResult: (id, exit, { pendingSince, previousFailures }) =>
@@ -139,6 +189,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
                 const now = yield* Clock.currentTimeMillis
                 yield* Metric.update(Metrics.changeToDatabase, Math.max(0, now - pendingSince) / 1000)
                 yield* Effect.logInfo(syncedLine(result))
+                yield* fills.request(id)
               }
               return true
             }),
@@ -220,6 +271,11 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         }, concurrency ${config.concurrency})`
       )
       yield* detection.events.pipe(Stream.runForEach(scheduler.notify), Effect.forkScoped)
+      // Fills a previous run left unfinished (stopped, killed, or made before the details were mirrored).
+      yield* details.incomplete.pipe(
+        Effect.flatMap(Effect.forEach((id) => detection.get(id) === undefined ? Effect.void : fills.request(id))),
+        Effect.catchAllCause((cause) => Effect.logWarning("listing unfinished details fills failed", cause))
+      )
       // Scans need the database too: they wait out an outage, which is logged once, not at every scan.
       yield* detection.rescans.pipe(
         Stream.runForEach(() =>
@@ -280,7 +336,19 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     /** A repository's row, whether this process watches it, and the rows its mirror holds. */
     const repositoryDetail = Effect.fn("Watcher.repositoryDetail")(function*(user: string, repo: string) {
       const row = yield* repositories.getByName(user, repo)
-      return { ...withWatching(row), counts: yield* repositories.counts(row.id) }
+      const [counts, held] = yield* Effect.all([repositories.counts(row.id), details.counts(row.id)], {
+        concurrency: 2
+      })
+      return {
+        ...withWatching(row),
+        counts,
+        details: {
+          files: held.files,
+          predecessors: held.predecessors,
+          pendingCommits: held.pending,
+          complete: held.pending === 0
+        }
+      }
     })
 
     /** The jj repository at `<base>/<user>/<repo>`, refusing paths that leave the base. */

@@ -6,8 +6,8 @@ import path from "node:path"
 import type { SyncResult } from "../src/Domain/Sync.js"
 import { makeTestLayer } from "./support/database.js"
 import { git, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
-import { expectMirrorsJj, expectSameMirror } from "./support/oracle.js"
-import { sync } from "./support/sync.js"
+import { expectDetailsMirrorJj, expectMirrorsJj, expectSameMirror } from "./support/oracle.js"
+import { fillDetails, sync } from "./support/sync.js"
 
 /**
  * Randomized differential test of incremental sync. Each sequence applies random jj actions to a fresh repository;
@@ -73,6 +73,8 @@ const isJjFailure = (error: unknown): error is Error & { readonly stderr: unknow
   error instanceof Error && "stderr" in error && "status" in error
 
 const files = ["a.txt", "b.txt", "c.txt", "dir/d.txt"] as const
+/** Where a rename may move a file. */
+const renamedFiles = ["moved/e.txt", "f.txt"] as const
 // `main`, `master` and `trunk` all compete for the default bookmark.
 const bookmarkNames = ["main", "master", "feature", "topic/x"] as const
 const tagNames = ["v1", "v2", "release/x"] as const
@@ -188,6 +190,19 @@ const actions: ReadonlyArray<readonly [string, Action, number]> = [
     s.run("status")
   }, 12],
   ["edit without snapshot", (s) => s.editFiles(), 2],
+  ["rename and snapshot", (s) => {
+    const names = [...files, ...renamedFiles]
+    const present = names.filter((file) => fs.existsSync(path.join(s.repo, file)))
+    const absent = names.filter((file) => !present.includes(file))
+    if (present.length === 0 || absent.length === 0) throw new NoCandidate()
+    const [from, to] = [s.random.pick(present), s.random.pick(absent)]
+    fs.mkdirSync(path.dirname(path.join(s.repo, to)), { recursive: true })
+    fs.renameSync(path.join(s.repo, from), path.join(s.repo, to))
+    s.log.push(`rename ${from} ${to}`)
+    // Sometimes with an edit: a rename jj still finds by similarity.
+    if (s.random.chance(0.3)) fs.appendFileSync(path.join(s.repo, to), `${s.random.pick(words)}\n`)
+    s.run("status")
+  }, 3],
   ["describe", (s) => {
     s.run("describe", "-r", s.random.chance(0.4) ? "@" : s.random.pick(s.commits()), "-m", s.message())
   }, 6],
@@ -380,6 +395,7 @@ const syncAndCompare = (s: Sequence, step: number, message: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const inc = yield* sync(s.repo, { owner: "inc", name: s.name })
+    yield* fillDetails(inc.repositoryId)
     const ref = yield* sync(s.repo, { owner: "ref", name: `${s.name}-${step}`, full: true })
     expect(ref.mode, message).toBe("full")
     expect(inc.upToDate, message).toBe(inc.mode === "unchanged")
@@ -396,7 +412,10 @@ const syncAndCompare = (s: Sequence, step: number, message: string) =>
     expect(inc.counts, message).toEqual(ref.counts)
     expect(inc.changesTruncated, message).toBe(false)
     // With two op heads jj's listings would merge them (writing an operation); the next step compares with jj.
-    if (heads.length === 1) yield* expectMirrorsJj(inc.repositoryId, s.repo, message)
+    if (heads.length === 1) {
+      yield* expectMirrorsJj(inc.repositoryId, s.repo, message)
+      yield* expectDetailsMirrorJj(inc.repositoryId, s.repo, message)
+    }
 
     yield* sql`DELETE FROM repositories WHERE id = ${ref.repositoryId}`
     return inc

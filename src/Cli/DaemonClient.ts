@@ -164,6 +164,12 @@ export const repo = (options: ClientOptions & { readonly json: boolean; readonly
         ["watching", detail.watching ? "yes" : detail.watched ? "listed, not watched by this daemon" : "no"],
         ["last sync", `${ago(detail.lastSyncedAt, Date.now())} at operation ${shortId(detail.lastSyncedOperationId)}`],
         ["rows", counts],
+        [
+          "commit details",
+          `files ${detail.details.files}, predecessors ${detail.details.predecessors}${
+            detail.details.complete ? "" : ` (${detail.details.pendingCommits} commits still to read)`
+          }`
+        ],
         ["operation heads", String(detail.operationHeads.length)],
         ["failures", String(detail.consecutiveFailures)],
         ["last error", detail.lastError ?? "none"]

@@ -93,3 +93,28 @@ export const PinnedOperation = Schema.Struct({
   heads: Schema.Array(OperationId)
 })
 export type PinnedOperation = typeof PinnedOperation.Type
+
+/**
+ * A file a commit changed, as jj's diff of the commit against its parents (auto-merged for a merge) reports it:
+ * jj's status name, the old path of a rename or copy, and the lines added and removed.
+ */
+export const ChangedFile = Schema.Struct({
+  path: Schema.String,
+  status: Schema.String,
+  sourcePath: Schema.NullOr(Schema.String),
+  linesAdded: Schema.Int,
+  linesRemoved: Schema.Int
+})
+export type ChangedFile = typeof ChangedFile.Type
+
+/**
+ * What never changes for a commit id besides its fields: the files it changed, and its immediate predecessors with
+ * the operation that made it (the first entry of `jj evolog`; null when jj has no record of that operation).
+ */
+export const CommitDetails = Schema.Struct({
+  commitId: CommitId,
+  operationId: Schema.NullOr(OperationId),
+  predecessorCommitIds: Schema.Array(CommitId),
+  files: Schema.Array(ChangedFile)
+})
+export type CommitDetails = typeof CommitDetails.Type

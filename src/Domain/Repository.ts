@@ -17,6 +17,18 @@ export const SyncKind = Schema.Literal("changes", "bookmarks", "operations", "co
 export type SyncKind = typeof SyncKind.Type
 export const allSyncKinds: ReadonlyArray<SyncKind> = SyncKind.literals
 
+/**
+ * What is read once per commit id, after the sync that brought the commit (the details fill): `files` (the
+ * `change_files` table) and `predecessors` (`commit_predecessors`). Both hold rows of mirrored commits, so they need
+ * `changes`.
+ */
+export const DetailKind = Schema.Literal("files", "predecessors")
+export type DetailKind = typeof DetailKind.Type
+
+/** Every kind a repository can mirror, as `--kind` names them. */
+export const MirrorKind = Schema.Literal(...SyncKind.literals, ...DetailKind.literals)
+export type MirrorKind = typeof MirrorKind.Type
+
 /** Rows per kind: held by the mirror (open conflicts only), or written by one sync. */
 export const KindCounts = Schema.Struct({
   changes: Schema.Number,
@@ -45,6 +57,10 @@ export class Repository extends Schema.Class<Repository>("Repository")({
   syncConflicts: Schema.Boolean,
   syncTags: Schema.Boolean,
   syncWorkspaces: Schema.Boolean,
+  syncFiles: Schema.Boolean,
+  syncPredecessors: Schema.Boolean,
+  /** No mirrored commit waits for its details (files, predecessors) to be read. */
+  filesComplete: Schema.Boolean,
   watched: Schema.Boolean,
   /** How the mirror was last written (jj version, sync format, kinds); a different value forces a full sync. */
   syncedWith: Schema.NullOr(Schema.String),
@@ -53,6 +69,11 @@ export class Repository extends Schema.Class<Repository>("Repository")({
 }) {
   get enabledKinds(): ReadonlyArray<SyncKind> {
     return allSyncKinds.filter((kind) => this.syncs(kind))
+  }
+
+  /** The details the fill reads for this repository's commits: none when commits are not mirrored. */
+  get enabledDetails(): { readonly files: boolean; readonly predecessors: boolean } {
+    return { files: this.syncChanges && this.syncFiles, predecessors: this.syncChanges && this.syncPredecessors }
   }
 
   syncs(kind: SyncKind): boolean {

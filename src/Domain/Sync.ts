@@ -3,7 +3,7 @@ import type { Effect } from "effect"
 import { Duration, Schema } from "effect"
 import { OperationId, RepositoryId } from "./Ids.js"
 import type { JjError, RepositoryError } from "./JjErrors.js"
-import type { InvalidRepositoryName, RepositoryRowNotFound } from "./Repository.js"
+import type { InvalidRepositoryName, MirrorKind, RepositoryRowNotFound } from "./Repository.js"
 import { KindCounts, SyncKind } from "./Repository.js"
 
 /** What a sync reports: the contract of the CLI's `--json`, `POST /api/watcher/sync/...` and the library. */
@@ -89,7 +89,7 @@ export interface SyncTarget extends SyncOptions {
   readonly path: string
   readonly owner?: string | undefined
   readonly name?: string | undefined
-  readonly kinds?: ReadonlyArray<SyncKind> | undefined
+  readonly kinds?: ReadonlyArray<MirrorKind> | undefined
 }
 
 /** Counts per kind, all zero: a fresh accumulator (mutable, for readers that add to it). */

@@ -1,7 +1,7 @@
 import { Either, ParseResult, Schema } from "effect"
-import { ChangeId, CommitId } from "../Domain/Ids.js"
+import { ChangeId, CommitId, OperationId } from "../Domain/Ids.js"
 import { ConflictedCommit, Operation, Workspace } from "../Domain/Jj.js"
-import type { Bookmark, Change, Signature, VisibleCommit } from "../Domain/Jj.js"
+import type { Bookmark, Change, ChangedFile, CommitDetails, Signature, VisibleCommit } from "../Domain/Jj.js"
 
 /**
  * jj templates that print one JSON object per line, and the schemas that turn each line into a domain value.
@@ -286,3 +286,74 @@ const WorkspaceSchema = Schema.transform(
 )
 
 export const WorkspaceLine = schemaLine(WorkspaceSchema)
+
+/** What a read of commit details asks jj for: the changed files (with line counts), the predecessors, or both. */
+export interface DetailsWanted {
+  readonly files: boolean
+  readonly predecessors: boolean
+}
+
+/**
+ * The changed files of `commit` (a `Commit` expression): each file of its diff as `[path, status, source path]`,
+ * and each file's line counts as `[path, added, removed]` (jj's diff stat, the costly part: it reads both blobs).
+ */
+const filesJson = (commit: string) =>
+  `"\\"files\\":[" ++ ${commit}.diff().files().map(|f| "[" ++ json(f.path()) ++ "," ++ json(f.status()) ++ "," ++ ` +
+  `json(f.source().path()) ++ "]").join(",") ++ "],\\"stats\\":[" ++ ${commit}.diff().stat().files().map(|s| "[" ++ ` +
+  `json(s.path()) ++ "," ++ s.lines_added() ++ "," ++ s.lines_removed() ++ "]").join(",") ++ "]"`
+
+/**
+ * A commit's details from `jj evolog` (a `CommitEvolutionEntry`): its id, the operation that made it and its
+ * immediate predecessors, and its files when wanted. The evolution of a visible commit goes on through its hidden
+ * predecessors, which print nothing.
+ */
+export const evolutionDetailsTemplate = (files: boolean) =>
+  `if(self.commit().hidden(), "", ${
+    object(
+      field("commit_id", "json(self.commit().commit_id())"),
+      field("operation_id", `if(self.operation(), json(self.operation().id()), "null")`),
+      field("predecessors", "json(self.predecessors().map(|c| c.commit_id()))"),
+      ...(files ? [filesJson("self.commit()")] : [`"\\"files\\":[],\\"stats\\":[]"`])
+    )
+  })`
+
+/** A commit's files alone, from `jj log`, when its predecessors are not mirrored. */
+export const filesDetailsTemplate = object(
+  field("commit_id", "json(self.commit_id())"),
+  `"\\"operation_id\\":null,\\"predecessors\\":[]"`,
+  filesJson("self")
+)
+
+const RawDetails = Schema.Struct({
+  commit_id: CommitId,
+  operation_id: Schema.NullOr(OperationId),
+  predecessors: Schema.Array(CommitId),
+  files: Schema.Array(Schema.Tuple(Schema.String, Schema.String, Schema.String)),
+  stats: Schema.Array(Schema.Tuple(Schema.String, Schema.Number, Schema.Number))
+})
+
+/** jj's names for a file's change whose source path is another path. */
+const movedStatuses = new Set(["renamed", "copied"])
+
+/** A line of `evolutionDetailsTemplate` or `filesDetailsTemplate`; every file of the diff must have its line counts. */
+export const DetailsLine = checkedJsonLine(RawDetails, (raw): Either.Either<CommitDetails, string> => {
+  const stats = new Map(raw.stats.map(([path, added, removed]) => [path, { added, removed }]))
+  const files: Array<ChangedFile> = []
+  for (const [path, status, source] of raw.files) {
+    const stat = stats.get(path)
+    if (stat === undefined) return Either.left(`no line counts for ${JSON.stringify(path)}`)
+    files.push({
+      path,
+      status,
+      sourcePath: movedStatuses.has(status) ? source : null,
+      linesAdded: stat.added,
+      linesRemoved: stat.removed
+    })
+  }
+  return Either.right({
+    commitId: raw.commit_id,
+    operationId: raw.operation_id,
+    predecessorCommitIds: raw.predecessors,
+    files
+  })
+})

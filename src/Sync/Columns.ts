@@ -1,4 +1,14 @@
-import type { Bookmark, Change, ConflictedCommit, Operation, Tag, Workspace } from "../Domain/Jj.js"
+import type { CommitId } from "../Domain/Ids.js"
+import type {
+  Bookmark,
+  Change,
+  ChangedFile,
+  CommitDetails,
+  ConflictedCommit,
+  Operation,
+  Tag,
+  Workspace
+} from "../Domain/Jj.js"
 import type { SyncKind } from "../Domain/Repository.js"
 import { operationType } from "../Operations/OperationType.js"
 
@@ -15,14 +25,18 @@ export interface ReadColumn<A> {
   readonly value: (row: A) => unknown
 }
 
-export interface KindTable<A> {
+/** A table of rows read from jj: its name, its key inside a repository, and the columns read. */
+export interface ReadTable<A> {
   readonly table: string
-  /** The temporary table a sync stages rows in (`LIKE` the table, emptied at each commit). */
-  readonly staging: string
   /** The key inside a repository (the conflict target, after `repository_id`). */
   readonly key: ReadonlyArray<string>
   /** Columns read from jj, staged from JSON. */
   readonly read: ReadonlyArray<ReadColumn<A>>
+}
+
+export interface KindTable<A> extends ReadTable<A> {
+  /** The temporary table a sync stages rows in (`LIKE` the table, emptied at each commit). */
+  readonly staging: string
   /** Columns the sync derives while merging, with the value they are staged with. */
   readonly derived: ReadonlyArray<{ readonly name: string; readonly staged: string }>
   /** Columns the database fills or the merge keeps as history (timestamps, resolution). */
@@ -140,6 +154,41 @@ export const workspacesTable: KindTable<Workspace> = {
   kept: ["updated_at"]
 }
 
+/** One changed file of a commit: a row of `change_files`. */
+export interface CommitFile {
+  readonly commitId: CommitId
+  readonly file: ChangedFile
+}
+
+export const changeFilesTable: ReadTable<CommitFile> = {
+  table: "change_files",
+  key: ["commit_id", "path"],
+  read: [
+    column("commit_id", "text", (f) => f.commitId),
+    column("path", "text", (f) => f.file.path),
+    column("status", "text", (f) => f.file.status),
+    column("source_path", "text", (f) => f.file.sourcePath),
+    column("lines_added", "integer", (f) => f.file.linesAdded),
+    column("lines_removed", "integer", (f) => f.file.linesRemoved)
+  ]
+}
+
+/** One immediate predecessor of a commit: a row of `commit_predecessors`. */
+export interface CommitPredecessor {
+  readonly details: CommitDetails
+  readonly predecessorCommitId: CommitId
+}
+
+export const commitPredecessorsTable: ReadTable<CommitPredecessor> = {
+  table: "commit_predecessors",
+  key: ["commit_id", "predecessor_commit_id"],
+  read: [
+    column("commit_id", "text", (p) => p.details.commitId),
+    column("predecessor_commit_id", "text", (p) => p.predecessorCommitId),
+    column("operation_id", "text", (p) => p.details.operationId)
+  ]
+}
+
 export const kindTables = {
   changes: changesTable,
   bookmarks: bookmarksTable,
@@ -158,11 +207,11 @@ export const allColumns = (spec: KindTable<never>): ReadonlyArray<string> => [
 ]
 
 /** Read columns that are not part of the key: what an upsert may change. */
-export const valueColumns = (spec: KindTable<never>): ReadonlyArray<string> =>
+export const valueColumns = (spec: ReadTable<never>): ReadonlyArray<string> =>
   spec.read.map((c) => c.name).filter((name) => !spec.key.includes(name))
 
 /** A batch as JSON objects keyed by column name, for `json_to_recordset`. */
-export const toRecords = <A>(spec: KindTable<A>, batch: ReadonlyArray<A>): ReadonlyArray<Record<string, unknown>> =>
+export const toRecords = <A>(spec: ReadTable<A>, batch: ReadonlyArray<A>): ReadonlyArray<Record<string, unknown>> =>
   batch.map((row) => {
     const record: Record<string, unknown> = {}
     for (const c of spec.read) record[c.name] = c.value(row)
@@ -170,7 +219,7 @@ export const toRecords = <A>(spec: KindTable<A>, batch: ReadonlyArray<A>): Reado
   })
 
 /** `r(name type, ...)`: the record type of `json_to_recordset`. */
-export const recordType = (spec: KindTable<never>): string =>
+export const recordType = (spec: ReadTable<never>): string =>
   `r(${spec.read.map((c) => `${c.name} ${c.type}`).join(", ")})`
 
 /** `a = excluded.a, ...` for the given columns. */

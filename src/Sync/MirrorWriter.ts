@@ -117,19 +117,41 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       const read = spec.read.map((c) => c.name)
       const columns = ["repository_id", ...read, ...spec.derived.map((c) => c.name)].join(", ")
       const values = [...read.map((name) => `r.${name}`), ...spec.derived.map((c) => c.staged)].join(", ")
-      return sql`
+      const statement = sql`
         INSERT INTO ${sql.literal(into)} (${sql.literal(columns)})
         SELECT ${id}, ${sql.literal(values)}
         FROM json_to_recordset(${asJson(toRecords(spec, batch))}) AS ${sql.literal(recordType(spec))}
-      `.pipe(Effect.asVoid, Effect.withSpan(`MirrorWriter.stage`, { attributes: { table: into, rows: batch.length } }))
+      `
+      return Object.assign(
+        statement.pipe(
+          Effect.asVoid,
+          Effect.withSpan(`MirrorWriter.stage`, { attributes: { table: into, rows: batch.length } })
+        ),
+        { statement }
+      )
     }
 
     /**
+     * Queues the details (files, predecessors) of the commits a statement's `from` part returned (`commit_id`) for
+     * the details fill: commits new to the mirror, whose details are read once.
+     */
+    const queueDetails = (id: RepositoryId, from: string) =>
+      sql`
+        INSERT INTO commit_details_pending (repository_id, commit_id)
+        SELECT ${id}, commit_id FROM ${sql.literal(from)} ON CONFLICT DO NOTHING
+      `
+
+    /**
      * Stages a batch of commits; `direct` writes them straight into `changes`, for a first import into an empty
-     * mirror, where staging and merging would only copy every row twice.
+     * mirror, where staging and merging would only copy every row twice, and queues their details for the fill.
      */
     const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>, direct = false) =>
-      stage(changesTable, direct ? changesTable.table : changesTable.staging, id, batch)
+      direct
+        ? sql`
+          WITH written AS (${stage(changesTable, changesTable.table, id, batch).statement} RETURNING commit_id)
+          ${queueDetails(id, "written")}
+        `.pipe(Effect.asVoid, Effect.withSpan("MirrorWriter.stageChanges", { attributes: { rows: batch.length } }))
+        : stage(changesTable, changesTable.staging, id, batch)
 
     const stageBookmarks = (id: RepositoryId, batch: ReadonlyArray<Bookmark>) =>
       stage(bookmarksTable, bookmarksTable.staging, id, batch)
@@ -176,7 +198,8 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       spec: KindTable<never>,
       id: RepositoryId,
       update: ReadonlyArray<string>,
-      stale: Statement.Fragment | "all"
+      stale: Statement.Fragment | "all",
+      detailsOfInserted = false
     ) => {
       const key = spec.key.join(", ")
       const sameKey = spec.key.map((name) => `i.${name} = t.${name}`).join(" AND ")
@@ -185,8 +208,14 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
           INSERT INTO ${sql.literal(spec.table)} SELECT * FROM ${sql.literal(spec.staging)}
           ON CONFLICT (repository_id, ${sql.literal(key)}) DO UPDATE SET ${sql.literal(setFromExcluded(update))}
           WHERE ${sql.literal(spec.table)}.* IS DISTINCT FROM excluded.*
-          RETURNING xmax = 0 AS inserted
-        ), deleted AS (
+          RETURNING xmax = 0 AS inserted${sql.literal(detailsOfInserted ? ", commit_id" : "")}
+        ), ${
+        detailsOfInserted
+          ? sql`queued AS (
+          ${queueDetails(id, "(SELECT commit_id FROM upserted WHERE inserted) AS inserted")}
+        ), `
+          : sql``
+      }deleted AS (
           DELETE FROM ${sql.literal(spec.table)} t WHERE t.repository_id = ${id} AND ${
         stale === "all" ? sql.literal(`NOT EXISTS (SELECT 1 FROM ${spec.staging} i WHERE ${sameKey})`) : stale
       }
@@ -206,7 +235,8 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
           changesTable,
           id,
           valueColumns(changesTable),
-          scope === "all" ? "all" : sql`t.commit_id = ANY(${textArray(scope.hiddenCommitIds)})`
+          scope === "all" ? "all" : sql`t.commit_id = ANY(${textArray(scope.hiddenCommitIds)})`,
+          true
         )
         if (scope === "all") return merged
         const divergence = yield* count(sql<{ readonly n: number }>`

@@ -44,11 +44,21 @@ export class ReposPage extends Schema.Class<ReposPage>("ReposPage")({
   nextCursor: Schema.NullOr(Schema.Number)
 }) {}
 
+/** The rows of the details read once per commit, and whether every mirrored commit has them. */
+export const DetailCounts = Schema.Struct({
+  files: Schema.Number,
+  predecessors: Schema.Number,
+  /** Commits whose details are still to be read. */
+  pendingCommits: Schema.Number,
+  complete: Schema.Boolean
+})
+
 export class RepoDetail extends Schema.Class<RepoDetail>("RepoDetail")({
   ...RepoSummary.fields,
   operationHeads: Schema.Array(OperationId),
   changesTruncated: Schema.Boolean,
-  counts: KindCounts
+  counts: KindCounts,
+  details: DetailCounts
 }) {}
 
 export class UnwatchResult extends Schema.Class<UnwatchResult>("UnwatchResult")({

@@ -122,7 +122,8 @@ export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGrou
                 ...summary(detail),
                 operationHeads: detail.repository.operationHeads,
                 changesTruncated: detail.repository.changesTruncated,
-                counts: detail.counts
+                counts: detail.counts,
+                details: detail.details
               })).pipe(Effect.catchTag("SqlError", Effect.die))
           ))
         .handle("watch", ({ path }) =>

@@ -3,10 +3,25 @@ import { SqlClient } from "@effect/sql"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { DatabaseLive } from "../../src/Database.js"
 import { SyncLive } from "../../src/Layers.js"
-import { bookmarksTable, changesTable, conflictsTable, tagsTable, workspacesTable } from "../../src/Sync/Columns.js"
+import {
+  bookmarksTable,
+  changeFilesTable,
+  changesTable,
+  commitPredecessorsTable,
+  conflictsTable,
+  tagsTable,
+  workspacesTable
+} from "../../src/Sync/Columns.js"
 import type { KindTable } from "../../src/Sync/Columns.js"
 import { jjBin } from "./jj.js"
-import type { OracleBookmark, OracleChange, OracleConflict, OracleWorkspace } from "./jj.js"
+import type {
+  OracleBookmark,
+  OracleChange,
+  OracleChangeFile,
+  OracleConflict,
+  OraclePredecessor,
+  OracleWorkspace
+} from "./jj.js"
 import { databaseUrl } from "./sync.js"
 
 /** A schema of its own for each test file, dropped when the file's layer closes, so files run in parallel. */
@@ -123,4 +138,29 @@ export const rowVersions = (repositoryId: number) =>
       UNION ALL SELECT 'workspaces', name, xmin::text FROM workspaces WHERE repository_id = ${repositoryId}
       ORDER BY 1, 2
     `
+  })
+
+/** What the database holds of a repository's commit details, in the oracle's shapes, sorted. */
+export const detailsOf = (repositoryId: number) =>
+  Effect.gen(function*() {
+    const files = yield* rowsOf<OracleChangeFile>(
+      "change_files",
+      changeFilesTable.read.map((column) => column.name),
+      repositoryId
+    )
+    const predecessors = yield* rowsOf<OraclePredecessor>(
+      "commit_predecessors",
+      commitPredecessorsTable.read.map((column) => column.name),
+      repositoryId
+    )
+    const sql = yield* SqlClient.SqlClient
+    const [flag] = yield* sql<{ filesComplete: boolean }>`
+      SELECT files_complete FROM repositories WHERE id = ${repositoryId}`
+    return {
+      files: [...files].sort((a, b) => `${a.commitId}:${a.path}`.localeCompare(`${b.commitId}:${b.path}`)),
+      predecessors: [...predecessors].sort((a, b) =>
+        `${a.commitId}:${a.predecessorCommitId}`.localeCompare(`${b.commitId}:${b.predecessorCommitId}`)
+      ),
+      complete: flag?.filesComplete === true
+    }
   })

@@ -16,7 +16,9 @@ fs.writeFileSync(
     `user.email = "test@example.com"`,
     `ui.color = "never"`,
     `ui.paginate = "never"`,
-    `snapshot.auto-track = "all()"`
+    `snapshot.auto-track = "all()"`,
+    // A command that would open an editor fails instead of waiting for one.
+    `ui.editor = "false"`
   ].join("\n")
 )
 
@@ -280,3 +282,126 @@ export const jjResolveList = (repo: string, at?: string): Array<OracleConflict> 
         return { commitId: commitId!, changeId: changeId!, filePath: match[1]!, sides: Number(match[2]) }
       })
     })
+
+export interface OracleChangeFile {
+  readonly commitId: string
+  readonly path: string
+  readonly status: string
+  readonly sourcePath: string | null
+  readonly linesAdded: number
+  readonly linesRemoved: number
+}
+
+/**
+ * The files each visible commit changed, from jj's git-format patches (`jj log --git`, one process): the status from
+ * the headers (new, deleted, rename, copy), the line counts from the `+` and `-` lines of each file's hunks.
+ */
+export const jjChangeFiles = (repo: string, at?: string): Array<OracleChangeFile> => {
+  const output = read(
+    repo,
+    at,
+    "log",
+    "--ignore-working-copy",
+    "--no-graph",
+    "-r",
+    "all() ~ root()",
+    "--git",
+    "-T",
+    `"\\ncommit " ++ commit_id ++ "\\n"`
+  )
+  const files: Array<OracleChangeFile> = []
+  let commitId = ""
+  let current: {
+    commitId: string
+    path: string
+    status: string
+    sourcePath: string | null
+    added: number
+    removed: number
+  } | undefined
+  const flush = () => {
+    if (current === undefined) return
+    files.push({
+      commitId: current.commitId,
+      path: current.path,
+      status: current.status,
+      sourcePath: current.sourcePath,
+      linesAdded: current.added,
+      linesRemoved: current.removed
+    })
+    current = undefined
+  }
+  let inHunk = false
+  for (const line of output.split("\n")) {
+    const commit = /^commit ([0-9a-f]{40})$/.exec(line)
+    if (commit !== null && !inHunk) {
+      flush()
+      commitId = commit[1]!
+      continue
+    }
+    const header = /^diff --git a\/(.*) b\/(.*)$/.exec(line)
+    if (header !== null) {
+      flush()
+      inHunk = false
+      current = { commitId, path: header[2]!, status: "modified", sourcePath: null, added: 0, removed: 0 }
+      continue
+    }
+    if (current === undefined) continue
+    if (!inHunk) {
+      if (line.startsWith("new file mode")) current.status = "added"
+      else if (line.startsWith("deleted file mode")) current.status = "removed"
+      else if (line.startsWith("rename from ")) {
+        current.status = "renamed"
+        current.sourcePath = line.slice(12)
+      } else if (line.startsWith("copy from ")) {
+        current.status = "copied"
+        current.sourcePath = line.slice(10)
+      } else if (line.startsWith("@@")) inHunk = true
+      continue
+    }
+    if (line.startsWith("@@")) continue
+    if (line.startsWith("+")) current.added++
+    else if (line.startsWith("-")) current.removed++
+    else if (!line.startsWith(" ") && !line.startsWith("\\")) inHunk = false
+  }
+  flush()
+  return files
+}
+
+export interface OraclePredecessor {
+  readonly commitId: string
+  readonly predecessorCommitId: string
+  readonly operationId: string | null
+}
+
+/**
+ * Each visible commit's immediate predecessors and the operation that made it: its own entry of `jj evolog` (the
+ * first of `jj evolog -r <commit>`), read for every visible commit in one walk.
+ */
+export const jjPredecessors = (repo: string, at?: string): Array<OraclePredecessor> => {
+  const visible = new Set(
+    lines(read(repo, at, "log", "--ignore-working-copy", "--no-graph", "-r", "all() ~ root()", "-T", `commit_id ++ "\\n"`))
+  )
+  const seen = new Set<string>()
+  return lines(read(
+    repo,
+    at,
+    "evolog",
+    "--ignore-working-copy",
+    "--no-graph",
+    "-r",
+    "all() ~ root()",
+    "-T",
+    `commit.commit_id() ++ "\\t" ++ if(operation, operation.id(), "") ++ "\\t" ++ ` +
+      `predecessors.map(|p| p.commit_id()).join(",") ++ "\\n"`
+  )).flatMap((entry) => {
+    const [commitId = "", operationId, predecessors] = entry.split("\t")
+    if (!visible.has(commitId) || seen.has(commitId)) return []
+    seen.add(commitId)
+    return (predecessors ?? "").split(",").filter((p) => p !== "").map((predecessorCommitId) => ({
+      commitId,
+      predecessorCommitId,
+      operationId: operationId === "" ? null : operationId!
+    }))
+  })
+}

@@ -1,8 +1,18 @@
 import { SqlClient } from "@effect/sql"
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
-import { mirrorOf } from "./database.js"
-import { jj, jjBookmarkList, jjLog, jjOpLog, jjResolveList, jjTagList, jjWorkspaceList } from "./jj.js"
+import { detailsOf, mirrorOf } from "./database.js"
+import {
+  jj,
+  jjBookmarkList,
+  jjChangeFiles,
+  jjLog,
+  jjOpLog,
+  jjPredecessors,
+  jjResolveList,
+  jjTagList,
+  jjWorkspaceList
+} from "./jj.js"
 
 /** Assertions that compare a mirror in the database with jj itself, or with another mirror of the same repository. */
 
@@ -131,4 +141,21 @@ export const expectSameMirror = (repositoryId: number, referenceId: number, mess
       conflicts.filter((c) => !c.resolved).map(({ resolvedAt: _, ...rest }) => rest).sort(byKey(conflictKey))
     expect(open(mirror.conflicts), label("open conflicts")).toEqual(open(reference.conflicts))
     return mirror
+  })
+
+/**
+ * The details fill has read every mirrored commit (`files_complete`), and `change_files` and `commit_predecessors`
+ * hold exactly what jj reports, field by field, at its current head or at operation `at`.
+ */
+export const expectDetailsMirrorJj = (repositoryId: number, repo: string, message?: string, at?: string) =>
+  Effect.gen(function*() {
+    const details = yield* detailsOf(repositoryId)
+    expect(details.complete, `${message ?? ""} files_complete`).toBe(true)
+    expect(details.files, `${message ?? ""} change_files`).toEqual(
+      jjChangeFiles(repo, at).sort(byKey((f) => `${f.commitId}:${f.path}`))
+    )
+    expect(details.predecessors, `${message ?? ""} commit_predecessors`).toEqual(
+      jjPredecessors(repo, at).sort(byKey((p) => `${p.commitId}:${p.predecessorCommitId}`))
+    )
+    return details
   })

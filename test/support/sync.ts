@@ -2,6 +2,8 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import { localServerUrl } from "../../src/Database.js"
+import { DetailsFill } from "../../src/DetailsFill.js"
+import type { RepositoryId } from "../../src/Domain/Ids.js"
 import type { SyncTarget } from "../../src/Domain/Sync.js"
 import { SyncService } from "../../src/Sync.js"
 
@@ -44,3 +46,7 @@ export function repositoryRow(key: number | string, name?: string) {
     )
   )
 }
+
+/** Reads the details (files, predecessors) of every commit waiting for them, as the daemon does after a sync. */
+export const fillDetails = (repositoryId: number) =>
+  DetailsFill.pipe(Effect.flatMap((details) => details.fill(repositoryId as RepositoryId)))

@@ -1,0 +1,51 @@
+import { Effect, FiberSet } from "effect"
+import type { Cause, Scope } from "effect"
+
+/** Runs a repository's details fill in the background, at most one per repository at a time. */
+export interface DetailsFills<K> {
+  /** Asks for a fill; one that arrives while a fill of the same repository runs makes it run once more after. */
+  readonly request: (key: K) => Effect.Effect<void>
+  /** Repositories whose fill is running now. */
+  readonly running: Effect.Effect<number>
+}
+
+/**
+ * Background fills, one fiber per repository with work, `concurrency` in all; a failure is reported through
+ * `onFailure` and the repository's next request tries again. Fibers end with the scope.
+ */
+export const makeDetailsFills = <K, E>(options: {
+  readonly fill: (key: K) => Effect.Effect<unknown, E>
+  readonly concurrency: number
+  readonly onFailure: (key: K, cause: Cause.Cause<E>) => Effect.Effect<void>
+}): Effect.Effect<DetailsFills<K>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const fibers = yield* FiberSet.make()
+    const permits = yield* Effect.makeSemaphore(options.concurrency)
+    // A repository present runs a fill; `true` when another was asked for meanwhile.
+    const requested = new Map<K, boolean>()
+
+    const run = (key: K): Effect.Effect<void> =>
+      permits.withPermits(1)(options.fill(key)).pipe(
+        Effect.catchAllCause((cause) => options.onFailure(key, cause)),
+        Effect.zipRight(Effect.suspend(() => {
+          if (requested.get(key) === true) {
+            requested.set(key, false)
+            return run(key)
+          }
+          requested.delete(key)
+          return Effect.void
+        }))
+      )
+
+    const request = (key: K) =>
+      Effect.suspend(() => {
+        if (requested.has(key)) {
+          requested.set(key, true)
+          return Effect.void
+        }
+        requested.set(key, false)
+        return FiberSet.run(fibers, run(key)).pipe(Effect.asVoid)
+      })
+
+    return { request, running: Effect.sync(() => requested.size) }
+  })
