@@ -380,7 +380,9 @@ export interface OraclePredecessor {
  */
 export const jjPredecessors = (repo: string, at?: string): Array<OraclePredecessor> => {
   const visible = new Set(
-    lines(read(repo, at, "log", "--ignore-working-copy", "--no-graph", "-r", "all() ~ root()", "-T", `commit_id ++ "\\n"`))
+    lines(
+      read(repo, at, "log", "--ignore-working-copy", "--no-graph", "-r", "all() ~ root()", "-T", `commit_id ++ "\\n"`)
+    )
   )
   const seen = new Set<string>()
   return lines(read(
