@@ -139,6 +139,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     // background: a large first import's line counts never hold back the next syncs.
     const fills = yield* makeDetailsFills<RepositoryId, unknown>({
       concurrency: Math.max(1, Math.floor(config.concurrency / 2)),
+      delay: config.detailsDelay,
       fill: (id) =>
         Effect.gen(function*() {
           const interval = Duration.toMillis(config.progressInterval)

@@ -5,9 +5,10 @@ import fs from "node:fs"
 import path from "node:path"
 import type { RepositoryId } from "../src/Domain/Ids.js"
 import { Watcher } from "../src/Watcher.js"
-import { makeTestLayer, mirrorOf } from "./support/database.js"
+import { detailsOf, makeTestLayer, mirrorOf } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
 import { initRepo, jj, jjLog, makeBaseDir, writeFile } from "./support/jj.js"
+import { expectDetailsMirrorJj } from "./support/oracle.js"
 import { repositoryRow } from "./support/sync.js"
 import { spawnServe, syncedAtHead, watcherOver as watcherLayer } from "./support/watcher.js"
 
@@ -42,6 +43,9 @@ layer(makeTestLayer("watcher"), { timeout: "120 seconds", excludeTestServices: t
         const row = yield* repositoryRow("alice", "one")
         const mirror = yield* mirrorOf(row!.id)
         expect(mirror.changes.map((c) => c.commitId).sort()).toEqual(jjLog(repo).map((c) => c.commitId).sort())
+        // The files and predecessors of the new commits are read in the background, after the syncs.
+        yield* eventually(detailsOf(row!.id), (details) => details.complete)
+        yield* expectDetailsMirrorJj(row!.id, repo)
       }).pipe(Effect.provide(watcherOver(base)))
     }))
 

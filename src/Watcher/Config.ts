@@ -28,6 +28,11 @@ export const WatcherConfig = Config.all({
   probeInterval: millis("WATCHER_PROBE_INTERVAL_MS", 1_000),
   retryMax: millis("WATCHER_RETRY_MAX_MS", 300_000),
   shutdownTimeout: millis("WATCHER_SHUTDOWN_TIMEOUT_MS", 10_000),
+  /**
+   * How long the details fill of a repository waits after the sync that asked for it: the operations that arrive
+   * meanwhile join the same fill, so a busy repository pays one jj process for many commits' details.
+   */
+  detailsDelay: millis("WATCHER_DETAILS_DELAY_MS", 1_000),
   /** How often a long sync (a first import) logs the rows read so far and their rate. */
   progressInterval: millis("WATCHER_PROGRESS_INTERVAL_MS", 5_000)
 })

@@ -1,5 +1,5 @@
 import { Effect, FiberSet } from "effect"
-import type { Cause, Scope } from "effect"
+import type { Cause, Duration, Scope } from "effect"
 
 /** Runs a repository's details fill in the background, at most one per repository at a time. */
 export interface DetailsFills<K> {
@@ -10,12 +10,14 @@ export interface DetailsFills<K> {
 }
 
 /**
- * Background fills, one fiber per repository with work, `concurrency` in all; a failure is reported through
- * `onFailure` and the repository's next request tries again. Fibers end with the scope.
+ * Background fills, one fiber per repository with work, `concurrency` in all; each starts `delay` after it was
+ * asked for, and the requests meanwhile join it. A failure is reported through `onFailure` and the repository's next
+ * request tries again. Fibers end with the scope.
  */
 export const makeDetailsFills = <K, E>(options: {
   readonly fill: (key: K) => Effect.Effect<unknown, E>
   readonly concurrency: number
+  readonly delay: Duration.DurationInput
   readonly onFailure: (key: K, cause: Cause.Cause<E>) => Effect.Effect<void>
 }): Effect.Effect<DetailsFills<K>, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -25,13 +27,13 @@ export const makeDetailsFills = <K, E>(options: {
     const requested = new Map<K, boolean>()
 
     const run = (key: K): Effect.Effect<void> =>
-      permits.withPermits(1)(options.fill(key)).pipe(
+      Effect.sleep(options.delay).pipe(
+        // Requests from now on ask for another fill after this one: it may have read its batch already.
+        Effect.zipRight(Effect.sync(() => requested.set(key, false))),
+        Effect.zipRight(permits.withPermits(1)(options.fill(key))),
         Effect.catchAllCause((cause) => options.onFailure(key, cause)),
         Effect.zipRight(Effect.suspend(() => {
-          if (requested.get(key) === true) {
-            requested.set(key, false)
-            return run(key)
-          }
+          if (requested.get(key) === true) return run(key)
           requested.delete(key)
           return Effect.void
         }))
