@@ -119,10 +119,13 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         message: `cannot run ${bin}: ${reason} (set JJ_BIN, or build jj with scripts/install-jj.sh)`
       })
 
-    /** Runs jj and streams its stdout line by line; fails with its stderr when it exits non-zero. */
-    const lines = (args: ReadonlyArray<string>): Stream.Stream<string, JjError> =>
+    /**
+     * Runs jj (in `cwd`, when paths it prints must be relative to it) and streams its stdout line by line; fails with
+     * its stderr when it exits non-zero.
+     */
+    const lines = (args: ReadonlyArray<string>, cwd?: string): Stream.Stream<string, JjError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
-        const process = yield* launcher.start(bin, args, env).pipe(Effect.mapError(unavailable))
+        const process = yield* launcher.start(bin, args, env, cwd).pipe(Effect.mapError(unavailable))
         // Bounded by inactivity, not by total time: a jj that keeps writing (a large first import) runs as long as it
         // needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT` has stalled.
         const stalled = () => new JjTimeout({ args, timeoutMs })
@@ -142,10 +145,14 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         )
       }))
 
-    const decodeLines = <A>(args: ReadonlyArray<string>, format: LineFormat<A>): Stream.Stream<A, JjError> =>
+    const decodeLines = <A>(
+      args: ReadonlyArray<string>,
+      format: LineFormat<A>,
+      cwd?: string
+    ): Stream.Stream<A, JjError> =>
       // A chunk of lines at a time, in a plain loop: a first import decodes a line per commit, where an Effect per line
       // would cost more than the decoding itself.
-      lines(args).pipe(
+      lines(args, cwd).pipe(
         Stream.mapChunksEffect((chunk) => {
           const decoded: Array<A> = []
           for (const line of chunk) {
@@ -378,7 +385,8 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       if (!wanted.predecessors) {
         return decodeLines(
           pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", filesDetailsTemplate]),
-          DetailsLine
+          DetailsLine,
+          location.readRoot
         ).pipe(Stream.withSpan("JjClient.commitDetails", { attributes: { commits: commitIds.length } }))
       }
       return Stream.suspend(() => {
@@ -393,7 +401,9 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
             "-T",
             evolutionDetailsTemplate(wanted.files)
           ]),
-          DetailsLine
+          DetailsLine,
+          // jj prints a moved file's display path relative to its working directory: the workspace root.
+          location.readRoot
         ).pipe(
           // Whether each entry is new and whether it is the last one wanted are decided as it passes, since the
           // stream's stages take whole chunks at a time.

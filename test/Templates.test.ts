@@ -1,6 +1,6 @@
-import { expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { BookmarkLine, ChangeLine } from "../src/JjClient/Templates.js"
+import { BookmarkLine, ChangeLine, sourceOfMove } from "../src/JjClient/Templates.js"
 
 /** Lines of jj's output become domain values, or clear reasons; checked in place, explained by the schema. */
 
@@ -74,4 +74,17 @@ it("a bookmark line keeps its targets and says whether it is present", () => {
     }
   })
   expect(Either.isLeft(BookmarkLine.decode(line.replace("0123abcd", "not-hex")))).toBe(true)
+})
+
+describe("the old path of a rename or copy", () => {
+  it("is read from jj's display path, shared components and separators included", () => {
+    expect(sourceOfMove("acopy.txt", "{a.txt => acopy.txt}")).toBe("a.txt")
+    expect(sourceOfMove("src/moved.txt", "src/{deep/nested/b.txt => moved.txt}")).toBe("src/deep/nested/b.txt")
+    expect(sourceOfMove("x/moved2.txt", "{moved.txt => x/moved2.txt}")).toBe("moved.txt")
+    expect(sourceOfMove("a/x/b", "a/{ => x}/b")).toBe("a/b")
+    expect(sourceOfMove("a/b", "a/{x => }/b")).toBe("a/x/b")
+    expect(sourceOfMove("x/a/b", "{a => x/a}/b")).toBe("a/b")
+    expect(sourceOfMove("d/{odd}.txt", "d/{{x}.txt => {odd}.txt}")).toBe("d/{x}.txt")
+    expect(sourceOfMove("b.txt", "b.txt")).toBeUndefined()
+  })
 })

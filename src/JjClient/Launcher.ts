@@ -19,7 +19,7 @@ import readline from "node:readline"
  * exit code and the tail of stderr go through the helper. A helper that dies is started again at the next call.
  */
 
-// The helper's whole program: one JSON request per line on stdin ({id, socket, bin, args, env} or {kill}), one JSON
+// The helper's whole program: one JSON request per line on stdin ({id, socket, bin, args, env, cwd} or {kill}), one JSON
 // message per line on stdout ({id, exit, stderr} or {id, error}). Plain JavaScript, run with `node -e`. A kill that
 // arrives before the child exists (its socket still connecting) stops it from being started at all.
 const helperSource = `
@@ -46,6 +46,7 @@ require("node:readline").createInterface({ input: process.stdin }).on("line", (l
     }
     const child = spawn(request.bin, request.args, {
       env: { ...process.env, ...request.env },
+      cwd: request.cwd,
       stdio: ["ignore", socket, "pipe"]
     })
     children.set(request.id, child)
@@ -85,11 +86,15 @@ export interface Launched {
 }
 
 export interface Launcher {
-  /** Starts `bin args` with `env` added to this process's environment; killed when the scope closes first. */
+  /**
+   * Starts `bin args` with `env` added to this process's environment, in `cwd` (this process's own when undefined);
+   * killed when the scope closes first.
+   */
   readonly start: (
     bin: string,
     args: ReadonlyArray<string>,
-    env: Record<string, string>
+    env: Record<string, string>,
+    cwd?: string
   ) => Effect.Effect<Launched, LaunchFailed, Scope.Scope>
 }
 
@@ -153,7 +158,7 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
       })
     )
 
-    const start = (bin: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+    const start = (bin: string, args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string) =>
       Effect.gen(function*() {
         const id = ++nextId
         const socketPath = path.join(directory, `${id}.sock`)
@@ -204,7 +209,7 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
             )
           )
         )
-        current.process.stdin!.write(JSON.stringify({ id, socket: socketPath, bin, args, env }) + "\n")
+        current.process.stdin!.write(JSON.stringify({ id, socket: socketPath, bin, args, env, cwd }) + "\n")
         // Either jj's stdout connects, or the launch failed before it could. The helper connects before it starts jj,
         // so a jj that ended (even one that ended fast enough for the helper's report to arrive first) has connected.
         const socket = yield* Effect.raceFirst(

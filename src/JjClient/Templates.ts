@@ -294,13 +294,13 @@ export interface DetailsWanted {
 }
 
 /**
- * The changed files of `commit` (a `Commit` expression): each file of its diff as `[path, status, source path]`,
- * and each file's line counts as `[path, added, removed]` (jj's diff stat, the costly part: it reads both blobs).
+ * The changed files of `commit` (a `Commit` expression), from jj's diff stat (the costly part: it reads both versions
+ * of every file; the stat alone also says each file's status, and the old path of a rename or copy in its display
+ * path, so the diff is computed once): `[path, status, display path, lines added, lines removed]`.
  */
 const filesJson = (commit: string) =>
-  `"\\"files\\":[" ++ ${commit}.diff().files().map(|f| "[" ++ json(f.path()) ++ "," ++ json(f.status()) ++ "," ++ ` +
-  `json(f.source().path()) ++ "]").join(",") ++ "],\\"stats\\":[" ++ ${commit}.diff().stat().files().map(|s| "[" ++ ` +
-  `json(s.path()) ++ "," ++ s.lines_added() ++ "," ++ s.lines_removed() ++ "]").join(",") ++ "]"`
+  `"\\"files\\":[" ++ ${commit}.diff().stat().files().map(|s| "[" ++ json(s.path()) ++ "," ++ json(s.status()) ++ ` +
+  `"," ++ json(s.display_diff_path()) ++ "," ++ s.lines_added() ++ "," ++ s.lines_removed() ++ "]").join(",") ++ "]"`
 
 /**
  * A commit's details from `jj evolog` (a `CommitEvolutionEntry`): its id, the operation that made it and its
@@ -313,7 +313,7 @@ export const evolutionDetailsTemplate = (files: boolean) =>
       field("commit_id", "json(self.commit().commit_id())"),
       field("operation_id", `if(self.operation(), json(self.operation().id()), "null")`),
       field("predecessors", "json(self.predecessors().map(|c| c.commit_id()))"),
-      ...(files ? [filesJson("self.commit()")] : [`"\\"files\\":[],\\"stats\\":[]"`])
+      ...(files ? [filesJson("self.commit()")] : [`"\\"files\\":[]"`])
     )
   })`
 
@@ -328,27 +328,42 @@ const RawDetails = Schema.Struct({
   commit_id: CommitId,
   operation_id: Schema.NullOr(OperationId),
   predecessors: Schema.Array(CommitId),
-  files: Schema.Array(Schema.Tuple(Schema.String, Schema.String, Schema.String)),
-  stats: Schema.Array(Schema.Tuple(Schema.String, Schema.Number, Schema.Number))
+  files: Schema.Array(Schema.Tuple(Schema.String, Schema.String, Schema.String, Schema.Number, Schema.Number))
 })
 
 /** jj's names for a file's change whose source path is another path. */
 const movedStatuses = new Set(["renamed", "copied"])
 
-/** A line of `evolutionDetailsTemplate` or `filesDetailsTemplate`; every file of the diff must have its line counts. */
+/**
+ * The old path of a rename or copy, from jj's display path: the new `path` with its differing middle written as
+ * `{old => new}` between the components both share (`src/{a.txt => b.txt}`, `a/{ => x}/b`). Undefined when the
+ * display path does not say so.
+ */
+export const sourceOfMove = (path: string, display: string): string | undefined => {
+  for (let open = display.indexOf("{"); open !== -1; open = display.indexOf("{", open + 1)) {
+    const prefix = display.slice(0, open)
+    if (!path.startsWith(prefix)) break
+    for (let close = display.lastIndexOf("}"); close > open; close = display.lastIndexOf("}", close - 1)) {
+      const suffix = display.slice(close + 1)
+      if (!path.endsWith(suffix)) continue
+      const after = path.slice(prefix.length, Math.max(prefix.length, path.length - suffix.length))
+      const inner = display.slice(open + 1, close)
+      if (!inner.endsWith(` => ${after}`)) continue
+      const before = inner.slice(0, inner.length - after.length - 4)
+      // A separator both the prefix and the suffix hold is written once in the path.
+      return `${prefix}${before}${suffix}`.replace(/\/\/+/g, "/").replace(/^\//, "")
+    }
+  }
+  return undefined
+}
+
+/** A line of `evolutionDetailsTemplate` or `filesDetailsTemplate`. */
 export const DetailsLine = checkedJsonLine(RawDetails, (raw): Either.Either<CommitDetails, string> => {
-  const stats = new Map(raw.stats.map(([path, added, removed]) => [path, { added, removed }]))
   const files: Array<ChangedFile> = []
-  for (const [path, status, source] of raw.files) {
-    const stat = stats.get(path)
-    if (stat === undefined) return Either.left(`no line counts for ${JSON.stringify(path)}`)
-    files.push({
-      path,
-      status,
-      sourcePath: movedStatuses.has(status) ? source : null,
-      linesAdded: stat.added,
-      linesRemoved: stat.removed
-    })
+  for (const [path, status, display, linesAdded, linesRemoved] of raw.files) {
+    const sourcePath = movedStatuses.has(status) ? sourceOfMove(path, display) : null
+    if (sourcePath === undefined) return Either.left(`no old path in ${JSON.stringify(display)} (${status} ${path})`)
+    files.push({ path, status, sourcePath, linesAdded, linesRemoved })
   }
   return Either.right({
     commitId: raw.commit_id,
