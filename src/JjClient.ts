@@ -68,6 +68,9 @@ export const JjConfig = Config.all({
 
 const opIdPattern = /^[0-9a-f]+$/
 
+/** Batches of commit details at least this large read their files and their evolution in two jj processes. */
+const splitDetailsAbove = 50
+
 /** jj's arguments for a read of the repository at `workspaceRoot` as it was at `operationId`, touching nothing. */
 export const pinnedArgs = (workspaceRoot: string, operationId: string, rest: ReadonlyArray<string>) => [
   "--repository",
@@ -382,40 +385,59 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     ): Stream.Stream<CommitDetails, JjError> => {
       if (commitIds.length === 0) return Stream.empty
       const revset = commitIds.join(" | ")
-      if (!wanted.predecessors) {
-        return decodeLines(
-          pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", filesDetailsTemplate]),
-          DetailsLine,
-          location.readRoot
-        ).pipe(Stream.withSpan("JjClient.commitDetails", { attributes: { commits: commitIds.length } }))
-      }
-      return Stream.suspend(() => {
-        const asked = new Set(commitIds)
-        const seen = new Set<string>()
-        return decodeLines(
-          pinned(location, operationId, [
-            "evolog",
-            "--revisions",
-            revset,
-            "--no-graph",
-            "-T",
-            evolutionDetailsTemplate(wanted.files)
-          ]),
-          DetailsLine,
-          // jj prints a moved file's display path relative to its working directory: the workspace root.
-          location.readRoot
-        ).pipe(
-          // Whether each entry is new and whether it is the last one wanted are decided as it passes, since the
-          // stream's stages take whole chunks at a time.
-          Stream.map((details) => {
-            const wanted = asked.has(details.commitId) && !seen.has(details.commitId)
-            if (wanted) seen.add(details.commitId)
-            return { details, wanted, last: seen.size === asked.size }
-          }),
-          Stream.takeUntil(({ last }) => last),
-          Stream.filterMap(({ details, wanted }) => wanted ? Option.some(details) : Option.none())
+      // jj prints a moved file's display path relative to its working directory: the workspace root.
+      const files = decodeLines(
+        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", filesDetailsTemplate]),
+        DetailsLine,
+        location.readRoot
+      )
+      const evolution = (withFiles: boolean) =>
+        Stream.suspend(() => {
+          const asked = new Set(commitIds)
+          const seen = new Set<string>()
+          return decodeLines(
+            pinned(location, operationId, [
+              "evolog",
+              "--revisions",
+              revset,
+              "--no-graph",
+              "-T",
+              evolutionDetailsTemplate(withFiles)
+            ]),
+            DetailsLine,
+            location.readRoot
+          ).pipe(
+            // Whether each entry is new and whether it is the last one wanted are decided as it passes, since the
+            // stream's stages take whole chunks at a time.
+            Stream.map((details) => {
+              const wanted = asked.has(details.commitId) && !seen.has(details.commitId)
+              if (wanted) seen.add(details.commitId)
+              return { details, wanted, last: seen.size === asked.size }
+            }),
+            Stream.takeUntil(({ last }) => last),
+            Stream.filterMap(({ details, wanted }) => wanted ? Option.some(details) : Option.none())
+          )
+        })
+      const read = !wanted.predecessors
+        ? files
+        : !wanted.files || commitIds.length < splitDetailsAbove
+        ? evolution(wanted.files)
+        // jj's evolog writes each entry as it goes, and an entry with line counts takes a while: read a large batch's
+        // files from `jj log`, which writes in blocks, and only the light evolution from the evolog, at once.
+        : Stream.unwrap(
+          Effect.map(
+            Effect.all([Stream.runCollect(files), Stream.runCollect(evolution(false))], { concurrency: 2 }),
+            ([filesRead, evolutions]) => {
+              const filesOf = new Map(Chunk.toReadonlyArray(filesRead).map((details) => [details.commitId, details]))
+              return Stream.fromIterable(evolutions).pipe(
+                Stream.filterMap((evolved) =>
+                  Option.map(Option.fromNullable(filesOf.get(evolved.commitId)), ({ files }) => ({ ...evolved, files }))
+                )
+              )
+            }
+          )
         )
-      }).pipe(Stream.withSpan("JjClient.commitDetails", { attributes: { commits: commitIds.length } }))
+      return read.pipe(Stream.withSpan("JjClient.commitDetails", { attributes: { commits: commitIds.length } }))
     }
 
     return {

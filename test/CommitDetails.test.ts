@@ -172,3 +172,18 @@ layer(makeTestLayer("commit_details", { DETAILS_BATCH_SIZE: "3" }), { timeout: "
       }))
   }
 )
+
+layer(makeTestLayer("commit_details_large"), { timeout: "180 seconds" })("commit details, large batches", (it) => {
+  it.effect("a batch of many commits reads files and evolution in two jj processes, with the same rows", () =>
+    Effect.gen(function*() {
+      const repo = initRepo(base, "large", "history")
+      for (let i = 0; i < 60; i++) {
+        writeFile(repo, `d${i % 4}/f${i % 7}.txt`, lines(i + 2, `v${i}`))
+        if (i % 10 === 5) fs.renameSync(path.join(repo, `d${i % 4}/f${i % 7}.txt`), path.join(repo, `moved${i}.txt`))
+        jj(repo, "commit", "-m", `commit ${i}`)
+        if (i % 15 === 0) jj(repo, "describe", "-r", "@-", "-m", `commit ${i}, described again`)
+      }
+      const { filled } = yield* syncAndFill(repo)
+      expect(filled.commits).toBeGreaterThanOrEqual(61)
+    }))
+})
