@@ -11,7 +11,10 @@ import { Config, Effect, Layer, Option } from "effect"
 import { createServer } from "node:http"
 import { WatcherApi } from "./Api.js"
 import { AuthLive } from "./Auth/Http.js"
+import { ChangeFeed } from "./Feed.js"
+import { FeedHttpLive } from "./Feed/Http.js"
 import { HealthHttpLive } from "./Health/Http.js"
+import { PageHttpLive } from "./Page/Http.js"
 import { WatcherHttpLive } from "./Watcher/Http.js"
 
 // No endpoint takes a body; anything sent is refused past this size rather than buffered.
@@ -30,7 +33,7 @@ const NotFoundLive = HttpApiBuilder.middleware((app) =>
 
 /** The HttpApi with its handlers, auth and middleware; needs the watcher's services. */
 export const ApiLive = HttpApiBuilder.api(WatcherApi).pipe(
-  Layer.provide([WatcherHttpLive, HealthHttpLive]),
+  Layer.provide([WatcherHttpLive, FeedHttpLive.pipe(Layer.provide(ChangeFeed.Default)), HealthHttpLive, PageHttpLive]),
   Layer.provide(AuthLive),
   Layer.provide([MaxBodyLive, NotFoundLive])
 )

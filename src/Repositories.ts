@@ -1,5 +1,6 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, ParseResult, Schema } from "effect"
+import type { Changed } from "./Domain/Events.js"
 import type { OperationId, RepositoryId } from "./Domain/Ids.js"
 import type { KindCounts, MirrorKind, RepositoryName } from "./Domain/Repository.js"
 import { Repository, RepositoryRowNotFound } from "./Domain/Repository.js"
@@ -20,7 +21,15 @@ export interface SyncRecord {
   /** Bookmarks or tags were read: whether a `git` export is pending is computed again from the rows written. */
   readonly refsRead: boolean
   readonly channel: string
-  readonly payload: unknown
+  readonly payload: Record<string, unknown>
+  /** The sync's entry in the change feed (`sync_events`). */
+  readonly event: {
+    readonly previousOperationId: OperationId | null
+    readonly mode: "incremental" | "full"
+    readonly fullReason: string | null
+    readonly written: KindCounts
+    readonly changed: Changed
+  }
 }
 
 /**
@@ -259,7 +268,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
      * from what an incremental one `added`.
      */
     const recordSync = (record: SyncRecord) => {
-      const { added, id } = record
+      const { added, event, id } = record
       const recount = (table: "changes" | "jj_operations") =>
         sql`(SELECT count(*) FROM ${sql(table)} WHERE repository_id = ${id})`
       const kept = (
@@ -283,12 +292,25 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             operation_rows = ${kept("operation_rows", "jj_operations", added?.operations)}
           WHERE id = ${id}
           RETURNING id, change_rows, operation_rows
+        ), event AS (
+          INSERT INTO sync_events (repository_id, operation_id, previous_operation_id, mode, full_reason, written, changed)
+          SELECT r.id, ${record.operationId}, ${event.previousOperationId}, ${event.mode}, ${event.fullReason},
+            ${JSON.stringify(event.written)}::jsonb, ${JSON.stringify(event.changed)}::jsonb
+          FROM r
+          RETURNING id
         ), notified AS (
-          SELECT pg_notify(${record.channel}, ${JSON.stringify(record.payload)}) FROM r
+          SELECT pg_notify(
+            ${record.channel},
+            (${JSON.stringify(record.payload)}::jsonb || jsonb_build_object('eventId', event.id))::text
+          ) FROM event
         )
         SELECT ${countsOf("r.change_rows", "r.operation_rows")}, (SELECT count(*) FROM notified)::int AS notified
         FROM r
       `.pipe(
+        // Events are numbered in commit order: the syncs of every repository take turns from here to their commit,
+        // so that an event with a smaller id can never commit after a reader saw a greater one.
+        (statement) =>
+          Effect.zipRight(sql`SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.sync_events'))`, statement),
         Effect.flatMap(([row]) =>
           // The row is locked by the sync; it is gone only if it was deleted before the lock was taken.
           row === undefined ? Effect.fail(new RepositoryRowNotFound({ key: { id } })) : Effect.succeed<KindCounts>({

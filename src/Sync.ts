@@ -42,7 +42,7 @@ const errorMessage = (error: unknown): string =>
   error instanceof Error && error.message !== "" ? error.message : String(error)
 
 /** What the transaction of one sync did; the rest of a `SyncResult` is known before it starts. */
-interface Applied extends Omit<PlanOutcome, "added"> {
+interface Applied extends Omit<PlanOutcome, "added" | "changed"> {
   readonly counts: KindCounts
   readonly previousOperationId: Repository["lastSyncedOperationId"]
 }
@@ -159,9 +159,16 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
             owner: repository.owner,
             name: repository.name,
             operationId: pinned.operationId
+          },
+          event: {
+            previousOperationId: synced?.lastSyncedOperationId ?? null,
+            mode: result.mode,
+            fullReason: result.reason,
+            written: result.written,
+            changed: result.changed
           }
         })
-        const { added: _, ...reported } = result
+        const { added: _, changed: __, ...reported } = result
         return { ...reported, counts, previousOperationId: synced?.lastSyncedOperationId ?? null } satisfies Applied
       }).pipe(sql.withTransaction)
 

@@ -111,6 +111,25 @@ describe("the CLI and a running daemon", () => {
       )
       expect(errors).toBe("")
 
+      // The change feed, followed as JSON lines: replayed from the start, then live.
+      const follower = spawn(process.execPath, [bin, "events", "--after", "0", "--repository", "ann/tool"], {
+        env: { ...env, PORT: String(port) }
+      })
+      let followed = ""
+      follower.stdout.on("data", (chunk) => (followed += String(chunk)))
+      const feedLines = () =>
+        followed.split("\n").slice(0, -1).map((line) => JSON.parse(line) as { id: number; repository: string })
+      yield* eventually(Effect.sync(feedLines), (lines) => lines.length >= 2)
+      jj(repo, "describe", "-m", "followed live")
+      yield* eventually(
+        Effect.sync(feedLines),
+        (lines) => lines.some((line) => JSON.stringify(line).includes(headOperation(repo)))
+      )
+      follower.kill("SIGTERM")
+      const ids = feedLines().map((line) => line.id)
+      expect(new Set(feedLines().map((line) => line.repository))).toEqual(new Set(["ann/tool"]))
+      expect([...ids].sort((a, b) => a - b)).toEqual(ids)
+
       expect(cli("unwatch", "ann/other").stdout).toContain("ann/other is off the watch list")
       expect(JSON.parse(cli("repo", "ann/other", "--json").stdout)).toMatchObject({ watched: false, watching: false })
       expect(cli("watch", "ann/other").stdout).toContain("watching ann/other")

@@ -294,6 +294,8 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("HTTP API"
         expect(result.errors ?? []).toEqual([])
         expect(result.valid).toBe(true)
         expect(Object.keys(document.paths).sort()).toEqual([
+          "/",
+          "/api/watcher/events",
           "/api/watcher/repos",
           "/api/watcher/repos/{user}/{repo}",
           "/api/watcher/status",

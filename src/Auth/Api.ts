@@ -35,6 +35,13 @@ export class OwnerAccess extends HttpApiMiddleware.Tag<OwnerAccess>()("jj-watche
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
+/** Bearer token of any user or an admin: what the endpoint shows depends on who it is (`CurrentUser`). */
+export class UserAccess extends HttpApiMiddleware.Tag<UserAccess>()("jj-watcher/UserAccess", {
+  failure: Schema.Union(Unauthorized, Forbidden),
+  provides: CurrentUser,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
 /** For `/metrics` when `METRICS_REQUIRE_TOKEN` is set: like AdminAccess, otherwise open. */
 export class MetricsAccess extends HttpApiMiddleware.Tag<MetricsAccess>()("jj-watcher/MetricsAccess", {
   failure: Schema.Union(Unauthorized, Forbidden),

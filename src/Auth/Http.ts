@@ -1,7 +1,7 @@
 import { HttpRouter } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { Authenticator } from "../Auth.js"
-import { AdminAccess, Forbidden, MetricsAccess, OwnerAccess } from "./Api.js"
+import { AdminAccess, Forbidden, MetricsAccess, OwnerAccess, UserAccess } from "./Api.js"
 import type { User } from "./Api.js"
 
 const requireAdmin = <E, R>(authenticated: Effect.Effect<User, E, R>) =>
@@ -34,6 +34,11 @@ export const OwnerAccessLive = Layer.effect(
   })
 )
 
+export const UserAccessLive = Layer.effect(
+  UserAccess,
+  Effect.map(Authenticator, (authenticator) => ({ bearer: (token) => authenticator.authenticate(token) }))
+)
+
 export const MetricsAccessLive = Layer.effect(
   MetricsAccess,
   Effect.gen(function*() {
@@ -47,6 +52,6 @@ export const MetricsAccessLive = Layer.effect(
   })
 )
 
-export const AuthLive = Layer.mergeAll(AdminAccessLive, OwnerAccessLive, MetricsAccessLive).pipe(
+export const AuthLive = Layer.mergeAll(AdminAccessLive, OwnerAccessLive, UserAccessLive, MetricsAccessLive).pipe(
   Layer.provide(Authenticator.Default)
 )

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { reportFailure } from "./Report.js"
 
 /**
- * Commands that talk to a running `jj-watcher serve`: `status`, `repos`, `repo`, `watch`, `unwatch`. What they do is
+ * Commands that talk to a running `jj-watcher serve`: `status`, `repos`, `repo`, `watch`, `unwatch`, `events`. What they do is
  * in `Cli/DaemonClient.ts`, loaded when one of them runs.
  */
 
@@ -18,6 +18,14 @@ const token = Options.redacted("token").pipe(
 const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of a table"))
 const repository = Args.text({ name: "OWNER/NAME" }).pipe(Args.withDescription("a repository, as owner/name"))
 const purge = Options.boolean("purge").pipe(Options.withDescription("also delete its mirrored rows"))
+const repositoryFilter = Options.text("repository").pipe(
+  Options.withDescription("only this repository's events (owner/name)"),
+  Options.optional
+)
+const after = Options.integer("after").pipe(
+  Options.withDescription("replay the events after this cursor (an event id) first"),
+  Options.optional
+)
 
 const client = Effect.promise(() => import("./DaemonClient.js"))
 
@@ -56,5 +64,12 @@ export const daemonCommands = [
     (options) => Effect.flatMap(client, (run) => run.unwatch(options)).pipe(reportFailure)
   ).pipe(
     Command.withDescription("Take a repository off the watch list (its rows stay unless --purge)")
+  ),
+  Command.make(
+    "events",
+    { repository: repositoryFilter, after, url, token },
+    (options) => Effect.flatMap(client, (run) => run.events(options)).pipe(reportFailure)
+  ).pipe(
+    Command.withDescription("Follow the change feed: one JSON line per committed sync, replayed after --after")
   )
 ] as const

@@ -1,5 +1,5 @@
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Config, Console, Effect, Option, Redacted, Schema } from "effect"
+import { Config, Console, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { WatcherApi } from "../Api.js"
 import { DataDirectory } from "../DataDirectory.js"
 import { localTokenFile, readLocalToken } from "../LocalToken.js"
@@ -27,8 +27,8 @@ const DaemonConfig = Config.all({
   adminToken: Config.option(Config.redacted("WATCHER_ADMIN_TOKEN"))
 })
 
-/** A client of the daemon at `--url` (or its default) sending `--token` (or its default). */
-const clientFor = (options: ClientOptions) =>
+/** Where the daemon is (`--url` or its default), the token to send (`--token` or its default), and how a failure reads. */
+const connectionFor = (options: ClientOptions) =>
   Effect.gen(function*() {
     const config = yield* DaemonConfig
     // A server listening on every interface is reached on the loopback one.
@@ -43,13 +43,6 @@ const clientFor = (options: ClientOptions) =>
       : Option.isSome(config.adminToken)
       ? config.adminToken
       : yield* readLocalToken(dataDirectory)
-    const client = yield* HttpApiClient.make(WatcherApi, {
-      baseUrl,
-      transformClient: Option.match(bearer, {
-        onNone: () => undefined,
-        onSome: (secret) => HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(secret)))
-      })
-    })
     const explain = (error: { readonly _tag: string; readonly message?: string }) => {
       switch (error._tag) {
         case "RequestError":
@@ -66,10 +59,112 @@ const clientFor = (options: ClientOptions) =>
           return new DaemonRequestFailed({ message: error.message ?? error._tag })
       }
     }
+    const authorize = Option.match(bearer, {
+      onNone: () => (request: HttpClientRequest.HttpClientRequest) => request,
+      onSome: (secret) => HttpClientRequest.bearerToken(Redacted.value(secret))
+    })
+    return { baseUrl, authorize, explain } as const
+  })
+
+/** A client of the daemon at `--url` (or its default) sending `--token` (or its default). */
+const clientFor = (options: ClientOptions) =>
+  Effect.gen(function*() {
+    const { authorize, baseUrl, explain } = yield* connectionFor(options)
+    const client = yield* HttpApiClient.make(WatcherApi, {
+      baseUrl,
+      transformClient: HttpClient.mapRequest(authorize)
+    })
     /** A call of the client, its failures said as one line each. */
     const call = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.mapError(effect, (error) => explain(error as { readonly _tag: string; readonly message?: string }))
     return { client, call } as const
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+/** One server-sent event: its id, its name and its data. */
+interface ServerSentEvent {
+  readonly id: string | undefined
+  readonly event: string
+  readonly data: string
+}
+
+/** The events of a `text/event-stream` body, its comments left out. */
+const serverSentEvents = <E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<ServerSentEvent, E, R> =>
+  Stream.suspend(() => {
+    let fields: Array<string> = []
+    return body.pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.filterMap((line) => {
+        if (line !== "") {
+          if (!line.startsWith(":")) fields.push(line)
+          return Option.none()
+        }
+        const block = fields
+        fields = []
+        const field = (name: string) =>
+          block.filter((entry) => entry.startsWith(`${name}:`)).map((entry) => entry.slice(name.length + 1).trimStart())
+        return block.length === 0 ? Option.none() : Option.some({
+          id: field("id").at(-1),
+          event: field("event").at(-1) ?? "message",
+          data: field("data").join("\n")
+        })
+      })
+    )
+  })
+
+/**
+ * `jj-watcher events`: follows the daemon's change feed, printing each event's JSON on a line of its own; after a
+ * lost connection it reconnects with the last cursor it printed, so nothing is missed or printed twice.
+ */
+export const events = (
+  options: ClientOptions & { readonly repository: Option.Option<string>; readonly after: Option.Option<number> }
+) =>
+  Effect.gen(function*() {
+    const { authorize, baseUrl, explain } = yield* connectionFor(options)
+    const client = yield* HttpClient.HttpClient
+    let cursor = Option.getOrUndefined(options.after)
+    const follow = Effect.gen(function*() {
+      const request = HttpClientRequest.get(`${baseUrl}/api/watcher/events`).pipe(
+        HttpClientRequest.setUrlParams({
+          ...(cursor === undefined ? {} : { after: String(cursor) }),
+          ...Option.match(options.repository, { onNone: () => ({}), onSome: (repository) => ({ repository }) })
+        }),
+        authorize
+      )
+      const response = yield* client.execute(request).pipe(Effect.mapError(explain))
+      if (response.status !== 200) {
+        const body = yield* response.json.pipe(Effect.orElseSucceed(() => ({})))
+        return yield* explain({
+          _tag: response.status === 401 ? "Unauthorized" : response.status === 403 ? "Forbidden" : "Refused",
+          message: `${response.status}: ${(body as { readonly message?: string }).message ?? "refused"}`
+        })
+      }
+      yield* serverSentEvents(response.stream).pipe(
+        Stream.mapError(explain),
+        Stream.runForEach((event) =>
+          event.event === "sync"
+            ? Effect.zipRight(
+              Console.log(event.data),
+              Effect.sync(() => (cursor = event.id === undefined ? cursor : Number(event.id)))
+            )
+            : event.event === "error"
+            ? Effect.fail(
+              new DaemonRequestFailed({
+                message: (JSON.parse(event.data) as { readonly message?: string }).message ?? event.data
+              })
+            )
+            : Effect.void
+        )
+      )
+    }).pipe(Effect.scoped)
+    // A connection that ends or drops is opened again from the last event printed; a refusal ends the command.
+    yield* follow.pipe(
+      Effect.catchIf(
+        (error) => error.message.startsWith("cannot reach"),
+        (error) => Effect.logDebug(error.message)
+      ),
+      Effect.repeat(Schedule.spaced("1 second"))
+    )
   }).pipe(Effect.provide(FetchHttpClient.layer))
 
 const parseRepository = (value: string) => {

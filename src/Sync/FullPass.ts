@@ -1,5 +1,6 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Ref, Stream } from "effect"
+import type { Changed } from "../Domain/Events.js"
 import type { Change } from "../Domain/Jj.js"
 import type { JjError } from "../Domain/JjErrors.js"
 import type { KindCounts } from "../Domain/Repository.js"
@@ -14,6 +15,8 @@ import { compareVisible } from "./Visibility.js"
 
 export interface FullPassResult {
   readonly written: KindCounts
+  /** What moved, for the sync's event. */
+  readonly changed: Changed
   /** The digest of the bookmarks read; null when bookmarks are not mirrored. */
   readonly bookmarksDigest: string | null
   /** Bookmarks or tags were read and merged. */
@@ -161,7 +164,7 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
     }
     // The readers run as parallel fibers at the same pinned operation; their batches share this transaction.
     yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
-    const { written } = yield* mergeAll(
+    const { changed, written } = yield* mergeAll(
       pass,
       staged,
       { changes: changesScope, bookmarks: "all", operations: "all", conflicts: "all", tags: "all", workspaces: "all" },
@@ -169,6 +172,7 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
     )
     return {
       written,
+      changed,
       changesTruncated: yield* Ref.get(truncated),
       bookmarksDigest: digest,
       refsRead: kinds.includes("bookmarks") || kinds.includes("tags")

@@ -1,5 +1,6 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Array as Arr, Effect, Stream } from "effect"
+import type { Changed } from "../Domain/Events.js"
 import type { OperationId } from "../Domain/Ids.js"
 import type { Change, Operation, Workspace } from "../Domain/Jj.js"
 import { JjOutputInvalid } from "../Domain/JjErrors.js"
@@ -17,6 +18,8 @@ import type { Pass } from "./Pass.js"
 
 export interface IncrementalPassResult {
   readonly written: KindCounts
+  /** What moved, for the sync's event. */
+  readonly changed: Changed
   /** The digest of jj's bookmark listing: read now, or the stored one when bookmarks were not read. */
   readonly bookmarksDigest: string | null
   /** Bookmarks or tags were read and merged (so whether a `git` export is pending is to be computed again). */
@@ -234,7 +237,7 @@ export const incrementalPass = (
     if (kinds.includes("workspaces")) readers.push(workspaces)
     if (kinds.includes("conflicts")) readers.push(conflicts)
     yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
-    const { added, written } = yield* mergeAll(pass, staged, scopes)
+    const { added, changed, written } = yield* mergeAll(pass, staged, scopes)
     // Undo state only moves with an undo, redo, restore or revert, or when concurrent operations merge.
     if (
       kinds.includes("operations") && !read.recomputed &&
@@ -245,5 +248,5 @@ export const incrementalPass = (
     }
     const refsRead = (kinds.includes("bookmarks") && scopes.bookmarks !== "unchanged") ||
       (kinds.includes("tags") && scopes.tags !== "unchanged")
-    return { written, added, bookmarksDigest: digest, refsRead }
+    return { written, added, changed, bookmarksDigest: digest, refsRead }
   }).pipe(Effect.withSpan("Sync.incrementalPass"))

@@ -2,6 +2,8 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import { Effect } from "effect"
+import { maxChangedItems } from "../Domain/Events.js"
+import type { Changed, ConflictKey, RefMoved } from "../Domain/Events.js"
 import type { RepositoryId } from "../Domain/Ids.js"
 import type { Bookmark, Change, ConflictedCommit, Operation, Tag, Workspace } from "../Domain/Jj.js"
 import type { SyncKind } from "../Domain/Repository.js"
@@ -58,11 +60,48 @@ export interface StoredRefs {
   readonly gitExportPending: boolean
 }
 
-/** Rows a merge wrote, and rows it added net (kept only for changes and operations, whose counts are maintained). */
+/**
+ * Rows a merge wrote, rows it added net (kept only for changes and operations, whose counts are maintained), and what
+ * it moved, for the sync's event.
+ */
 export interface Merged {
   readonly written: number
   readonly added: number
+  readonly changed?: Partial<Changed>
 }
+
+/** What a merge of conflicts reports. */
+interface ConflictsMergedRow {
+  readonly written: number
+  readonly openedCount: number
+  readonly opened: ReadonlyArray<ConflictKey>
+  readonly resolvedCount: number
+  readonly resolved: ReadonlyArray<ConflictKey>
+}
+
+/** What a merge of refs reports (`refsMoved`). */
+interface RefsMergedRow {
+  readonly written: number
+  readonly movedCount: number
+  readonly moved: ReadonlyArray<RefMoved>
+}
+
+const refsMerged = ([row]: ReadonlyArray<RefsMergedRow>) => ({
+  written: row?.written ?? 0,
+  moved: capped(row?.movedCount ?? 0, row?.moved ?? [])
+})
+
+/** What an upsert-and-delete statement reports (`mergedCounts`). */
+interface MergedRows {
+  readonly written: number
+  readonly added: number
+  readonly insertedCount: number
+  readonly deletedCount: number
+  readonly insertedKeys: ReadonlyArray<string>
+  readonly deletedKeys: ReadonlyArray<string>
+}
+
+const capped = <A>(count: number, items: ReadonlyArray<A>) => ({ count, items: [...items] })
 
 const scopeName = (scope: MergeScope) => scope === "all" ? "all" : "removedNames" in scope ? "named" : "difference"
 
@@ -182,11 +221,18 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     const analyze = (table: string, large: boolean) =>
       large ? sql`ANALYZE ${sql(table)}`.pipe(Effect.asVoid) : Effect.void
 
-    // What an upsert-and-delete statement did: rows written, and rows added net (inserted minus deleted); an upsert's
-    // row is new when it has no previous version (xmax = 0).
+    // What an upsert-and-delete statement did: rows written, rows added net (inserted minus deleted), and the keys of
+    // the rows inserted and deleted (the first `maxChangedItems`); an upsert's row is new when it has no previous
+    // version (xmax = 0).
     const mergedCounts = sql`
       SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS written,
-        ((SELECT count(*) FROM upserted WHERE inserted) - (SELECT count(*) FROM deleted))::int AS added
+        ((SELECT count(*) FROM upserted WHERE inserted) - (SELECT count(*) FROM deleted))::int AS added,
+        (SELECT count(*) FROM upserted WHERE inserted)::int AS inserted_count,
+        (SELECT count(*) FROM deleted)::int AS deleted_count,
+        (SELECT coalesce(json_agg(key), '[]') FROM (
+          SELECT key FROM upserted WHERE inserted LIMIT ${maxChangedItems}
+        ) s) AS inserted_keys,
+        (SELECT coalesce(json_agg(key), '[]') FROM (SELECT key FROM deleted LIMIT ${maxChangedItems}) s) AS deleted_keys
     `
 
     /**
@@ -203,12 +249,14 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     ) => {
       const key = spec.key.join(", ")
       const sameKey = spec.key.map((name) => `i.${name} = t.${name}`).join(" AND ")
-      return sql<Merged>`
+      return sql<MergedRows>`
         WITH upserted AS (
           INSERT INTO ${sql.literal(spec.table)} SELECT * FROM ${sql.literal(spec.staging)}
           ON CONFLICT (repository_id, ${sql.literal(key)}) DO UPDATE SET ${sql.literal(setFromExcluded(update))}
           WHERE ${sql.literal(spec.table)}.* IS DISTINCT FROM excluded.*
-          RETURNING xmax = 0 AS inserted${sql.literal(detailsOfInserted ? ", commit_id" : "")}
+          RETURNING xmax = 0 AS inserted, ${sql.literal(spec.key[0]!)} AS key${
+        sql.literal(detailsOfInserted ? ", commit_id" : "")
+      }
         ), ${
         detailsOfInserted
           ? sql`queued AS (
@@ -219,7 +267,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
           DELETE FROM ${sql.literal(spec.table)} t WHERE t.repository_id = ${id} AND ${
         stale === "all" ? sql.literal(`NOT EXISTS (SELECT 1 FROM ${spec.staging} i WHERE ${sameKey})`) : stale
       }
-          RETURNING 1
+          RETURNING t.${sql.literal(spec.key[0]!)} AS key
         ) ${mergedCounts}
       `.pipe(Effect.map(([merged]) => merged!))
     }
@@ -238,7 +286,13 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
           scope === "all" ? "all" : sql`t.commit_id = ANY(${textArray(scope.hiddenCommitIds)})`,
           true
         )
-        if (scope === "all") return merged
+        const changed: Partial<Changed> = {
+          commits: {
+            appeared: capped(merged.insertedCount, merged.insertedKeys),
+            gone: capped(merged.deletedCount, merged.deletedKeys)
+          }
+        }
+        if (scope === "all") return { written: merged.written, added: merged.added, changed }
         const divergence = yield* count(sql<{ readonly n: number }>`
           WITH counted AS (
             SELECT commit_id, count(*) OVER (PARTITION BY change_id) > 1 AS divergent FROM changes
@@ -249,7 +303,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
             RETURNING 1
           ) SELECT count(*)::int AS n FROM updated
         `)
-        return { written: merged.written + divergence, added: merged.added }
+        return { written: merged.written + divergence, added: merged.added, changed }
       }).pipe(Effect.withSpan("MirrorWriter.mergeChanges", { attributes: { scope: scopeName(scope) } }))
 
     /**
@@ -264,11 +318,32 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
           AND NOT c.commit_id = ANY(${textArray(difference.hiddenCommitIds)})
       `.pipe(Effect.map((rows) => rows.map((row) => row.commitId)), Effect.withSpan("MirrorWriter.conflictedSiblings"))
 
+    /**
+     * The end of a merge of refs whose `upserted` and `deleted` return their name, remote and targets: rows written,
+     * and the refs whose targets moved, with their targets before (read from the table's state before the statement)
+     * and after.
+     */
+    const refsMoved = (table: "bookmarks" | "tags", id: RepositoryId) =>
+      sql`before AS (
+          SELECT name, remote, target_commit_ids FROM ${sql.literal(table)}
+          WHERE repository_id = ${id} AND (name, remote) IN (SELECT name, remote FROM upserted)
+        ), moved AS (
+          SELECT u.name, u.remote, b.target_commit_ids AS old, u.target_commit_ids AS new
+          FROM upserted u LEFT JOIN before b ON b.name = u.name AND b.remote = u.remote
+          WHERE b.target_commit_ids IS DISTINCT FROM u.target_commit_ids
+          UNION ALL SELECT d.name, d.remote, d.target_commit_ids, NULL FROM deleted d
+        )
+        SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS written,
+          (SELECT count(*) FROM moved)::int AS moved_count,
+          (SELECT coalesce(json_agg(m), '[]') FROM (
+            SELECT * FROM moved ORDER BY name, remote LIMIT ${maxChangedItems}
+          ) m) AS moved`
+
     /** The default bookmark is the first of main, master, trunk present (the names jj's `trunk()` looks for). */
     const bookmarkRead = ["repository_id", ...bookmarksTable.read.map((c) => c.name)].join(", ")
     const bookmarkValues = [...valueColumns(bookmarksTable), "is_default"]
     const mergeBookmarks = (id: RepositoryId) =>
-      count(sql<{ readonly n: number }>`
+      sql<RefsMergedRow>`
         WITH default_name AS (
           SELECT name FROM incoming_bookmarks WHERE name IN ('main', 'master', 'trunk')
           ORDER BY array_position(ARRAY['main', 'master', 'trunk'], name) LIMIT 1
@@ -278,13 +353,13 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
           ON CONFLICT (repository_id, name, remote) DO UPDATE SET ${sql.literal(setFromExcluded(bookmarkValues))},
             updated_at = now()
           WHERE ${sql.literal(differsFromExcluded("bookmarks", bookmarkValues))}
-          RETURNING 1
+          RETURNING name, remote, target_commit_ids
         ), deleted AS (
           DELETE FROM bookmarks b WHERE b.repository_id = ${id}
             AND NOT EXISTS (SELECT 1 FROM incoming_bookmarks i WHERE i.name = b.name AND i.remote = b.remote)
-          RETURNING 1
-        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
-      `).pipe(Effect.withSpan("MirrorWriter.mergeBookmarks"))
+          RETURNING name, remote, target_commit_ids
+        ), ${refsMoved("bookmarks", id)}
+      `.pipe(Effect.map(refsMerged), Effect.withSpan("MirrorWriter.mergeBookmarks"))
 
     /**
      * A kind whose table is exactly jj's whole listing of it (tags, workspaces): rows that differ are written, with
@@ -294,7 +369,9 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       const read = ["repository_id", ...spec.read.map((c) => c.name)].join(", ")
       const values = valueColumns(spec)
       const sameKey = spec.key.map((name) => `i.${name} = t.${name}`).join(" AND ")
-      return count(sql<{ readonly n: number }>`
+      // Tags are refs: what moved is reported like bookmarks.
+      const refs = spec.table === tagsTable.table
+      return sql<RefsMergedRow>`
         WITH upserted AS (
           INSERT INTO ${sql.literal(spec.table)} (${sql.literal(read)})
           SELECT ${sql.literal(read)} FROM ${sql.literal(spec.staging)}
@@ -302,16 +379,23 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         sql.literal(setFromExcluded(values))
       }, updated_at = now()
           WHERE ${sql.literal(differsFromExcluded(spec.table, values))}
-          RETURNING 1
+          RETURNING ${sql.literal(refs ? "name, remote, target_commit_ids" : "1")}
         ), deleted AS (
           DELETE FROM ${sql.literal(spec.table)} t WHERE t.repository_id = ${id} AND ${
         scope !== "all" && "removedNames" in scope
           ? sql`t.name = ANY(${textArray(scope.removedNames)})`
           : sql.literal(`NOT EXISTS (SELECT 1 FROM ${spec.staging} i WHERE ${sameKey})`)
       }
-          RETURNING 1
-        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS n
-      `).pipe(Effect.withSpan("MirrorWriter.mergeListing", { attributes: { table: spec.table } }))
+          RETURNING ${sql.literal(refs ? "name, remote, target_commit_ids" : "1")}
+        ) ${
+        refs
+          ? sql`, ${refsMoved("tags", id)}`
+          : sql`SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted))::int AS written`
+      }
+      `.pipe(
+        Effect.map(refsMerged),
+        Effect.withSpan("MirrorWriter.mergeListing", { attributes: { table: spec.table } })
+      )
     }
 
     /** A difference only adds operations: the log only grows while the previous head stays an ancestor. */
@@ -325,6 +409,11 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
             scope === "all" ? "all" : sql`false`
           )
         ),
+        Effect.map((merged): Merged => ({
+          written: merged.written,
+          added: merged.added,
+          changed: { operations: capped(merged.insertedCount, merged.insertedKeys) }
+        })),
         Effect.withSpan("MirrorWriter.mergeOperations", { attributes: { scope: scopeName(scope) } })
       )
 
@@ -376,7 +465,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     const conflictRead = ["repository_id", ...conflictsTable.read.map((c) => c.name)].join(", ")
     const conflictValues = [...valueColumns(conflictsTable), "resolved"]
     const mergeConflicts = (id: RepositoryId, scope: Difference | "all") =>
-      count(sql<{ readonly n: number }>`
+      sql<ConflictsMergedRow>`
         WITH upserted AS (
           INSERT INTO conflicts (${sql.literal(conflictRead)}, resolved, resolved_at)
           SELECT DISTINCT ON (change_id, file_path) ${sql.literal(conflictRead)}, false, NULL::timestamptz
@@ -385,16 +474,36 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         sql.literal(setFromExcluded(conflictValues))
       }, resolved_at = NULL
           WHERE ${sql.literal(differsFromExcluded("conflicts", conflictValues))}
-          RETURNING 1
+          RETURNING change_id, file_path
         ), resolved AS (
           UPDATE conflicts c SET resolved = true, resolved_at = now()
           WHERE c.repository_id = ${id} AND NOT c.resolved
             AND NOT EXISTS (
               SELECT 1 FROM incoming_conflicts i WHERE i.change_id = c.change_id AND i.file_path = c.file_path
             )${scope === "all" ? sql`` : sql` AND c.change_id = ANY(${textArray(scope.touchedChangeIds)})`}
-          RETURNING 1
-        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM resolved))::int AS n
-      `).pipe(Effect.withSpan("MirrorWriter.mergeConflicts", { attributes: { scope: scopeName(scope) } }))
+          RETURNING change_id, file_path
+        ) SELECT ((SELECT count(*) FROM upserted) + (SELECT count(*) FROM resolved))::int AS written,
+          (SELECT count(*) FROM upserted)::int AS opened_count,
+          (SELECT coalesce(json_agg(json_build_object('changeId', change_id, 'filePath', file_path)), '[]') FROM (
+            SELECT * FROM upserted ORDER BY change_id, file_path LIMIT ${maxChangedItems}
+          ) o) AS opened,
+          (SELECT count(*) FROM resolved)::int AS resolved_count,
+          (SELECT coalesce(json_agg(json_build_object('changeId', change_id, 'filePath', file_path)), '[]') FROM (
+            SELECT * FROM resolved ORDER BY change_id, file_path LIMIT ${maxChangedItems}
+          ) r) AS resolved
+      `.pipe(
+        Effect.map(([row]): Merged => ({
+          written: row?.written ?? 0,
+          added: 0,
+          changed: {
+            conflicts: {
+              opened: capped(row?.openedCount ?? 0, row?.opened ?? []),
+              resolved: capped(row?.resolvedCount ?? 0, row?.resolved ?? [])
+            }
+          }
+        })),
+        Effect.withSpan("MirrorWriter.mergeConflicts", { attributes: { scope: scopeName(scope) } })
+      )
 
     /** Brings the kind's table in line with its staged rows; `large` loads get fresh statistics first. */
     const merge = (
@@ -407,18 +516,24 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         case "changes":
           return Effect.flatMap(commitScope(kind, scope), (commits) => mergeChanges(id, commits, large))
         case "bookmarks":
-          return Effect.map(mergeBookmarks(id), (written) => ({ written, added: 0 }))
+          return Effect.map(
+            mergeBookmarks(id),
+            ({ moved, written }) => ({ written, added: 0, changed: { bookmarks: moved } })
+          )
         case "operations":
           return Effect.flatMap(commitScope(kind, scope), (commits) => mergeOperations(id, commits, large))
         case "conflicts":
           return Effect.flatMap(
             commitScope(kind, scope),
-            (commits) => Effect.map(mergeConflicts(id, commits), (written) => ({ written, added: 0 }))
+            (commits) => mergeConflicts(id, commits)
           )
         case "tags":
-          return Effect.map(mergeListing(tagsTable, id, "all"), (written) => ({ written, added: 0 }))
+          return Effect.map(
+            mergeListing(tagsTable, id, "all"),
+            ({ moved, written }) => ({ written, added: 0, changed: { tags: moved } })
+          )
         case "workspaces":
-          return Effect.map(mergeListing(workspacesTable, id, scope), (written) => ({ written, added: 0 }))
+          return Effect.map(mergeListing(workspacesTable, id, scope), ({ written }) => ({ written, added: 0 }))
       }
     }
 

@@ -1,13 +1,14 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Array as Arr, Effect, Stream } from "effect"
 import type { Option } from "effect"
+import { noItems, nothingChanged } from "../Domain/Events.js"
 import type { OperationId, RepositoryId } from "../Domain/Ids.js"
 import type { RepositoryLocation } from "../Domain/Jj.js"
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import type { JjClient } from "../JjClient.js"
 import type { UndoFacts } from "../Operations/UndoState.js"
-import type { MergeScope, MirrorWriter } from "./MirrorWriter.js"
+import type { Merged, MergeScope, MirrorWriter } from "./MirrorWriter.js"
 
 /** Above this many commits a conflicts read lists them all instead of naming them in a revset. */
 const maxListedCommits = 1_000
@@ -68,17 +69,24 @@ export const mergeAll = (
   Effect.gen(function*() {
     const written = emptyCounts()
     const added = emptyCounts()
+    let changed = nothingChanged()
     for (const kind of pass.kinds) {
       const scope = scopes[kind]
       // Read and found equal to what was written last time: nothing staged, nothing to merge.
       if (scope === "unchanged") continue
-      const merged = kind === "changes" && direct
-        ? { written: staged.changes, added: staged.changes }
+      const merged: Merged = kind === "changes" && direct
+        // A first import: every commit appeared; their ids are not listed.
+        ? {
+          written: staged.changes,
+          added: staged.changes,
+          changed: { commits: { appeared: { count: staged.changes, items: [] }, gone: noItems() } }
+        }
         : yield* pass.writer.merge(pass.id, kind, scope, staged[kind] > pass.batchSize)
       written[kind] = merged.written
       added[kind] = merged.added
+      changed = { ...changed, ...merged.changed }
     }
-    return { written, added }
+    return { written, added, changed }
   })
 
 /**

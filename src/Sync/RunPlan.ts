@@ -1,5 +1,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { concatChanged } from "../Domain/Events.js"
+import type { Changed } from "../Domain/Events.js"
 import type { JjError, PreviousOperationMissing, PreviousOperationUnrelated } from "../Domain/JjErrors.js"
 import type { KindCounts } from "../Domain/Repository.js"
 import { addCounts } from "../Domain/Sync.js"
@@ -16,6 +18,8 @@ export interface PlanOutcome {
   readonly mode: "incremental" | "full"
   readonly reason: FullSyncReason | null
   readonly written: KindCounts
+  /** What moved, for the sync's event. */
+  readonly changed: Changed
   /** Rows added net, to keep the stored row counts; undefined after a full pass (the counts are taken again). */
   readonly added: KindCounts | undefined
   /** Drift a reconciliation repaired; null otherwise. */
@@ -49,10 +53,11 @@ export const runPlan = (
     case "Incremental":
       return Effect.map(
         incrementalPass(pass, plan.since, stored),
-        ({ added, bookmarksDigest, refsRead, written }) => ({
+        ({ added, bookmarksDigest, changed, refsRead, written }) => ({
           mode: "incremental",
           reason: null,
           written,
+          changed,
           added,
           repaired: null,
           changesTruncated: false,
@@ -63,10 +68,11 @@ export const runPlan = (
     case "Full":
       return Effect.map(
         fullPass(pass, commitReadFor(plan.reason, commitFieldsHold)),
-        ({ bookmarksDigest, changesTruncated, refsRead, written }) => ({
+        ({ bookmarksDigest, changed, changesTruncated, refsRead, written }) => ({
           mode: "full",
           reason: plan.reason,
           written,
+          changed,
           added: undefined,
           repaired: null,
           changesTruncated,
@@ -84,6 +90,7 @@ export const runPlan = (
           mode: "full",
           reason: "reconciliation",
           written: addCounts(incremental.written, full.written),
+          changed: concatChanged(incremental.changed, full.changed),
           added: undefined,
           repaired: full.written,
           changesTruncated: full.changesTruncated,
