@@ -293,9 +293,13 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
           WHERE id = ${id}
           RETURNING id, change_rows, operation_rows
         ), event AS (
-          INSERT INTO sync_events (repository_id, operation_id, previous_operation_id, mode, full_reason, written, changed)
+          INSERT INTO sync_events (
+            repository_id, operation_id, previous_operation_id, mode, full_reason, written, changed, created_at
+          )
           SELECT r.id, ${record.operationId}, ${event.previousOperationId}, ${event.mode}, ${event.fullReason},
-            ${JSON.stringify(event.written)}::jsonb, ${JSON.stringify(event.changed)}::jsonb
+            ${JSON.stringify(event.written)}::jsonb, ${JSON.stringify(event.changed)}::jsonb,
+            -- The moment of the append, moments before the commit (now() would be the transaction's start).
+            clock_timestamp()
           FROM r
           RETURNING id
         ), notified AS (
