@@ -41,6 +41,17 @@ export interface FeedReader {
   readonly repository: string | undefined
 }
 
+/** An event as the feed hands it out: encoded once, for every subscriber. */
+export interface FeedEvent {
+  readonly id: number
+  /** `owner/name`. */
+  readonly repository: string
+  /** The `SyncEvent`, encoded as JSON. */
+  readonly json: string
+}
+
+const encodeEvent = Schema.encodeSync(SyncEvent)
+
 const EventRow = Schema.Struct({
   ...SyncEvent.fields,
   createdAt: Schema.DateFromSelf
@@ -77,7 +88,12 @@ export class ChangeFeed extends Effect.Service<ChangeFeed>()("jj-watcher/ChangeF
       `.pipe(
         Effect.flatMap(decodeRows),
         Effect.catchTag("ParseError", Effect.die),
-        Effect.map((rows) => rows.map((row) => new SyncEvent(row)))
+        Effect.map((rows) =>
+          rows.map((row): FeedEvent => {
+            const event = new SyncEvent(row)
+            return { id: event.id, repository: event.repository, json: JSON.stringify(encodeEvent(event)) }
+          })
+        )
       )
 
     const lastId = sql<{ readonly id: number }>`SELECT coalesce(max(id), 0)::bigint AS id FROM sync_events`.pipe(
@@ -87,7 +103,7 @@ export class ChangeFeed extends Effect.Service<ChangeFeed>()("jj-watcher/ChangeF
       Effect.map((rows) => Number(rows[0]?.id ?? 0))
     )
 
-    const published = yield* PubSub.unbounded<SyncEvent>()
+    const published = yield* PubSub.unbounded<FeedEvent>()
     let publishedThrough = yield* lastId
     /** Publishes every event committed since the last one published, in id order. */
     const pump: Effect.Effect<void, SqlError> = Effect.gen(function*() {
@@ -142,7 +158,7 @@ export class ChangeFeed extends Effect.Service<ChangeFeed>()("jj-watcher/ChangeF
     const subscribe = (
       after: number | undefined,
       reader: FeedReader
-    ): Stream.Stream<SyncEvent, CursorExpired | SqlError> =>
+    ): Stream.Stream<FeedEvent, CursorExpired | SqlError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
         // Subscribed before the replay is read: an event is either in the replay or arrives after it.
         const live = yield* PubSub.subscribe(published)
@@ -159,7 +175,7 @@ export class ChangeFeed extends Effect.Service<ChangeFeed>()("jj-watcher/ChangeF
               last === undefined || events.length < 500 ? Option.none<number>() : Option.some(last.id)
             ] as const
           }))
-        const visible = (event: SyncEvent) => {
+        const visible = (event: FeedEvent) => {
           const [owner] = event.repository.split("/")
           return (reader.user.isAdmin || owner === reader.user.username) &&
             (reader.repository === undefined || reader.repository === event.repository)

@@ -1,17 +1,14 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { WatcherApi } from "../Api.js"
 import { CurrentUser } from "../Auth/Api.js"
-import { SyncEvent } from "../Domain/Events.js"
 import { ChangeFeed } from "../Feed.js"
 import type { FeedApiGroup } from "./Api.js"
 
-const encodeEvent = Schema.encodeSync(SyncEvent)
-
-/** One server-sent event: its name, its id when it has one, and its JSON data. */
-const serverSentEvent = (name: string, data: unknown, id?: number) =>
-  `${id === undefined ? "" : `id: ${id}\n`}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+/** One server-sent event: its name, its id when it has one, and its data (JSON, one line). */
+const serverSentEvent = (name: string, json: string, id?: number) =>
+  `${id === undefined ? "" : `id: ${id}\n`}event: ${name}\ndata: ${json}\n\n`
 
 /** The cursor a reconnecting client sends (`Last-Event-ID`), when it is one of ours. */
 const lastEventId = (header: string | undefined) =>
@@ -32,13 +29,16 @@ export const feedHandlers = <ApiId extends string, Groups extends HttpApiGroup.H
             const user = yield* CurrentUser
             const after = urlParams.after ?? lastEventId(request.headers["last-event-id"])
             const events = feed.subscribe(after, { user, repository: urlParams.repository }).pipe(
-              Stream.map((event) => serverSentEvent("sync", encodeEvent(event), event.id)),
+              Stream.map((event) => serverSentEvent("sync", event.json, event.id)),
               // A cursor retention outran, or the database gone: said as the stream's last event.
               Stream.catchAll((error) =>
-                Stream.make(serverSentEvent("error", {
-                  _tag: error._tag === "CursorExpired" ? error._tag : "FeedUnavailable",
-                  message: error.message
-                }))
+                Stream.make(serverSentEvent(
+                  "error",
+                  JSON.stringify({
+                    _tag: error._tag === "CursorExpired" ? error._tag : "FeedUnavailable",
+                    message: error.message
+                  })
+                ))
               )
             )
             const body = Stream.merge(
