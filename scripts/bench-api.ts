@@ -5,11 +5,10 @@
  * the same run; prints requests/s, p99 latency and errors (non-2xx included), which must be 0.
  */
 import autocannon from "autocannon"
-import { execFile, spawn } from "node:child_process"
-import path from "node:path"
+import { execFile } from "node:child_process"
 import { promisify } from "node:util"
 import pg from "pg"
-import { databaseUrl, jjBin, jjConfigDir, makeBase, makeRepos } from "./bench/support.js"
+import { databaseUrl, jjBin, jjConfigDir, makeBase, makeRepos, startServe } from "./bench/support.js"
 
 // Asynchronous, so that jj never blocks the event loop autocannon measures from.
 const jjAsync = (cwd: string, ...args: Array<string>) =>
@@ -17,25 +16,7 @@ const jjAsync = (cwd: string, ...args: Array<string>) =>
 
 const seconds = Number(process.env["BENCH_API_SECONDS"] ?? 20)
 const connections = Number(process.env["BENCH_API_CONNECTIONS"] ?? 100)
-const bin = path.resolve(import.meta.dirname, "../dist/bin.js")
 const token = "bench-admin-token"
-
-const startServer = (base: string, schema: string, env: Record<string, string>) =>
-  new Promise<{ child: ReturnType<typeof spawn>; port: number }>((resolve, reject) => {
-    const child = spawn(bin, ["serve", "--repos", base], {
-      env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0", WATCHER_ADMIN_TOKEN: token, ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let log = ""
-    const onData = (chunk: Buffer) => {
-      log += String(chunk)
-      const match = /Listening on http:\/\/[^:]+:(\d+)/.exec(log)
-      if (match) resolve({ child, port: Number(match[1]) })
-    }
-    child.stdout!.on("data", onData)
-    child.stderr!.on("data", onData)
-    child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)))
-  })
 
 const load = (url: string) =>
   autocannon({ url, connections, duration: seconds, headers: { authorization: `Bearer ${token}` } })
@@ -44,7 +25,7 @@ const run = async (label: string, env: Record<string, string>) => {
   const base = makeBase("api")
   const repos = makeRepos(base, 20)
   const schema = `bench_api_${process.pid}_${label.replace(/\W/g, "_")}`
-  const { child, port } = await startServer(base, schema, env)
+  const { child, port } = await startServe(base, schema, token, env)
   let operations = 0
   let stop = false
   // Keeps syncs going during the load: one jj operation every 50 ms.

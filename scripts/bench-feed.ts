@@ -6,18 +6,17 @@
  * polling, the sync's commit to the poll that saw it) p50/p99, whether every client got every event in order, and the
  * daemon's CPU and memory, with the extra per client.
  */
-import { execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import fs from "node:fs"
 import http from "node:http"
 import path from "node:path"
 import { promisify } from "node:util"
 import pg from "pg"
-import { databaseUrl, fixed, jjBin, jjConfigDir, makeBase, makeRepos, summarize } from "./bench/support.js"
+import { databaseUrl, fixed, jjBin, jjConfigDir, makeBase, makeRepos, startServe, summarize } from "./bench/support.js"
 
 const repoCount = Number(process.env["BENCH_FEED_REPOS"] ?? 20)
 const clientCount = Number(process.env["BENCH_FEED_CLIENTS"] ?? 200)
 const rounds = Number(process.env["BENCH_FEED_ROUNDS"] ?? 10)
-const bin = path.resolve(import.meta.dirname, "../dist/bin.js")
 const token = "bench-feed-admin-token"
 
 const jjAsync = (cwd: string, ...args: Array<string>) =>
@@ -30,31 +29,6 @@ const usage = (pid: number) => {
   const rss = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
   return { cpuS: (Number(stat[11]) + Number(stat[12])) / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 }
 }
-
-const startServer = (base: string, schema: string) =>
-  new Promise<{ child: ReturnType<typeof spawn>; port: number }>((resolve, reject) => {
-    const child = spawn(bin, ["serve", "--repos", base], {
-      env: {
-        ...process.env,
-        DATABASE_SCHEMA: schema,
-        JJ_BIN: jjBin,
-        PORT: "0",
-        WATCHER_ADMIN_TOKEN: token,
-        // The feed is measured, not the details fill: it would add the same jj work to every phase.
-        WATCHER_DETAILS_DELAY_MS: "600000"
-      },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let log = ""
-    const onData = (chunk: Buffer) => {
-      log += String(chunk)
-      const match = /Listening on http:\/\/[^:]+:(\d+)/.exec(log)
-      if (match) resolve({ child, port: Number(match[1]) })
-    }
-    child.stdout!.on("data", onData)
-    child.stderr!.on("data", onData)
-    child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)))
-  })
 
 const getJson = (port: number, urlPath: string) =>
   new Promise<unknown>((resolve, reject) => {
@@ -153,7 +127,10 @@ const main = async () => {
   const base = makeBase("feed")
   const repos = makeRepos(base, repoCount)
   const schema = `bench_feed_${process.pid}`
-  const { child, port } = await startServer(base, schema)
+  const { child, port } = await startServe(base, schema, token, {
+    // The feed is measured, not the details fill: it would add the same jj work to every phase.
+    WATCHER_DETAILS_DELAY_MS: "600000"
+  })
   const pid = child.pid!
   try {
     await workload(port, repos, "warm-up")

@@ -1,16 +1,13 @@
-import { HttpApiBuilder, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Effect, Fiber, Stream } from "effect"
 import * as jose from "jose"
 import http from "node:http"
 import type { Changed } from "../src/Domain/Events.js"
-import { ApiLive } from "../src/Http.js"
-import { Watcher } from "../src/Watcher.js"
-import { servicesLayer, testConfig, testSchemaName } from "./support/database.js"
+import { testSchemaName } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
+import { httpAppLayer, serverPort } from "./support/http.js"
 import { commitIdOf, headOperation, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
 import { sync } from "./support/sync.js"
 
@@ -27,20 +24,14 @@ const alice = initRepo(base, "alice", "proj")
 const bob = initRepo(base, "bob", "other")
 
 const schema = testSchemaName("feed")
-const AppLive = HttpApiBuilder.serve().pipe(
-  Layer.provide(ApiLive),
-  Layer.provideMerge(Watcher.Default),
-  Layer.provideMerge(servicesLayer(schema)),
-  Layer.provideMerge(NodeHttpServer.layerTest),
-  Layer.provide(Layer.setConfigProvider(testConfig(schema, {
-    REPOS_BASE_PATH: base,
-    WATCHER_ADMIN_TOKEN: adminToken,
-    WATCHER_JWT_SECRET: jwtSecret,
-    WATCHER_ENABLED: "false",
-    EVENTS_HEARTBEAT_MS: "300",
-    SYNC_EVENTS_PRUNE_INTERVAL_MS: "200"
-  })))
-)
+const AppLive = httpAppLayer(schema, {
+  REPOS_BASE_PATH: base,
+  WATCHER_ADMIN_TOKEN: adminToken,
+  WATCHER_JWT_SECRET: jwtSecret,
+  WATCHER_ENABLED: "false",
+  EVENTS_HEARTBEAT_MS: "300",
+  SYNC_EVENTS_PRUNE_INTERVAL_MS: "200"
+})
 
 const jwt = (sub: string) =>
   Effect.promise(() =>
@@ -60,8 +51,7 @@ interface Received {
 const openFeed = (query = "", token = adminToken, headers: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const server = yield* HttpServer.HttpServer
-      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+      const port = yield* serverPort
       return yield* Effect.async<
         { events: Array<Received>; comments: number; status: number; type: string; request: http.ClientRequest },
         Error

@@ -1,5 +1,4 @@
-import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, layer } from "@effect/vitest"
 import { Validator } from "@seriousme/openapi-schema-validator"
 import { Effect, Layer } from "effect"
@@ -8,10 +7,9 @@ import fs from "node:fs"
 import http from "node:http"
 import path from "node:path"
 import { WatcherApi } from "../src/Api.js"
-import { ApiLive } from "../src/Http.js"
-import { Watcher } from "../src/Watcher.js"
-import { servicesLayer, testConfig, testSchemaName } from "./support/database.js"
+import { testSchemaName } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
+import { httpAppLayer, serverPort } from "./support/http.js"
 import { headOperation, initRepo, jj, makeBaseDir } from "./support/jj.js"
 
 const adminToken = "test-admin-token-0123456789"
@@ -25,18 +23,15 @@ initRepo(outside, "mallory", "escape")
 fs.symlinkSync(path.join(outside, "mallory"), path.join(base, "mallory"))
 
 const schema = testSchemaName("http")
-const AppLive = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(ApiLive),
-  Layer.provideMerge(Watcher.Default),
-  Layer.provideMerge(servicesLayer(schema)),
-  Layer.provideMerge(NodeHttpServer.layerTest),
-  Layer.provide(Layer.setConfigProvider(testConfig(schema, {
+const AppLive = httpAppLayer(
+  schema,
+  {
     REPOS_BASE_PATH: base,
     WATCHER_ADMIN_TOKEN: adminToken,
     WATCHER_JWT_SECRET: jwtSecret,
     WATCHER_POLL_INTERVAL_MS: "100"
-  })))
+  },
+  HttpApiBuilder.serve().pipe(Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })))
 )
 
 const jwt = (claims: Record<string, unknown>, expiresIn: string | number = "1h") =>
@@ -53,8 +48,7 @@ const clientWith = (token: string | undefined) =>
 /** A raw request sent byte for byte (no URL normalisation of `..` or `%2e`): status and body. */
 const raw = (method: "GET" | "POST" | "DELETE", rawPath: string, token: string | null = adminToken) =>
   Effect.gen(function*() {
-    const server = yield* HttpServer.HttpServer
-    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+    const port = yield* serverPort
     return yield* Effect.async<{ status: number; body: string }, Error>((resume) => {
       const request = http.request(
         {

@@ -1,13 +1,10 @@
-import { HttpApiBuilder, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import fs from "node:fs"
 import path from "node:path"
 import { chromium } from "playwright-core"
-import { ApiLive } from "../src/Http.js"
-import { Watcher } from "../src/Watcher.js"
-import { servicesLayer, testConfig, testSchemaName } from "./support/database.js"
+import { testSchemaName } from "./support/database.js"
+import { httpAppLayer, serverPort } from "./support/http.js"
 import { initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
 import { syncedAtHead } from "./support/watcher.js"
 
@@ -23,24 +20,17 @@ const outputDir = path.resolve(import.meta.dirname, "../test-output")
 const chromiumPath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
 
 const schema = testSchemaName("page")
-const AppLive = HttpApiBuilder.serve().pipe(
-  Layer.provide(ApiLive),
-  Layer.provideMerge(Watcher.Default),
-  Layer.provideMerge(servicesLayer(schema)),
-  Layer.provideMerge(NodeHttpServer.layerTest),
-  Layer.provide(Layer.setConfigProvider(testConfig(schema, {
-    REPOS_BASE_PATH: base,
-    WATCHER_ADMIN_TOKEN: adminToken,
-    WATCHER_POLL_INTERVAL_MS: "100"
-  })))
-)
+const AppLive = httpAppLayer(schema, {
+  REPOS_BASE_PATH: base,
+  WATCHER_ADMIN_TOKEN: adminToken,
+  WATCHER_POLL_INTERVAL_MS: "100"
+})
 
 layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("status page", (it) => {
   it.scoped("shows the watched repositories and updates live when a jj operation lands", () =>
     Effect.gen(function*() {
       yield* syncedAtHead(repo, "carol", "site")
-      const server = yield* HttpServer.HttpServer
-      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+      const port = yield* serverPort
       const browser = yield* Effect.acquireRelease(
         Effect.promise(() =>
           chromium.launch({ executablePath: chromiumPath, args: ["--headless", "--no-sandbox", "--disable-gpu"] })

@@ -1,6 +1,6 @@
 import { Command } from "@effect/platform"
 import { Data, Effect, Stream } from "effect"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
@@ -112,3 +112,26 @@ export const cpuOfSelfAndChildren = (): number => {
   }
   return (self.user + self.system) / 1000 + childTicks * msPerTick
 }
+
+const cliBin = path.resolve(scriptsDir, "../dist/bin.js")
+
+/**
+ * Starts the built `jj-watcher serve` over `base` in a schema of its own, on a free port, with `token` as its admin
+ * token and `env` on top of this process's environment; resolves once it listens.
+ */
+export const startServe = (base: string, schema: string, token: string, env: Record<string, string> = {}) =>
+  new Promise<{ child: ReturnType<typeof spawn>; port: number }>((resolve, reject) => {
+    const child = spawn(cliBin, ["serve", "--repos", base], {
+      env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0", WATCHER_ADMIN_TOKEN: token, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let log = ""
+    const onData = (chunk: Buffer) => {
+      log += String(chunk)
+      const match = /Listening on http:\/\/[^:]+:(\d+)/.exec(log)
+      if (match) resolve({ child, port: Number(match[1]) })
+    }
+    child.stdout!.on("data", onData)
+    child.stderr!.on("data", onData)
+    child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)))
+  })
