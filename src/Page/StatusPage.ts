@@ -161,6 +161,8 @@ setInterval(() => {
   for (const row of rows.values()) if (row.children[1].dataset.at) row.children[1].textContent = ago(row.children[1].dataset.at)
 }, 5000)
 load().then(() => state("loaded"), (error) => state(String(error.message || error))).then(follow)
+// Rows change without an event too (a details fill ending, a repository appearing): read them again now and then.
+setInterval(() => load().catch(() => undefined), 15000)
 </script>
 </body>
 </html>
