@@ -7,8 +7,7 @@
 import autocannon from "autocannon"
 import { execFile } from "node:child_process"
 import { promisify } from "node:util"
-import pg from "pg"
-import { databaseUrl, jjBin, jjConfigDir, makeBase, makeRepos, startServe } from "./bench/support.js"
+import { jjBin, jjConfigDir, makeBase, makeRepos, startServe, stopServe } from "./bench/support.js"
 
 // Asynchronous, so that jj never blocks the event loop autocannon measures from.
 const jjAsync = (cwd: string, ...args: Array<string>) =>
@@ -53,13 +52,7 @@ const run = async (label: string, env: Record<string, string>) => {
   }
   stop = true
   await churn
-  child.removeAllListeners("exit")
-  const exited = new Promise((resolve) => child.on("exit", resolve))
-  child.kill("SIGTERM")
-  await exited
-  const client = new pg.Client({ connectionString: databaseUrl })
-  await client.connect()
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => client.end())
+  await stopServe(child, schema)
   return { label, operations, results }
 }
 

@@ -12,7 +12,17 @@ import http from "node:http"
 import path from "node:path"
 import { promisify } from "node:util"
 import pg from "pg"
-import { databaseUrl, fixed, jjBin, jjConfigDir, makeBase, makeRepos, startServe, summarize } from "./bench/support.js"
+import {
+  databaseUrl,
+  fixed,
+  jjBin,
+  jjConfigDir,
+  makeBase,
+  makeRepos,
+  startServe,
+  stopServe,
+  summarize
+} from "./bench/support.js"
 
 const repoCount = Number(process.env["BENCH_FEED_REPOS"] ?? 20)
 const clientCount = Number(process.env["BENCH_FEED_CLIENTS"] ?? 200)
@@ -201,13 +211,7 @@ const main = async () => {
       }x the extra`
     )
   } finally {
-    child.removeAllListeners("exit")
-    const exited = new Promise((resolve) => child.on("exit", resolve))
-    child.kill("SIGTERM")
-    await exited
-    const client = new pg.Client({ connectionString: databaseUrl })
-    await client.connect()
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => client.end())
+    await stopServe(child, schema)
   }
 }
 

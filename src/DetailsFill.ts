@@ -43,8 +43,9 @@ export class DetailsFill extends Effect.Service<DetailsFill>()("jj-watcher/Detai
     const repositories = yield* Repositories
 
     /**
-     * Reads the details of every commit of the repository that waits for them, until none waits; `onProgress` hears
-     * after each batch. A batch reads at the operation the mirror was synced to when the batch was taken.
+     * Reads the details of every commit of the repository that waits for them, until a batch comes back short (the
+     * commits a sync queues meanwhile are the next fill's, which that sync asks for); `onProgress` hears after each
+     * batch. A batch reads at the operation the mirror was synced to when the batch was taken.
      */
     const fill = Effect.fn("DetailsFill.fill")(function*(
       id: RepositoryId,
@@ -54,14 +55,12 @@ export class DetailsFill extends Effect.Service<DetailsFill>()("jj-watcher/Detai
       const repository = yield* repositories.getById(id)
       const wanted = repository.enabledDetails
       const filled = { commits: 0, files: 0, predecessors: 0 }
+      const limit = config.batchSize * config.readers
       let pending: number | null = null
-      for (;;) {
-        const batch: PendingBatch | undefined = yield* store.nextBatch(
-          id,
-          config.batchSize * config.readers,
-          pending === null
-        )
+      for (let full = true; full;) {
+        const batch: PendingBatch | undefined = yield* store.nextBatch(id, limit, pending === null)
         if (batch === undefined || batch.commitIds.length === 0 || batch.operationId === null) break
+        full = batch.commitIds.length === limit
         pending ??= batch.pending
         const location = yield* jj.locate(batch.path)
         const operationId = batch.operationId
@@ -97,7 +96,6 @@ export class DetailsFill extends Effect.Service<DetailsFill>()("jj-watcher/Detai
           { concurrency: config.readers, discard: true }
         )
       }
-      if (filled.commits === 0) yield* store.markComplete(id)
       const finished = yield* Clock.currentTimeMillis
       return { ...filled, durationMs: finished - started } satisfies DetailsFilled
     })

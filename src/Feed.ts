@@ -1,7 +1,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Chunk, Config, Duration, Effect, Option, PubSub, Schedule, Schema, Stream } from "effect"
+import { Chunk, Clock, Config, Duration, Effect, Option, PubSub, Schedule, Schema, Stream } from "effect"
 import type { User } from "./Auth/Api.js"
 import { SyncEvent } from "./Domain/Events.js"
 import { SyncConfig } from "./Sync/Config.js"
@@ -122,7 +122,7 @@ export class ChangeFeed extends Effect.Service<ChangeFeed>()("jj-watcher/ChangeF
 
     /** Deletes events older than the retention, or beyond the newest `maxPerRepository` of their repository. */
     const prune = Effect.gen(function*() {
-      const cutoff = new Date(Date.now() - Duration.toMillis(config.retention))
+      const cutoff = new Date((yield* Clock.currentTimeMillis) - Duration.toMillis(config.retention))
       const cap = Option.getOrUndefined(config.maxPerRepository)
       for (;;) {
         const [deleted] = yield* sql<{ readonly n: number }>`

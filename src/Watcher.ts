@@ -190,7 +190,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
                 const now = yield* Clock.currentTimeMillis
                 yield* Metric.update(Metrics.changeToDatabase, Math.max(0, now - pendingSince) / 1000)
                 yield* Effect.logInfo(syncedLine(result))
-                yield* fills.request(id)
+                // Only a sync that wrote commits can have queued details to read.
+                if (result.written.changes > 0) yield* fills.request(id)
               }
               return true
             }),

@@ -4,6 +4,7 @@ import { execFileSync, spawn } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
+import pg from "pg"
 import { localServerUrl } from "../../src/Database.js"
 
 /** Shared by the benchmarks: the pinned jj, a jj configuration for making test operations, statistics. */
@@ -135,3 +136,14 @@ export const startServe = (base: string, schema: string, token: string, env: Rec
     child.stderr!.on("data", onData)
     child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)))
   })
+
+/** Stops a `startServe` process (SIGTERM, waiting for it to exit) and drops its schema. */
+export const stopServe = async (child: ReturnType<typeof spawn>, schema: string) => {
+  child.removeAllListeners("exit")
+  const exited = new Promise((resolve) => child.on("exit", resolve))
+  child.kill("SIGTERM")
+  await exited
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => client.end())
+}

@@ -102,14 +102,6 @@ export class DetailsStore extends Effect.Service<DetailsStore>()("jj-watcher/Det
         return written ?? { commits: 0, files: 0, predecessors: 0 }
       }).pipe(sql.withTransaction, Effect.withSpan("DetailsStore.write", { attributes: { commits: details.length } }))
 
-    /** Marks a repository's details complete when no commit waits (a fill that found nothing to read). */
-    const markComplete = (id: RepositoryId) =>
-      sql`
-        UPDATE repositories SET files_complete = true
-        WHERE id = ${id} AND NOT files_complete
-          AND NOT EXISTS (SELECT 1 FROM commit_details_pending WHERE repository_id = ${id})
-      `.pipe(Effect.asVoid, Effect.withSpan("DetailsStore.markComplete"))
-
     /** Rows the details tables hold for a repository, and the commits still waiting. */
     const counts = (id: RepositoryId) =>
       sql<{ readonly files: number; readonly predecessors: number; readonly pending: number }>`
@@ -126,6 +118,6 @@ export class DetailsStore extends Effect.Service<DetailsStore>()("jj-watcher/Det
       SELECT id FROM repositories WHERE NOT files_complete AND last_synced_operation_id IS NOT NULL
     `.pipe(Effect.map((rows) => rows.map((row) => row.id)), Effect.withSpan("DetailsStore.incomplete"))
 
-    return { nextBatch, write, markComplete, counts, incomplete } as const
+    return { nextBatch, write, counts, incomplete } as const
   })
 }) {}

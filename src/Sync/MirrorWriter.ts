@@ -152,23 +152,21 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       )
 
     /** Appends a batch to `into` (the kind's staging table, or the table itself), derived columns at their initial values. */
-    const stage = <A>(spec: KindTable<A>, into: string, id: RepositoryId, batch: ReadonlyArray<A>) => {
+    const insertBatch = <A>(spec: KindTable<A>, into: string, id: RepositoryId, batch: ReadonlyArray<A>) => {
       const read = spec.read.map((c) => c.name)
       const columns = ["repository_id", ...read, ...spec.derived.map((c) => c.name)].join(", ")
       const values = [...read.map((name) => `r.${name}`), ...spec.derived.map((c) => c.staged)].join(", ")
-      const statement = sql`
+      return sql`
         INSERT INTO ${sql.literal(into)} (${sql.literal(columns)})
         SELECT ${id}, ${sql.literal(values)}
         FROM json_to_recordset(${asJson(toRecords(spec, batch))}) AS ${sql.literal(recordType(spec))}
       `
-      return Object.assign(
-        statement.pipe(
-          Effect.asVoid,
-          Effect.withSpan(`MirrorWriter.stage`, { attributes: { table: into, rows: batch.length } })
-        ),
-        { statement }
-      )
     }
+    const stage = <A>(spec: KindTable<A>, into: string, id: RepositoryId, batch: ReadonlyArray<A>) =>
+      insertBatch(spec, into, id, batch).pipe(
+        Effect.asVoid,
+        Effect.withSpan(`MirrorWriter.stage`, { attributes: { table: into, rows: batch.length } })
+      )
 
     /**
      * Queues the details (files, predecessors) of the commits a statement's `from` part returned (`commit_id`) for
@@ -187,7 +185,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>, direct = false) =>
       direct
         ? sql`
-          WITH written AS (${stage(changesTable, changesTable.table, id, batch).statement} RETURNING commit_id)
+          WITH written AS (${insertBatch(changesTable, changesTable.table, id, batch)} RETURNING commit_id)
           ${queueDetails(id, "written")}
         `.pipe(Effect.asVoid, Effect.withSpan("MirrorWriter.stageChanges", { attributes: { rows: batch.length } }))
         : stage(changesTable, changesTable.staging, id, batch)
