@@ -16,6 +16,7 @@ import BookmarksDigest from "./migrations/0004_bookmarks_digest.js"
 import TagsWorkspaces from "./migrations/0005_tags_workspaces.js"
 import CommitDetails from "./migrations/0006_commit_details.js"
 import SyncEvents from "./migrations/0007_sync_events.js"
+import Leases from "./migrations/0008_leases.js"
 
 /**
  * A PostgreSQL server on this machine's standard port trusting the `postgres` user: what the tests and benchmarks use
@@ -49,7 +50,8 @@ export const migrations = Migrator.fromRecord({
   "0004_bookmarks_digest": BookmarksDigest,
   "0005_tags_workspaces": TagsWorkspaces,
   "0006_commit_details": CommitDetails,
-  "0007_sync_events": SyncEvents
+  "0007_sync_events": SyncEvents,
+  "0008_leases": Leases
 })
 
 // bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.

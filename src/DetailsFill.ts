@@ -8,6 +8,7 @@ import type { DetailsFilled, DetailsProgress } from "./Domain/CommitDetails.js"
 import type { CommitId, RepositoryId } from "./Domain/Ids.js"
 import type { CommitDetails } from "./Domain/Jj.js"
 import type { JjError, RepositoryError } from "./Domain/JjErrors.js"
+import type { Lease, LeaseLost } from "./Domain/Lease.js"
 import type { RepositoryRowNotFound } from "./Domain/Repository.js"
 import { JjClient } from "./JjClient.js"
 import { Repositories } from "./Repositories.js"
@@ -25,7 +26,13 @@ export const DetailsConfig = Config.all({
   )
 })
 
-export type DetailsError = JjError | RepositoryError | RepositoryRowNotFound | SqlError | CommitDetailsIncomplete
+export type DetailsError =
+  | JjError
+  | RepositoryError
+  | RepositoryRowNotFound
+  | SqlError
+  | CommitDetailsIncomplete
+  | LeaseLost
 
 /**
  * The details fill: reads what never changes for a commit id besides its fields — the files it changed, with line
@@ -45,11 +52,13 @@ export class DetailsFill extends Effect.Service<DetailsFill>()("jj-watcher/Detai
     /**
      * Reads the details of every commit of the repository that waits for them, until a batch comes back short (the
      * commits a sync queues meanwhile are the next fill's, which that sync asks for); `onProgress` hears after each
-     * batch. A batch reads at the operation the mirror was synced to when the batch was taken.
+     * batch. A batch reads at the operation the mirror was synced to when the batch was taken. With a `lease`, a batch
+     * is written only while this instance still holds it (fencing, as for syncs).
      */
     const fill = Effect.fn("DetailsFill.fill")(function*(
       id: RepositoryId,
-      onProgress: (progress: DetailsProgress) => Effect.Effect<void> = () => Effect.void
+      onProgress: (progress: DetailsProgress) => Effect.Effect<void> = () => Effect.void,
+      lease?: Lease
     ) {
       const started = yield* Clock.currentTimeMillis
       const repository = yield* repositories.getById(id)
@@ -87,7 +96,7 @@ export class DetailsFill extends Effect.Service<DetailsFill>()("jj-watcher/Detai
                   missing: commitIds.filter((commitId) => !got.has(commitId)).slice(0, 10)
                 })
               }
-              const written = yield* store.write(id, read)
+              const written = yield* store.write(id, read, lease)
               filled.commits += commitIds.length
               filled.files += written.files
               filled.predecessors += written.predecessors

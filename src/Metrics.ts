@@ -140,3 +140,19 @@ export const makeProcessMetrics = Effect.promise(() => import("prom-client")).pi
     return Effect.promise(() => registry.metrics())
   })
 )
+
+export const leasesHeld = Metric.gauge("jj_watcher_leases_held", {
+  description: "Repositories this instance holds the lease of"
+})
+
+/** Claims of a repository whose previous owner's lease had expired (a crashed or paused instance). */
+export const leaseTakeovers = Metric.counter("jj_watcher_lease_takeovers_total", {
+  description: "Leases taken over from an instance that stopped renewing them",
+  incremental: true
+})
+
+/** Leases this instance found held by another instance at a renewal (it had been paused or cut off). */
+export const leasesLost = Metric.counter("jj_watcher_leases_lost_total", {
+  description: "Leases lost to another instance",
+  incremental: true
+})

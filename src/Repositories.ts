@@ -2,9 +2,12 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, ParseResult, Schema } from "effect"
 import type { Changed } from "./Domain/Events.js"
 import type { OperationId, RepositoryId } from "./Domain/Ids.js"
+import type { Lease } from "./Domain/Lease.js"
+import { LeaseLost } from "./Domain/Lease.js"
 import type { KindCounts, MirrorKind, RepositoryName } from "./Domain/Repository.js"
 import { Repository, RepositoryRowNotFound } from "./Domain/Repository.js"
 import { emptyCounts } from "./Domain/Sync.js"
+import { lockRepository } from "./RepositoryLock.js"
 
 /** What a committed sync records on its repository row; see `recordSync`. */
 export interface SyncRecord {
@@ -22,6 +25,8 @@ export interface SyncRecord {
   readonly refsRead: boolean
   readonly channel: string
   readonly payload: Record<string, unknown>
+  /** The lease the syncing instance holds: nothing is recorded (and the transaction fails) unless it still does. */
+  readonly lease: Lease | undefined
   /** The sync's entry in the change feed (`sync_events`). */
   readonly event: {
     readonly previousOperationId: OperationId | null
@@ -124,7 +129,9 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
     const setSyncKinds = Effect.fn("Repositories.setSyncKinds")(
       function*(id: RepositoryId, kinds: ReadonlyArray<MirrorKind>) {
         yield* Effect.annotateCurrentSpan({ id, kinds })
-        yield* sql`
+        yield* Effect.zipRight(
+          lockRepository(sql, id),
+          sql`
           WITH previous AS (SELECT sync_files, sync_predecessors FROM repositories WHERE id = ${id} FOR UPDATE),
           updated AS (
             UPDATE repositories SET
@@ -147,12 +154,12 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
               OR (${kinds.includes("predecessors")} AND NOT previous.sync_predecessors)
           )
           ON CONFLICT DO NOTHING
-        `
-        yield* sql`
+        `.pipe(Effect.zipRight(sql`
           UPDATE repositories SET files_complete = NOT EXISTS (
             SELECT 1 FROM commit_details_pending WHERE repository_id = ${id}
           ) WHERE id = ${id}
-        `
+        `))
+        ).pipe(sql.withTransaction)
         return yield* getById(id)
       }
     )
@@ -192,6 +199,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
     /** Deletes a repository's mirrored rows and forgets what was synced; the row itself stays (unwatched). */
     const purgeMirror = (id: RepositoryId) =>
       Effect.all([
+        lockRepository(sql, id),
         sql`DELETE FROM changes WHERE repository_id = ${id}`,
         sql`DELETE FROM bookmarks WHERE repository_id = ${id}`,
         sql`DELETE FROM jj_operations WHERE repository_id = ${id}`,
@@ -209,10 +217,25 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         Effect.withSpan("Repositories.purgeMirror", { attributes: { id } })
       )
 
-    const recordFailure = (id: RepositoryId, message: string) =>
+    /** The condition of a fenced write: the lease, when given, is still held at its epoch. */
+    const heldBy = (lease: Lease | undefined) =>
+      lease === undefined ? sql`` : sql` AND lease_owner = ${lease.owner} AND lease_epoch = ${lease.epoch}`
+
+    /** Why `recordSync` found no row to update: the lease moved on, or the row was deleted. */
+    const notRecorded = (id: RepositoryId, lease: Lease | undefined) =>
+      Effect.flatMap(
+        sql`SELECT 1 FROM repositories WHERE id = ${id}`,
+        (rows): Effect.Effect<never, LeaseLost | RepositoryRowNotFound> =>
+          rows.length > 0 && lease !== undefined
+            ? Effect.fail(new LeaseLost({ repositoryId: id, ...lease }))
+            : Effect.fail(new RepositoryRowNotFound({ key: { id } }))
+      )
+
+    /** Records a failed sync on the row; with a `lease`, only while it is still held. */
+    const recordFailure = (id: RepositoryId, message: string, lease?: Lease) =>
       sql`
         UPDATE repositories SET last_error = ${message}, consecutive_failures = consecutive_failures + 1
-        WHERE id = ${id}
+        WHERE id = ${id}${heldBy(lease)}
       `.pipe(Effect.asVoid, Effect.withSpan("Repositories.recordFailure", { attributes: { id } }))
 
     /**
@@ -290,16 +313,17 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             files_complete = NOT EXISTS (SELECT 1 FROM commit_details_pending WHERE repository_id = ${id}),
             change_rows = ${kept("change_rows", "changes", added?.changes)},
             operation_rows = ${kept("operation_rows", "jj_operations", added?.operations)}
-          WHERE id = ${id}
+          WHERE id = ${id}${heldBy(record.lease)}
           RETURNING id, change_rows, operation_rows
         ), event AS (
           INSERT INTO sync_events (
-            repository_id, operation_id, previous_operation_id, mode, full_reason, written, changed, created_at
+            repository_id, operation_id, previous_operation_id, mode, full_reason, written, changed, created_at,
+            written_by
           )
           SELECT r.id, ${record.operationId}, ${event.previousOperationId}, ${event.mode}, ${event.fullReason},
             ${JSON.stringify(event.written)}::jsonb, ${JSON.stringify(event.changed)}::jsonb,
             -- The moment of the append, moments before the commit (now() would be the transaction's start).
-            clock_timestamp()
+            clock_timestamp(), ${record.lease?.owner ?? null}
           FROM r
           RETURNING id
         ), notified AS (
@@ -316,8 +340,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         (statement) =>
           Effect.zipRight(sql`SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.sync_events'))`, statement),
         Effect.flatMap(([row]) =>
-          // The row is locked by the sync; it is gone only if it was deleted before the lock was taken.
-          row === undefined ? Effect.fail(new RepositoryRowNotFound({ key: { id } })) : Effect.succeed<KindCounts>({
+          row === undefined ? notRecorded(id, record.lease) : Effect.succeed<KindCounts>({
             changes: row.changes,
             bookmarks: row.bookmarks,
             operations: row.operations,

@@ -3,6 +3,7 @@ import { Clock, Duration, Effect, Option, Schedule, Schema } from "effect"
 import { DatabaseConfig } from "./Database.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
+import type { Lease } from "./Domain/Lease.js"
 import { InvalidRepositoryName, RepositoryName, repositoryVanished } from "./Domain/Repository.js"
 import type { KindCounts, Repository } from "./Domain/Repository.js"
 import { emptyCounts, SyncResult, SyncTimeout } from "./Domain/Sync.js"
@@ -118,7 +119,8 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
       location: RepositoryLocation,
       pinned: PinnedOperation,
       forced: FullSyncReason | undefined,
-      onProgress: (staged: KindCounts) => Effect.Effect<void>
+      onProgress: (staged: KindCounts) => Effect.Effect<void>,
+      lease: Lease | undefined
     ) =>
       Effect.gen(function*() {
         const { id } = repository
@@ -153,6 +155,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           bookmarksDigest: result.bookmarksDigest,
           refsRead: result.refsRead,
           channel: config.notifyChannel,
+          lease,
           payload: {
             schema,
             repositoryId: id,
@@ -187,11 +190,11 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           // When the difference cannot be read (the previous operation was garbage-collected meanwhile, or it is not
           // an ancestor of the pinned one), the attempt is rolled back and everything is read instead.
           const fullInstead = (reason: FullSyncReason) =>
-            apply(repository, location, pinned, reason, onProgress).pipe(
+            apply(repository, location, pinned, reason, onProgress, options?.lease).pipe(
               // A full sync reads no difference, so it cannot fail this way.
               Effect.catchTags({ PreviousOperationMissing: Effect.die, PreviousOperationUnrelated: Effect.die })
             )
-          const applied = yield* apply(repository, location, pinned, requested, onProgress).pipe(
+          const applied = yield* apply(repository, location, pinned, requested, onProgress, options?.lease).pipe(
             Effect.catchTags({
               PreviousOperationMissing: () => fullInstead("previous-operation-missing"),
               PreviousOperationUnrelated: () => fullInstead("previous-operation-unrelated")
@@ -232,7 +235,10 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
             // A repository deleted under a sync fails in whatever jj was doing; what is recorded is why.
             const present = yield* Effect.isSuccess(jj.locate(repository.path))
             const message = present ? errorMessage(error) : repositoryVanished(repository.path)
-            yield* repositories.recordFailure(repository.id, message).pipe(Effect.ignore)
+            // An instance that lost the lease leaves the row to the new owner.
+            if (error._tag !== "LeaseLost") {
+              yield* repositories.recordFailure(repository.id, message, options?.lease).pipe(Effect.ignore)
+            }
             yield* Metrics.recordSyncFailure
           })
         ),

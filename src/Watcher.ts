@@ -1,17 +1,22 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { SqlClient } from "@effect/sql"
 import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberSet, Metric, Option, Schema, Stream } from "effect"
+import os from "node:os"
+import { DatabaseConfig } from "./Database.js"
 import { DetailsFill } from "./DetailsFill.js"
 import type { DetailsError } from "./DetailsFill.js"
 import type { DetailsFilled, DetailsProgress } from "./Domain/CommitDetails.js"
 import { DependencyDown } from "./Domain/Dependency.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryLocation } from "./Domain/Jj.js"
+import { ForwardedSyncFailed, LeaseLost } from "./Domain/Lease.js"
 import { repositoryVanished } from "./Domain/Repository.js"
 import type { KindCounts, Repository, RepositoryName } from "./Domain/Repository.js"
-import { SyncWaitExceeded } from "./Domain/Sync.js"
-import type { SyncResult } from "./Domain/Sync.js"
+import { SyncResult, SyncWaitExceeded } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
+import { makeLeases } from "./Leases.js"
+import { LeaseStore } from "./Leases/Store.js"
+import type { Claimed, SyncRequest } from "./Leases/Store.js"
 import * as Metrics from "./Metrics.js"
 import { Repositories } from "./Repositories.js"
 import { SyncService } from "./Sync.js"
@@ -55,7 +60,13 @@ export class WatcherStatus extends Schema.Class<WatcherStatus>("WatcherStatus")(
   syncsSucceeded: Schema.Number,
   syncsFailed: Schema.Number,
   /** Dependencies that do not answer: syncing is paused until they do. */
-  dependenciesDown: Schema.Array(DependencyDown)
+  dependenciesDown: Schema.Array(DependencyDown),
+  /** This process among the instances sharing the database (`WATCHER_INSTANCE_ID`). */
+  instanceId: Schema.String,
+  /** Repositories whose lease this instance holds: the ones it syncs. */
+  leases: Schema.Number,
+  /** Live instances sharing the database, this one included (as of its last renewal). */
+  instances: Schema.Number
 }) {}
 
 /**
@@ -74,6 +85,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     const discovery = yield* Discovery
     const sql = yield* SqlClient.SqlClient
     const details = yield* DetailsFill
+    const leaseStore = yield* LeaseStore
+    const { schema } = yield* DatabaseConfig
     // A watcher without a usable jj would only collect failures: refuse to start instead.
     if (config.enabled) yield* jj.checkVersion
 
@@ -97,6 +110,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         const entry = detection.get(id)
         if (entry === undefined) return
         yield* detection.remove(id)
+        yield* leases.round.pipe(Effect.ignore)
         if (!vanishedReported.has(id)) {
           vanishedReported.add(id)
           yield* Effect.logWarning(`stopped watching ${entry.label}: ${entry.root} vanished`)
@@ -120,13 +134,19 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
 
     const labelOf = (id: RepositoryId) => detection.get(id)?.label ?? `repository ${id}`
 
+    const noneFilled: DetailsFilled = { commits: 0, files: 0, predecessors: 0, durationMs: 0 }
+
     /** A fill that fails because the database or jj stopped answering waits for them, then goes on. */
     const fillWaitingOutOutages = (
       id: RepositoryId,
       onProgress: (progress: DetailsProgress) => Effect.Effect<void>
     ): Effect.Effect<DetailsFilled, DetailsError> =>
       dependencies.available.pipe(
-        Effect.zipRight(details.fill(id, onProgress)),
+        Effect.zipRight(Effect.suspend(() => {
+          const lease = leases.leaseOf(id)
+          // Another instance owns the repository now: its fill is that instance's.
+          return lease === undefined ? Effect.succeed(noneFilled) : details.fill(id, onProgress, lease)
+        })),
         Effect.catchAll((error) =>
           Effect.flatMap(
             dependencies.explainsFailure,
@@ -177,7 +197,12 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
             Duration.toMillis(config.progressInterval),
             (staged: KindCounts, elapsedMs) => progressLine(labelOf(id), staged, elapsedMs)
           ),
-          (onProgress) => sync.syncById(id, { onProgress })
+          (onProgress) => {
+            const lease = leases.leaseOf(id)
+            return lease === undefined
+              ? Effect.fail(new LeaseLost({ repositoryId: id, owner: config.instanceId, epoch: 0 }))
+              : sync.syncById(id, { onProgress, lease })
+          }
         ),
       onResult: (id, exit, { pendingSince, previousFailures }) =>
         Exit.match(exit, {
@@ -197,6 +222,11 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
             }),
           onFailure: (cause) =>
             Effect.gen(function*() {
+              // Another instance claimed the repository meanwhile: nothing was written, and it is not ours to retry.
+              if (Cause.squash(cause) instanceof LeaseLost) {
+                yield* Effect.logInfo(`${labelOf(id)} is owned by another instance now; its sync was rolled back`)
+                return false
+              }
               syncsFailed++
               const entry = detection.get(id)
               if (entry !== undefined) yield* Metric.set(failureGauge(entry), previousFailures + 1)
@@ -215,17 +245,146 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     })
 
     /** Reads the op heads and asks for a sync when they differ from what was last synced. */
-    const catchUp = (entry: Watched, lastSyncedOperationId: string | null) =>
+    const catchUp = (entry: Watched, lastSyncedOperationId: string | null): Effect.Effect<void> =>
       fs.readDirectory(entry.opHeadsPath).pipe(
-        Effect.flatMap((heads) => headsSynced(heads, lastSyncedOperationId) ? Effect.void : scheduler.notify(entry.id)),
+        Effect.flatMap((heads) => headsSynced(heads, lastSyncedOperationId) ? Effect.void : notifyOwned(entry.id)),
         Effect.catchAll(() => vanish(entry.id))
       )
+
+    /** A detected change is synced here only when this instance holds the repository's lease. */
+    const notifyOwned = (id: RepositoryId): Effect.Effect<void> => leases.holds(id) ? scheduler.notify(id) : Effect.void
+
+    // Syncs asked for by a caller that waits a bounded time finish even when the caller has stopped waiting.
+    const requestedSyncs = yield* FiberSet.make()
+    const peersChannel = `${syncConfig.notifyChannel}_instances`
+
+    /**
+     * The watched repositories this instance may claim: those under its base directory, and those on the watch list
+     * that lie under no other live instance's base (another storage host's repositories are that host's, even where
+     * a shared mount shows them here too).
+     */
+    const visibleAmong = (otherBases: ReadonlyArray<string>) => {
+      const inside = (base: string, root: string) =>
+        root === base || root.startsWith(base.endsWith("/") ? base : `${base}/`)
+      const others = otherBases.filter((other) =>
+        !inside(other, discovery.basePath) && !inside(discovery.basePath, other)
+      )
+      return [...detection.entries()]
+        .filter(([, entry]) =>
+          inside(discovery.basePath, entry.root) || !others.some((other) => inside(other, entry.root))
+        )
+        .map(([id]) => id)
+    }
+
+    // Which repositories this instance syncs among the instances sharing the database (see `Leases.ts`). A claimed
+    // repository is caught up at once; a lost one's sync is stopped (its transaction rolls back).
+    const leases = yield* makeLeases({
+      instance: { id: config.instanceId, host: os.hostname(), basePath: discovery.basePath },
+      ttl: config.leaseTtl,
+      renewInterval: config.leaseRenewInterval,
+      channel: peersChannel,
+      schema,
+      visible: visibleAmong,
+      busy: scheduler.isActive,
+      onClaimed: (claimed: ReadonlyArray<Claimed>) =>
+        Effect.gen(function*() {
+          for (const lease of claimed) {
+            const entry = detection.get(lease.id)
+            if (entry === undefined) continue
+            yield* catchUp(entry, lease.lastSyncedOperationId)
+            if (!lease.filesComplete && lease.lastSyncedOperationId !== null) yield* fills.request(lease.id)
+            if (lease.previousOwner !== null && lease.previousOwner !== config.instanceId) {
+              yield* Effect.logInfo(`took over ${entry.label} from ${lease.previousOwner}`)
+            }
+          }
+          yield* Effect.logDebug(`claimed ${claimed.length} ${claimed.length === 1 ? "lease" : "leases"}`)
+        }),
+      onLost: (ids, how) =>
+        Effect.gen(function*() {
+          for (const id of ids) yield* scheduler.cancel(id)
+          const line = `${how === "released" ? "gave back" : "lost to another instance"} ${ids.length} ${
+            ids.length === 1 ? "lease" : "leases"
+          }`
+          yield* how === "released" ? Effect.logDebug(line) : Effect.logWarning(line)
+        }),
+      onRequests: Effect.suspend(() => runRequests)
+    })
+
+    const encodeResult = Schema.encodeSync(SyncResult)
+    const decodeResult = Schema.decodeUnknown(SyncResult)
+
+    /** Runs a manual sync another instance forwarded here (this one holds the lease) and records its outcome. */
+    const answer = (request: SyncRequest) => {
+      const lease = leases.leaseOf(request.repositoryId)
+      const run = lease === undefined
+        ? Effect.fail(new LeaseLost({ repositoryId: request.repositoryId, owner: config.instanceId, epoch: 0 }))
+        : sync.syncById(request.repositoryId, { full: request.fullSync, lease })
+      return run.pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          leaseStore.finishRequest(
+            request.id,
+            Exit.match(exit, {
+              onSuccess: (result) => ({ result: encodeResult(result) }),
+              onFailure: (cause) => {
+                const error = Cause.squash(cause)
+                const tag = typeof error === "object" && error !== null && "_tag" in error
+                  ? String(error._tag)
+                  : "Defect"
+                return { error: { tag, message: failureLine(cause) } }
+              }
+            }),
+            peersChannel
+          )
+        ),
+        Effect.catchAllCause((cause) => Effect.logWarning(`answering forwarded sync ${request.id} failed`, cause))
+      )
+    }
+
+    /** Takes the manual syncs forwarded to this instance and runs each in the background. */
+    const runRequests: Effect.Effect<void> = leaseStore.takeRequests(config.instanceId).pipe(
+      Effect.flatMap(Effect.forEach((request) => FiberSet.run(requestedSyncs, answer(request)), { discard: true })),
+      Effect.catchAllCause((cause) => Effect.logWarning("taking forwarded syncs failed", cause))
+    )
+
+    /**
+     * A manual sync of a repository another live instance holds, run there: queued in the database for it, and
+     * awaited here at most `wait`. None when no other instance holds it (this one syncs).
+     */
+    const forward = (id: RepositoryId, full: boolean, wait: Duration.Duration) =>
+      Effect.gen(function*() {
+        if (running && leases.holds(id)) return Option.none<SyncResult>()
+        const queued = yield* leaseStore.enqueueRequest(id, full, config.instanceId, peersChannel)
+        if (Option.isNone(queued)) return Option.none<SyncResult>()
+        yield* Effect.logDebug(`forwarded a sync of ${labelOf(id)} to ${queued.value.owner}`)
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(wait)
+        while (true) {
+          const outcome = yield* leaseStore.requestOutcome(queued.value.id)
+          if (Option.isSome(outcome)) {
+            const { error, result, startedBy } = outcome.value
+            if (error !== null) {
+              return yield* new ForwardedSyncFailed({
+                instance: startedBy ?? queued.value.owner,
+                tag: error.tag,
+                reason: error.message
+              })
+            }
+            return Option.some(yield* decodeResult(result).pipe(Effect.orDie))
+          }
+          const left = deadline - (yield* Clock.currentTimeMillis)
+          if (left <= 0) {
+            return yield* new SyncWaitExceeded({ repository: labelOf(id), waitedMs: Duration.toMillis(wait) })
+          }
+          // The owner's notification wakes this at once; the timeout covers a lost one.
+          yield* leases.awaitRequest(queued.value.id, Duration.millis(Math.min(left, 200)))
+        }
+      })
 
     const watch = (repository: Repository, location: RepositoryLocation) =>
       Effect.gen(function*() {
         const entry = yield* detection.add(repository, location)
         vanishedReported.delete(repository.id)
-        yield* catchUp(entry, repository.lastSyncedOperationId)
+        if (leases.holds(repository.id)) yield* catchUp(entry, repository.lastSyncedOperationId)
       })
 
     /**
@@ -259,6 +418,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
           }
         }
       }
+      // What this instance sees decides what it may claim: claims (and catch-ups) happen here.
+      yield* leases.round
     }).pipe(Effect.withSpan("Watcher.scan"))
 
     const running = config.enabled
@@ -272,12 +433,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
           Duration.format(config.pollInterval)
         }, concurrency ${config.concurrency})`
       )
-      yield* detection.events.pipe(Stream.runForEach(scheduler.notify), Effect.forkScoped)
-      // Fills a previous run left unfinished (stopped, killed, or made before the details were mirrored).
-      yield* details.incomplete.pipe(
-        Effect.flatMap(Effect.forEach((id) => detection.get(id) === undefined ? Effect.void : fills.request(id))),
-        Effect.catchAllCause((cause) => Effect.logWarning("listing unfinished details fills failed", cause))
-      )
+      // Fills a previous run left unfinished are requested as their leases are claimed.
+      yield* detection.events.pipe(Stream.runForEach(notifyOwned), Effect.forkScoped)
       // Scans need the database too: they wait out an outage, which is logged once, not at every scan.
       yield* detection.rescans.pipe(
         Stream.runForEach(() =>
@@ -294,6 +451,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         Effect.forkScoped
       )
       // Runs first on shutdown: no new syncs, in-flight ones get a bounded time to commit.
+      // Then the leases are given back, and peers claim them at once.
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => (stopping = true)).pipe(
           Effect.zipRight(scheduler.shutdown(config.shutdownTimeout)),
@@ -301,7 +459,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
             finished
               ? Effect.logInfo("watcher stopped")
               : Effect.logWarning("watcher stopped with syncs still running; they were rolled back")
-          )
+          ),
+          Effect.zipRight(leases.retire)
         )
       )
     }
@@ -318,7 +477,10 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         queued: stats.queued,
         syncsSucceeded,
         syncsFailed,
-        dependenciesDown: yield* dependencies.down
+        dependenciesDown: yield* dependencies.down,
+        instanceId: config.instanceId,
+        leases: leases.held(),
+        instances: leases.instances()
       })
     }).pipe(Effect.withSpan("Watcher.status"))
 
@@ -363,6 +525,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       yield* repositories.setWatched(repository.id, true)
       if (!running || detection.get(repository.id) !== undefined) return
       yield* watch(repository, yield* jj.locate(repository.path))
+      yield* leases.round
     })
 
     /** Watches the jj repository at `<base>/<user>/<repo>`, creating its row; returns the row as it is now. */
@@ -380,12 +543,10 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       yield* repositories.setWatched(row.id, false)
       yield* detection.remove(row.id)
       yield* scheduler.cancel(row.id)
+      if (running) yield* leases.round
       if (purge) yield* repositories.purgeMirror(row.id)
       return row
     })
-
-    // Syncs asked for by a caller that waits a bounded time finish even when the caller has stopped waiting.
-    const requestedSyncs = yield* FiberSet.make()
 
     /**
      * Syncs the jj repository at `<base>/<user>/<repo>` now, creating its row when needed, and waits for it at most
@@ -398,8 +559,13 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     ) {
       const location = yield* locateUnderBase(user, repo)
       const existing = yield* repositories.findByName(user, repo)
-      const run = Option.isSome(existing) && existing.value.path === location.workspaceRoot
-        ? sync.syncById(existing.value.id, { full: options.full })
+      const known = Option.isSome(existing) && existing.value.path === location.workspaceRoot
+      if (known) {
+        const forwarded = yield* forward(existing.value.id, options.full === true, options.wait)
+        if (Option.isSome(forwarded)) return forwarded.value
+      }
+      const run = Option.isSome(existing) && known
+        ? sync.syncById(existing.value.id, { full: options.full, lease: leases.leaseOf(existing.value.id) })
         : sync.syncPath({ path: location.workspaceRoot, owner: user, name: repo, full: options.full })
       const fiber = yield* FiberSet.run(requestedSyncs, run)
       return yield* Fiber.join(fiber).pipe(
@@ -424,5 +590,5 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       awaitIdle: scheduler.awaitIdle
     } as const
   }),
-  dependencies: [Discovery.Default]
+  dependencies: [Discovery.Default, LeaseStore.Default]
 }) {}

@@ -204,6 +204,7 @@ export const status = (options: ClientOptions & { readonly json: boolean }) =>
     yield* Console.log(
       table(["", ""], [
         ["version", status.version],
+        ["instance", `${status.instanceId} (${status.instances} live, ${status.leases} leases held here)`],
         ["running", String(status.running)],
         ["watched repositories", String(status.watchedRepos)],
         ["syncs succeeded / failed", `${status.syncsSucceeded} / ${status.syncsFailed}`],
@@ -220,6 +221,7 @@ const summaryRow = (repo: RepoSummary, now: number) => [
   repo.watching ? "yes" : repo.watched ? "listed" : "no",
   ago(repo.lastSyncedAt, now),
   shortId(repo.lastSyncedOperationId),
+  repo.leaseOwner ?? "-",
   String(repo.consecutiveFailures),
   (repo.lastError ?? "").split("\n")[0]!.slice(0, 60)
 ]
@@ -239,7 +241,7 @@ export const repos = (options: ClientOptions & { readonly json: boolean }) =>
     const now = Date.now()
     yield* Console.log(
       table(
-        ["REPOSITORY", "WATCHING", "LAST SYNC", "OPERATION", "FAILURES", "LAST ERROR"],
+        ["REPOSITORY", "WATCHING", "LAST SYNC", "OPERATION", "OWNER", "FAILURES", "LAST ERROR"],
         repos.map((repo) => summaryRow(repo, now))
       )
     )
@@ -257,6 +259,7 @@ export const repo = (options: ClientOptions & { readonly json: boolean; readonly
         ["repository", `${detail.user}/${detail.repo}`],
         ["path", detail.path],
         ["watching", detail.watching ? "yes" : detail.watched ? "listed, not watched by this daemon" : "no"],
+        ["synced by", detail.leaseOwner ?? "no instance holds its lease"],
         ["last sync", `${ago(detail.lastSyncedAt, Date.now())} at operation ${shortId(detail.lastSyncedOperationId)}`],
         ["rows", counts],
         [

@@ -2,6 +2,9 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { OperationId, RepositoryId } from "../Domain/Ids.js"
 import type { CommitDetails } from "../Domain/Jj.js"
+import type { Lease } from "../Domain/Lease.js"
+import { LeaseLost } from "../Domain/Lease.js"
+import { lockRepository } from "../RepositoryLock.js"
 import {
   changeFilesTable,
   commitPredecessorsTable,
@@ -70,13 +73,19 @@ export class DetailsStore extends Effect.Service<DetailsStore>()("jj-watcher/Det
     }
 
     /**
-     * Writes the details read of a batch, in one transaction under the repository row's lock (which a sync holds
-     * while it writes): only for the commits still waiting, that is still mirrored (a commit that went away took its
+     * Writes the details read of a batch, in one transaction under the repository's lock (which a sync holds while
+     * it writes), and only while `lease` (when given) is still held: only for the commits still waiting, that is still mirrored (a commit that went away took its
      * waiting row with it). Says whether no commit waits any more in `files_complete`.
      */
-    const write = (id: RepositoryId, details: ReadonlyArray<CommitDetails>) =>
+    const write = (id: RepositoryId, details: ReadonlyArray<CommitDetails>, lease: Lease | undefined) =>
       Effect.gen(function*() {
-        yield* sql`SELECT 1 FROM repositories WHERE id = ${id} FOR UPDATE`
+        yield* lockRepository(sql, id)
+        if (lease !== undefined) {
+          const held = yield* sql`
+            SELECT 1 FROM repositories WHERE id = ${id} AND lease_owner = ${lease.owner} AND lease_epoch = ${lease.epoch}
+          `
+          if (held.length === 0) return yield* new LeaseLost({ repositoryId: id, ...lease })
+        }
         const files = details.flatMap((d) => d.files.map((file) => ({ commitId: d.commitId, file })))
         const predecessors = details.flatMap((d) =>
           d.predecessorCommitIds.map((predecessorCommitId) => ({ details: d, predecessorCommitId }))

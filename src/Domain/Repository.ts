@@ -65,7 +65,9 @@ export class Repository extends Schema.Class<Repository>("Repository")({
   /** How the mirror was last written (jj version, sync format, kinds); a different value forces a full sync. */
   syncedWith: Schema.NullOr(Schema.String),
   /** When a sync last compared everything with jj (a full sync or a reconciliation). */
-  lastFullSyncAt: Schema.NullOr(Schema.DateFromSelf)
+  lastFullSyncAt: Schema.NullOr(Schema.DateFromSelf),
+  /** The watcher instance whose lease covers the repository (`WATCHER_INSTANCE_ID`); null when none holds it. */
+  leaseOwner: Schema.NullOr(Schema.String)
 }) {
   get enabledKinds(): ReadonlyArray<SyncKind> {
     return allSyncKinds.filter((kind) => this.syncs(kind))

@@ -3,6 +3,7 @@ import type { Effect } from "effect"
 import { Duration, Schema } from "effect"
 import { OperationId, RepositoryId } from "./Ids.js"
 import type { JjError, RepositoryError } from "./JjErrors.js"
+import type { Lease, LeaseLost } from "./Lease.js"
 import type { InvalidRepositoryName, MirrorKind, RepositoryRowNotFound } from "./Repository.js"
 import { KindCounts, SyncKind } from "./Repository.js"
 
@@ -75,6 +76,7 @@ export type SyncError =
   | SyncTimeout
   | RepositoryRowNotFound
   | InvalidRepositoryName
+  | LeaseLost
 
 /** How a sync is asked for. */
 export interface SyncOptions {
@@ -82,6 +84,8 @@ export interface SyncOptions {
   readonly full?: boolean | undefined
   /** Called after every staged batch with the rows read so far (for a progress line). */
   readonly onProgress?: ((staged: KindCounts) => Effect.Effect<void>) | undefined
+  /** The lease of the watcher instance syncing: the commit checks it is still held (fencing); none outside `serve`. */
+  readonly lease?: Lease | undefined
 }
 
 /** What `jj-watcher sync` asks for: a directory, and optionally its owner/name and the kinds to mirror. */

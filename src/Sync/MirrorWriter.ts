@@ -9,6 +9,7 @@ import type { Bookmark, Change, ConflictedCommit, Operation, Tag, Workspace } fr
 import type { SyncKind } from "../Domain/Repository.js"
 import { undoDescriptionPattern } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
+import { lockRepository } from "../RepositoryLock.js"
 import {
   bookmarksTable,
   changesTable,
@@ -124,12 +125,13 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     const count = (statement: Effect.Effect<ReadonlyArray<{ readonly n: number }>, SqlError>) =>
       Effect.map(statement, (rows) => rows[0]?.n ?? 0)
 
-    /** Locks the repository row against concurrent syncs and returns what it last synced. */
+    /** Locks the repository against concurrent writers and returns what it last synced (read after the lock). */
     const lock = Effect.fn("MirrorWriter.lock")(function*(id: RepositoryId) {
+      yield* lockRepository(sql, id)
       const rows = yield* sql<SyncedState & StoredRefs>`
         SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at, bookmarks_digest,
           git_export_pending
-        FROM repositories WHERE id = ${id} FOR UPDATE
+        FROM repositories WHERE id = ${id}
       `
       return rows[0]
     })

@@ -20,7 +20,13 @@ export class WatcherStatusResponse extends Schema.Class<WatcherStatusResponse>("
   nativeEvents: Schema.Boolean,
   nativelyWatched: Schema.Number,
   /** The database or jj not answering: syncing is paused until they do. */
-  dependenciesDown: Schema.Array(DependencyDown)
+  dependenciesDown: Schema.Array(DependencyDown),
+  /** This process among the instances sharing the database (`WATCHER_INSTANCE_ID`). */
+  instanceId: Schema.String,
+  /** Repositories whose lease this instance holds: the ones it syncs. */
+  leases: Schema.Number,
+  /** Live instances sharing the database, this one included. */
+  instances: Schema.Number
 }) {}
 
 export class RepoSummary extends Schema.Class<RepoSummary>("RepoSummary")({
@@ -35,7 +41,9 @@ export class RepoSummary extends Schema.Class<RepoSummary>("RepoSummary")({
   lastSyncedOperationId: Schema.NullOr(OperationId),
   lastSyncedAt: Schema.NullOr(Schema.Date),
   lastError: Schema.NullOr(Schema.String),
-  consecutiveFailures: Schema.Number
+  consecutiveFailures: Schema.Number,
+  /** The instance that syncs the repository (holds its lease); null when none does. */
+  leaseOwner: Schema.NullOr(Schema.String)
 }) {}
 
 export class ReposPage extends Schema.Class<ReposPage>("ReposPage")({

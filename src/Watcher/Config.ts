@@ -1,4 +1,5 @@
 import { Config, Duration } from "effect"
+import { randomBytes } from "node:crypto"
 import os from "node:os"
 
 const millis = (name: string, fallback: number) =>
@@ -34,6 +35,26 @@ export const WatcherConfig = Config.all({
    */
   detailsDelay: millis("WATCHER_DETAILS_DELAY_MS", 1_000),
   /** How often a long sync (a first import) logs the rows read so far and their rate. */
-  progressInterval: millis("WATCHER_PROGRESS_INTERVAL_MS", 5_000)
-})
+  progressInterval: millis("WATCHER_PROGRESS_INTERVAL_MS", 5_000),
+  /** This process among the instances sharing the database; unique per running process. */
+  instanceId: Config.string("WATCHER_INSTANCE_ID").pipe(
+    Config.withDefault(`${os.hostname()}-${randomBytes(4).toString("hex")}`),
+    Config.validate({
+      message: "WATCHER_INSTANCE_ID must be 1 to 200 characters",
+      validation: (id) => id.length >= 1 && id.length <= 200
+    })
+  ),
+  /**
+   * How long a lease (and an instance's heartbeat) lasts unrenewed: after a crash, its repositories are taken over
+   * within this plus one renewal.
+   */
+  leaseTtl: millis("WATCHER_LEASE_TTL_MS", 4_000),
+  /** How often an instance renews its leases and claims its share of the unowned repositories. */
+  leaseRenewInterval: millis("WATCHER_LEASE_RENEW_MS", 1_000)
+}).pipe(
+  Config.validate({
+    message: "WATCHER_LEASE_RENEW_MS must be less than half of WATCHER_LEASE_TTL_MS",
+    validation: (config) => Duration.toMillis(config.leaseRenewInterval) * 2 < Duration.toMillis(config.leaseTtl)
+  })
+)
 export type WatcherConfig = Config.Config.Success<typeof WatcherConfig>

@@ -153,6 +153,7 @@ export const makeDetection = (options: DetectionOptions) =>
       remove,
       get: (id: RepositoryId) => watched.get(id),
       entries: () => watched.entries(),
+      ids: () => watched.keys(),
       roots: () => new Set([...watched.values()].map((entry) => entry.root)),
       size: () => watched.size,
       nativelyWatched: repoEvents.size,

@@ -72,7 +72,8 @@ const summary = ({ repository, watching }: { readonly repository: Repository; re
     lastSyncedOperationId: repository.lastSyncedOperationId,
     lastSyncedAt: repository.lastSyncedAt,
     lastError: repository.lastError,
-    consecutiveFailures: repository.consecutiveFailures
+    consecutiveFailures: repository.consecutiveFailures,
+    leaseOwner: repository.leaseOwner
   })
 
 /**
@@ -105,7 +106,10 @@ export const watcherHandlers = <ApiId extends string, Groups extends HttpApiGrou
               queueDepth: status.queued,
               nativeEvents: status.nativeEvents,
               nativelyWatched: status.nativelyWatched,
-              dependenciesDown: status.dependenciesDown
+              dependenciesDown: status.dependenciesDown,
+              instanceId: status.instanceId,
+              leases: status.leases,
+              instances: status.instances
             })
           }))
         .handle("listRepos", ({ urlParams }) =>

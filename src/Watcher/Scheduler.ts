@@ -193,7 +193,10 @@ export const makeScheduler = <K, E, A = unknown>(
 
     const stats = Effect.sync(() => ({ inFlight: running, queued: waiting, active: states.size }))
 
-    return { notify, cancel, awaitIdle, shutdown, stats } satisfies Scheduler<K>
+    /** A sync of the key is running, due or backing off. */
+    const isActive = (key: K) => states.has(key)
+
+    return { notify, cancel, awaitIdle, shutdown, stats, isActive } satisfies Scheduler<K>
   })
 
 export interface Scheduler<K> {
@@ -203,4 +206,5 @@ export interface Scheduler<K> {
   /** True when every sync in flight finished within the timeout. */
   readonly shutdown: (timeout: Duration.DurationInput) => Effect.Effect<boolean>
   readonly stats: Effect.Effect<{ readonly inFlight: number; readonly queued: number; readonly active: number }>
+  readonly isActive: (key: K) => boolean
 }

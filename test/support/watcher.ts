@@ -22,8 +22,13 @@ export const watcherOver = (base: string, settings: Record<string, string>) =>
   )
 
 /** `jj-watcher serve` over `base` as a process of its own, in this test file's schema, with its output piped or not. */
-export const spawnServe = (base: string, schema: string, output: "pipe" | "ignore") =>
+export const spawnServe = (
+  base: string,
+  schema: string,
+  output: "pipe" | "ignore",
+  settings: Record<string, string> = {}
+) =>
   spawn(process.execPath, [path.resolve(import.meta.dirname, "../../dist/bin.js"), "serve", "--repos", base], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0" },
+    env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0", ...settings },
     stdio: ["ignore", output, output]
   })
