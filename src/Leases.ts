@@ -13,8 +13,6 @@ export interface LeasesOptions {
   readonly renewInterval: Duration.Duration
   /** The channel peers are told on of released leases and forwarded syncs. */
   readonly channel: string
-  /** The database schema of the mirror: messages of instances over other schemas are ignored. */
-  readonly schema: string
   /**
    * The repositories this instance may claim, given the base directories of the other live instances; asked at every
    * round.
@@ -49,6 +47,8 @@ export const makeLeases = (options: LeasesOptions) =>
     const store = yield* LeaseStore
     const pg = yield* PgClient.PgClient
     const { id: instanceId } = options.instance
+    // Messages of instances over other schemas of the database are ignored.
+    const schema = yield* store.currentSchema.pipe(Effect.orDie)
     const ttlMs = Duration.toMillis(options.ttl)
     let held = new Map<RepositoryId, number>()
     let visible = new Set<RepositoryId>()
@@ -149,7 +149,7 @@ export const makeLeases = (options: LeasesOptions) =>
         Option.match(decodePeerMessage(payload), {
           onNone: () => Effect.void,
           onSome: (message) => {
-            if (message.schema !== options.schema) return Effect.void
+            if (message.schema !== schema) return Effect.void
             switch (message.kind) {
               case "released":
                 return Queue.offer(wakeUps, undefined)

@@ -2,7 +2,6 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { SqlClient } from "@effect/sql"
 import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberSet, Metric, Option, Schema, Stream } from "effect"
 import os from "node:os"
-import { DatabaseConfig } from "./Database.js"
 import { DetailsFill } from "./DetailsFill.js"
 import type { DetailsError } from "./DetailsFill.js"
 import type { DetailsFilled, DetailsProgress } from "./Domain/CommitDetails.js"
@@ -86,7 +85,6 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     const sql = yield* SqlClient.SqlClient
     const details = yield* DetailsFill
     const leaseStore = yield* LeaseStore
-    const { schema } = yield* DatabaseConfig
     // A watcher without a usable jj would only collect failures: refuse to start instead.
     if (config.enabled) yield* jj.checkVersion
 
@@ -176,6 +174,9 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         }),
       onFailure: (id, cause) =>
         Effect.gen(function*() {
+          if (Cause.squash(cause) instanceof LeaseLost) {
+            return yield* Effect.logInfo(`${labelOf(id)} is owned by another instance now; it reads the details`)
+          }
           yield* Effect.logWarning(`reading files and predecessors of ${labelOf(id)} failed: ${failureLine(cause)}`)
           yield* Effect.logDebug(`reading files and predecessors of ${labelOf(id)} failed`, cause)
         })
@@ -283,7 +284,6 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       ttl: config.leaseTtl,
       renewInterval: config.leaseRenewInterval,
       channel: peersChannel,
-      schema,
       visible: visibleAmong,
       busy: scheduler.isActive,
       onClaimed: (claimed: ReadonlyArray<Claimed>) =>

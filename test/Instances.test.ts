@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import type { ChildProcess } from "node:child_process"
+import net from "node:net"
 import pg from "pg"
 import { testSchemaName } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
@@ -45,8 +46,24 @@ const rowsOf = (schema: string) =>
     )
   ).pipe(Effect.map((result) => result.rows))
 
-const instance = (base: string, schema: string, id: string) => {
-  const child = spawnServe(base, schema, "pipe", { WATCHER_INSTANCE_ID: id, LOG_LEVEL: "Info" })
+const adminToken = "instances-test-admin-token"
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const instance = (base: string, schema: string, id: string, port = 0) => {
+  const child = spawnServe(base, schema, "pipe", {
+    WATCHER_INSTANCE_ID: id,
+    LOG_LEVEL: "Info",
+    PORT: String(port),
+    WATCHER_ADMIN_TOKEN: adminToken
+  })
   started.push(child)
   let output = ""
   child.stdout?.on("data", (chunk) => (output += String(chunk)))
@@ -89,7 +106,8 @@ describe("several instances over one database", () => {
         const paths = new Map<string, string>()
         for (let i = 0; i < 12; i++) paths.set(`team${i % 3}/repo${i}`, initRepo(base, `team${i % 3}`, `repo${i}`))
         const owners = ["alpha", "beta", "gamma"]
-        const [, beta, gamma] = owners.map((id) => instance(base, schema, id))
+        const alphaPort = yield* Effect.promise(freePort)
+        const [, beta, gamma] = owners.map((id) => instance(base, schema, id, id === "alpha" ? alphaPort : 0))
 
         // Spread evenly: everything synced, each at most twice its fair share (4), none idle.
         const settled = yield* eventually(
@@ -124,6 +142,30 @@ describe("several instances over one database", () => {
           )
         )
         expect(duplicated.rows).toEqual([])
+
+        // A manual sync asked of alpha for a repository gamma owns is run by gamma, and answered by alpha.
+        const forwarded = (yield* rowsOf(schema)).find((row) => row.lease_owner === "gamma")!
+        const response = yield* Effect.promise(() =>
+          fetch(`http://127.0.0.1:${alphaPort}/api/watcher/sync/${forwarded.owner}/${forwarded.name}?full=true`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${adminToken}` }
+          }).then(async (res) => ({ status: res.status, body: await res.json() as Record<string, unknown> }))
+        )
+        expect(response.status).toBe(200)
+        expect(response.body).toMatchObject({
+          owner: forwarded.owner,
+          name: forwarded.name,
+          mode: "full",
+          fullReason: "requested"
+        })
+        const [requested] = (yield* Effect.promise(() =>
+          client.query(
+            `SELECT e.written_by, e.mode FROM ${schema}.sync_events e JOIN ${schema}.repositories r ON r.id = e.repository_id
+             WHERE r.owner = $1 AND r.name = $2 ORDER BY e.id DESC LIMIT 1`,
+            [forwarded.owner, forwarded.name]
+          )
+        )).rows
+        expect(requested).toEqual({ written_by: "gamma", mode: "full" })
 
         // SIGKILL: beta's repositories are taken over and their new operations mirrored within TTL + one renewal.
         const betaRepos = (yield* rowsOf(schema)).filter((row) => row.lease_owner === "beta")

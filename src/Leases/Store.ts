@@ -62,6 +62,7 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const asJson = (value: unknown) => sql`${JSON.stringify(value)}::json`
+    // Numbers are converted where read: a host application's pg client may return bigint columns as strings.
     const interval = (ms: number) => sql`make_interval(secs => ${ms / 1000})`
     const notify = (channel: string, message: PeerMessage) =>
       sql`pg_notify(${channel}, (jsonb_build_object('schema', current_schema()) || ${
@@ -123,14 +124,14 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
       `.pipe(
         Effect.map(([row]): Renewal => ({
           held: (row?.held ?? []).map(([id, epoch, seers]) => ({
-            id: id as RepositoryId,
+            id: Number(id) as RepositoryId,
             epoch: Number(epoch),
-            seers
+            seers: Number(seers)
           })),
-          share: row?.share ?? 0,
-          claimable: row?.claimable ?? 0,
-          instances: row?.instances ?? 1,
-          requests: row?.requests ?? 0,
+          share: Number(row?.share ?? 0),
+          claimable: Number(row?.claimable ?? 0),
+          instances: Number(row?.instances ?? 1),
+          requests: Number(row?.requests ?? 0),
           otherBases: row?.otherBases ?? []
         })),
         Effect.withSpan("LeaseStore.renew")
@@ -189,7 +190,7 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
       `.pipe(
         Effect.map((rows) =>
           rows.map((row): Claimed => ({
-            id: row.id,
+            id: Number(row.id) as RepositoryId,
             epoch: Number(row.epoch),
             previousOwner: row.previousOwner,
             lastSyncedOperationId: row.lastSyncedOperationId,
@@ -211,7 +212,7 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
       } FROM (SELECT 1) one WHERE EXISTS (SELECT 1 FROM released))
         SELECT id, (SELECT count(*) FROM told) AS told FROM released
       `.pipe(
-        Effect.map((rows) => rows.map((row) => row.id)),
+        Effect.map((rows) => rows.map((row) => Number(row.id) as RepositoryId)),
         Effect.withSpan("LeaseStore.release", { attributes: { count: ids.length } })
       )
 
@@ -260,7 +261,7 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
         Effect.map((rows) =>
           rows.map((row): SyncRequest => ({
             id: Number(row.id),
-            repositoryId: row.repositoryId,
+            repositoryId: Number(row.repositoryId) as RepositoryId,
             fullSync: row.fullSync
           }))
         ),
@@ -298,6 +299,11 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
         Effect.withSpan("LeaseStore.requestOutcome")
       )
 
+    /** The schema the mirror lives in, as notifications name it. */
+    const currentSchema = sql<{ readonly schema: string }>`SELECT current_schema() AS schema`.pipe(
+      Effect.map(([row]) => row?.schema ?? "")
+    )
+
     /** Live instances (heartbeat within the TTL), for the status. */
     const liveInstances = (ttlMs: number) =>
       sql<{ readonly n: number }>`
@@ -314,6 +320,7 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
       takeRequests,
       finishRequest,
       requestOutcome,
+      currentSchema,
       liveInstances
     } as const
   })
