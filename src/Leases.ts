@@ -190,6 +190,8 @@ export const makeLeases = (options: LeasesOptions) =>
       instances: () => instances,
       /** A round now: renew, give back, claim (after the watched repositories changed, say). */
       round,
+      /** A round soon, without waiting for it: for callers that may run inside a round (a claim's catch-up). */
+      wake: Queue.offer(wakeUps, undefined).pipe(Effect.asVoid),
       retire,
       /** Resolves when a peer says the forwarded request `requestId` is done (or after `timeout`, to look). */
       awaitRequest: (requestId: number, timeout: Duration.DurationInput) =>

@@ -108,7 +108,7 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
         const entry = detection.get(id)
         if (entry === undefined) return
         yield* detection.remove(id)
-        yield* leases.round.pipe(Effect.ignore)
+        yield* leases.wake
         if (!vanishedReported.has(id)) {
           vanishedReported.add(id)
           yield* Effect.logWarning(`stopped watching ${entry.label}: ${entry.root} vanished`)
