@@ -8,14 +8,15 @@ import type { DetailsFilled, DetailsProgress } from "./Domain/CommitDetails.js"
 import { DependencyDown } from "./Domain/Dependency.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { RepositoryLocation } from "./Domain/Jj.js"
-import { ForwardedSyncFailed, LeaseLost } from "./Domain/Lease.js"
+import { LeaseLost } from "./Domain/Lease.js"
 import { repositoryVanished } from "./Domain/Repository.js"
 import type { KindCounts, Repository, RepositoryName } from "./Domain/Repository.js"
-import { SyncResult, SyncWaitExceeded } from "./Domain/Sync.js"
+import { SyncWaitExceeded } from "./Domain/Sync.js"
+import type { SyncResult } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
 import { makeLeases } from "./Leases.js"
 import { LeaseStore } from "./Leases/Store.js"
-import type { Claimed, SyncRequest } from "./Leases/Store.js"
+import type { Claimed } from "./Leases/Store.js"
 import * as Metrics from "./Metrics.js"
 import { Repositories } from "./Repositories.js"
 import { SyncService } from "./Sync.js"
@@ -28,6 +29,7 @@ import { makeDetailsFills } from "./Watcher/DetailsFills.js"
 import { makeDetection } from "./Watcher/Detection.js"
 import type { Watched } from "./Watcher/Detection.js"
 import { Discovery } from "./Watcher/Discovery.js"
+import { makeForwarding } from "./Watcher/Forwarding.js"
 import { makeScheduler } from "./Watcher/Scheduler.js"
 import type { Scheduler } from "./Watcher/Scheduler.js"
 
@@ -84,7 +86,6 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     const discovery = yield* Discovery
     const sql = yield* SqlClient.SqlClient
     const details = yield* DetailsFill
-    const leaseStore = yield* LeaseStore
     // A watcher without a usable jj would only collect failures: refuse to start instead.
     if (config.enabled) yield* jj.checkVersion
 
@@ -307,78 +308,18 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
           }`
           yield* how === "released" ? Effect.logDebug(line) : Effect.logWarning(line)
         }),
-      onRequests: Effect.suspend(() => runRequests)
+      onRequests: Effect.suspend((): Effect.Effect<void> => forwarding.runRequests)
     })
 
-    const encodeResult = Schema.encodeSync(SyncResult)
-    const decodeResult = Schema.decodeUnknown(SyncResult)
-
-    /** Runs a manual sync another instance forwarded here (this one holds the lease) and records its outcome. */
-    const answer = (request: SyncRequest) => {
-      const lease = leases.leaseOf(request.repositoryId)
-      const run = lease === undefined
-        ? Effect.fail(new LeaseLost({ repositoryId: request.repositoryId, owner: config.instanceId, epoch: 0 }))
-        : sync.syncById(request.repositoryId, { full: request.fullSync, lease })
-      return run.pipe(
-        Effect.exit,
-        Effect.flatMap((exit) =>
-          leaseStore.finishRequest(
-            request.id,
-            Exit.match(exit, {
-              onSuccess: (result) => ({ result: encodeResult(result) }),
-              onFailure: (cause) => {
-                const error = Cause.squash(cause)
-                const tag = typeof error === "object" && error !== null && "_tag" in error
-                  ? String(error._tag)
-                  : "Defect"
-                return { error: { tag, message: failureLine(cause) } }
-              }
-            }),
-            peersChannel
-          )
-        ),
-        Effect.catchAllCause((cause) => Effect.logWarning(`answering forwarded sync ${request.id} failed`, cause))
-      )
-    }
-
-    /** Takes the manual syncs forwarded to this instance and runs each in the background. */
-    const runRequests: Effect.Effect<void> = leaseStore.takeRequests(config.instanceId).pipe(
-      Effect.flatMap(Effect.forEach((request) => FiberSet.run(requestedSyncs, answer(request)), { discard: true })),
-      Effect.catchAllCause((cause) => Effect.logWarning("taking forwarded syncs failed", cause))
-    )
-
-    /**
-     * A manual sync of a repository another live instance holds, run there: queued in the database for it, and
-     * awaited here at most `wait`. None when no other instance holds it (this one syncs).
-     */
-    const forward = (id: RepositoryId, full: boolean, wait: Duration.Duration) =>
-      Effect.gen(function*() {
-        if (running && leases.holds(id)) return Option.none<SyncResult>()
-        const queued = yield* leaseStore.enqueueRequest(id, full, config.instanceId, peersChannel)
-        if (Option.isNone(queued)) return Option.none<SyncResult>()
-        yield* Effect.logDebug(`forwarded a sync of ${labelOf(id)} to ${queued.value.owner}`)
-        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(wait)
-        while (true) {
-          const outcome = yield* leaseStore.requestOutcome(queued.value.id)
-          if (Option.isSome(outcome)) {
-            const { error, result, startedBy } = outcome.value
-            if (error !== null) {
-              return yield* new ForwardedSyncFailed({
-                instance: startedBy ?? queued.value.owner,
-                tag: error.tag,
-                reason: error.message
-              })
-            }
-            return Option.some(yield* decodeResult(result).pipe(Effect.orDie))
-          }
-          const left = deadline - (yield* Clock.currentTimeMillis)
-          if (left <= 0) {
-            return yield* new SyncWaitExceeded({ repository: labelOf(id), waitedMs: Duration.toMillis(wait) })
-          }
-          // The owner's notification wakes this at once; the timeout covers a lost one.
-          yield* leases.awaitRequest(queued.value.id, Duration.millis(Math.min(left, 200)))
-        }
-      })
+    // Manual syncs between instances: those asked here of a repository another instance holds, and those asked
+    // elsewhere of one this instance holds.
+    const forwarding = yield* makeForwarding({
+      instanceId: config.instanceId,
+      channel: peersChannel,
+      leases,
+      sync: (id, options) => sync.syncById(id, options),
+      runInBackground: (effect) => Effect.asVoid(FiberSet.run(requestedSyncs, effect))
+    })
 
     const watch = (repository: Repository, location: RepositoryLocation) =>
       Effect.gen(function*() {
@@ -561,7 +502,9 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       const existing = yield* repositories.findByName(user, repo)
       const known = Option.isSome(existing) && existing.value.path === location.workspaceRoot
       if (known) {
-        const forwarded = yield* forward(existing.value.id, options.full === true, options.wait)
+        const forwarded = running && leases.holds(existing.value.id)
+          ? Option.none()
+          : yield* forwarding.forward(existing.value.id, `${user}/${repo}`, options.full === true, options.wait)
         if (Option.isSome(forwarded)) return forwarded.value
       }
       const run = Option.isSome(existing) && known
