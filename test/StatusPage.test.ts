@@ -47,6 +47,12 @@ layer(AppLive, { timeout: "120 seconds", excludeTestServices: true })("status pa
       yield* Effect.promise(() => row.waitFor({ timeout: 15_000 }))
       yield* Effect.promise(() => page.getByText("live").waitFor({ timeout: 15_000 }))
       const changesBefore = Number(yield* Effect.promise(() => row.locator("td").nth(4).innerText()))
+      // The instance that syncs it, as the status names this one.
+      const status = yield* Effect.promise(() =>
+        fetch(`http://127.0.0.1:${port}/api/watcher/status`, { headers: { authorization: `Bearer ${adminToken}` } })
+          .then((res) => res.json() as Promise<{ instanceId: string }>)
+      )
+      expect(yield* Effect.promise(() => row.locator("td").nth(11).innerText())).toBe(status.instanceId)
 
       // A jj operation lands: the watcher syncs it, the feed tells the page, the row shows the new counts and mode.
       writeFile(repo, "index.html", "<p>hello</p>\n")

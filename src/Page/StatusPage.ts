@@ -29,7 +29,7 @@ export const statusPage = `<!doctype html>
 <header><h1>jj-watcher</h1><span id="state">loading…</span><button id="forget" type="button">forget token</button></header>
 <table id="repos">
   <thead><tr><th>repository</th><th>last sync</th><th>operation</th><th>mode</th><th>changes</th><th>bookmarks</th>
-  <th>operations</th><th>open conflicts</th><th>files</th><th>failures</th><th>last error</th></tr></thead>
+  <th>operations</th><th>open conflicts</th><th>files</th><th>failures</th><th>last error</th><th>synced by</th></tr></thead>
   <tbody></tbody>
 </table>
 <section id="detail" hidden><h2></h2><ol></ol></section>
@@ -71,7 +71,7 @@ const render = (repo) => {
   if (!row) {
     row = document.createElement("tr")
     row.dataset.repository = key
-    for (let i = 0; i < 11; i++) row.appendChild(document.createElement("td"))
+    for (let i = 0; i < 12; i++) row.appendChild(document.createElement("td"))
     row.addEventListener("click", () => showDetail(key))
     document.querySelector("#repos tbody").appendChild(row)
     rows.set(key, row)
@@ -87,6 +87,7 @@ const render = (repo) => {
   cell(row, 8, repo.details.complete ? String(repo.details.files) : repo.details.files + " (" + repo.details.pendingCommits + " commits to read)")
   cell(row, 9, String(repo.consecutiveFailures))
   cell(row, 10, repo.lastError || "", "error")
+  cell(row, 11, repo.leaseOwner || "-")
 }
 const refresh = (key) => api("/api/watcher/repos/" + key).then(render)
 const showDetail = (key) => {
