@@ -10,6 +10,7 @@ import pg from "pg"
 import { testSchemaName } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
 import { headOperation, initRepo, jj, jjBin, makeBaseDir } from "./support/jj.js"
+import { freePort } from "./support/ports.js"
 import { databaseUrl } from "./support/sync.js"
 
 /**
@@ -34,15 +35,6 @@ const env = {
   JJ_BIN: jjBin,
   JJ_WATCHER_DATA_DIR: dataDir
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 let daemon: ChildProcessWithoutNullStreams | undefined
 afterAll(async () => {

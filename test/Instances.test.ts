@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import type { ChildProcess } from "node:child_process"
-import net from "node:net"
 import pg from "pg"
 import { testSchemaName } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
 import { headOperation, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
+import { freePort } from "./support/ports.js"
 import { databaseUrl } from "./support/sync.js"
 import { spawnServe } from "./support/watcher.js"
 
@@ -47,15 +47,6 @@ const rowsOf = (schema: string) =>
   ).pipe(Effect.map((result) => result.rows))
 
 const adminToken = "instances-test-admin-token"
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const instance = (base: string, schema: string, id: string, port = 0) => {
   const child = spawnServe(base, schema, "pipe", {

@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process"
 import fs from "node:fs"
-import net from "node:net"
 import os from "node:os"
 import path from "node:path"
+import { freePort } from "./ports.js"
 
 /**
  * A PostgreSQL cluster of a test's own (initdb in a temporary directory, its own port), for faults that would
@@ -34,16 +34,6 @@ const run = (program: string, args: ReadonlyArray<string>) =>
     asRoot ? ["-u", "postgres", "--", path.join(binDir!, program), ...args] : args,
     { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }
   )
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 export interface PrivatePostgres {
   readonly url: string
