@@ -26,6 +26,11 @@ export interface LeasesOptions {
   readonly onLost: (ids: ReadonlyArray<RepositoryId>, how: "released" | "taken") => Effect.Effect<void>
   /** Manual syncs wait for repositories this instance holds. */
   readonly onRequests: Effect.Effect<void>
+  /**
+   * Whether this instance syncs at all: one that does not (`WATCHER_ENABLED=false`, an API-only process) neither
+   * registers nor claims, and only forwards manual syncs.
+   */
+  readonly claiming: boolean
 }
 
 const PeerMessage = Schema.parseJson(Schema.Struct({
@@ -71,7 +76,7 @@ export const makeLeases = (options: LeasesOptions) =>
 
     /** Renews, then gives back or claims as the plan says; one at a time. */
     const round = lock.withPermits(1)(Effect.gen(function*() {
-      if (closing) return
+      if (closing || !options.claiming) return
       lookAround()
       if (!visibleWritten) {
         yield* store.setVisible(options.instance, [...visible])
@@ -135,13 +140,15 @@ export const makeLeases = (options: LeasesOptions) =>
     )
 
     // A round every renewal interval, or at once when woken (a peer gave leases back).
-    yield* Queue.take(wakeUps).pipe(
-      Effect.timeout(options.renewInterval),
-      Effect.ignore,
-      Effect.zipRight(roundLogged),
-      Effect.forever,
-      Effect.forkScoped
-    )
+    if (options.claiming) {
+      yield* Queue.take(wakeUps).pipe(
+        Effect.timeout(options.renewInterval),
+        Effect.ignore,
+        Effect.zipRight(roundLogged),
+        Effect.forever,
+        Effect.forkScoped
+      )
+    }
 
     yield* pg.listen(options.channel).pipe(
       Stream.retry(Schedule.spaced("1 second")),
@@ -170,6 +177,7 @@ export const makeLeases = (options: LeasesOptions) =>
 
     /** Gives every lease back and leaves the instance list; peers are told and claim them at once. */
     const retire = lock.withPermits(1)(Effect.gen(function*() {
+      if (!options.claiming) return
       closing = true
       const released = yield* store.retire(instanceId, options.channel)
       held = new Map()

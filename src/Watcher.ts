@@ -308,7 +308,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
           }`
           yield* how === "released" ? Effect.logDebug(line) : Effect.logWarning(line)
         }),
-      onRequests: Effect.suspend((): Effect.Effect<void> => forwarding.runRequests)
+      onRequests: Effect.suspend((): Effect.Effect<void> => forwarding.runRequests),
+      claiming: config.enabled
     })
 
     // Manual syncs between instances: those asked here of a repository another instance holds, and those asked
