@@ -55,6 +55,11 @@ export const makeLeases = (options: LeasesOptions) =>
     // Messages of instances over other schemas of the database are ignored.
     const schema = yield* store.currentSchema.pipe(Effect.orDie)
     const ttlMs = Duration.toMillis(options.ttl)
+    const renewMs = Duration.toMillis(options.renewInterval)
+    // The next round: one renewal interval away, or sooner when a silent instance's lease expires before that (so a
+    // crashed instance's repositories are claimed as its leases expire, not up to a renewal later).
+    let nextRoundMs = renewMs
+    const expiryMarginMs = 10
     let held = new Map<RepositoryId, number>()
     let visible = new Set<RepositoryId>()
     let visibleWritten = false
@@ -82,7 +87,10 @@ export const makeLeases = (options: LeasesOptions) =>
         yield* store.setVisible(options.instance, [...visible])
         visibleWritten = true
       }
-      const renewal = yield* store.renew(options.instance, ttlMs)
+      const renewal = yield* store.renew(options.instance, ttlMs, renewMs)
+      nextRoundMs = renewal.nextExpiryMs === null
+        ? renewMs
+        : Math.min(renewMs, Math.max(0, renewal.nextExpiryMs) + expiryMarginMs)
       instances = renewal.instances
       if (renewal.otherBases.join("\0") !== otherBases.join("\0")) {
         // Instances came or went: what this one may claim is written now, counted from the next round.
@@ -139,10 +147,10 @@ export const makeLeases = (options: LeasesOptions) =>
       )
     )
 
-    // A round every renewal interval, or at once when woken (a peer gave leases back).
+    // A round every renewal interval (or as a silent instance's lease expires), or at once when woken (a peer gave
+    // leases back).
     if (options.claiming) {
-      yield* Queue.take(wakeUps).pipe(
-        Effect.timeout(options.renewInterval),
+      yield* Effect.suspend(() => Queue.take(wakeUps).pipe(Effect.timeout(Duration.millis(nextRoundMs)))).pipe(
         Effect.ignore,
         Effect.zipRight(roundLogged),
         Effect.forever,

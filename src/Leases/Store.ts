@@ -21,6 +21,11 @@ export interface Renewal {
   readonly requests: number
   /** The base directories of the other live instances. */
   readonly otherBases: ReadonlyArray<string>
+  /**
+   * Milliseconds until the first lease of a silent instance (no heartbeat for two renewals) expires among the
+   * repositories this instance sees; null when there is none. A round then claims it at once.
+   */
+  readonly nextExpiryMs: number | null
 }
 
 /** A lease just claimed. */
@@ -85,7 +90,7 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
      * The heartbeat and the renewal of every lease held, in one statement, with what deciding the next step needs.
      * Registers the instance on first call. Instances silent for a hundred TTLs are deleted (with what they saw), and so are requests older than an hour.
      */
-    const renew = (instance: Instance, ttlMs: number) =>
+    const renew = (instance: Instance, ttlMs: number, renewMs: number) =>
       sql<
         {
           readonly held: ReadonlyArray<readonly [number, number, number]>
@@ -94,6 +99,7 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
           readonly instances: number
           readonly requests: number
           readonly otherBases: ReadonlyArray<string>
+          readonly nextExpiryMs: number | null
         }
       >`
         WITH me AS (${register(instance)}
@@ -120,6 +126,12 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
             WHERE q.finished_at IS NULL AND q.started_by IS NULL) AS requests,
           (SELECT coalesce(json_agg(DISTINCT i.base_path), '[]') FROM watcher_instances i JOIN live ON live.id = i.id
             WHERE i.id <> ${instance.id}) AS other_bases,
+          (SELECT extract(epoch FROM min(r.lease_expires_at) - now()) * 1000
+            FROM seen s JOIN repositories r ON r.id = s.repository_id
+            WHERE r.watched AND r.lease_owner <> ${instance.id} AND r.lease_expires_at > now()
+              AND r.lease_owner NOT IN (
+                SELECT id FROM watcher_instances WHERE heartbeat_at > now() - ${interval(renewMs * 2)}
+              )) AS next_expiry_ms,
           (SELECT count(*) FROM me) AS registered
       `.pipe(
         Effect.map(([row]): Renewal => ({
@@ -132,7 +144,8 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
           claimable: Number(row?.claimable ?? 0),
           instances: Number(row?.instances ?? 1),
           requests: Number(row?.requests ?? 0),
-          otherBases: row?.otherBases ?? []
+          otherBases: row?.otherBases ?? [],
+          nextExpiryMs: row?.nextExpiryMs === null || row?.nextExpiryMs === undefined ? null : Number(row.nextExpiryMs)
         })),
         Effect.withSpan("LeaseStore.renew")
       )

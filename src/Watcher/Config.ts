@@ -46,7 +46,7 @@ export const WatcherConfig = Config.all({
   ),
   /**
    * How long a lease (and an instance's heartbeat) lasts unrenewed: after a crash, its repositories are taken over
-   * within this plus one renewal.
+   * as its leases expire, within this (at worst one renewal later).
    */
   leaseTtl: millis("WATCHER_LEASE_TTL_MS", 4_000),
   /** How often an instance renews its leases and claims its share of the unowned repositories. */
