@@ -67,9 +67,31 @@ const types: Pg.CustomTypesConfig = {
  * Applies jj-watcher's migrations on whatever PgClient is provided (an embedding application's own included), in its
  * current schema, tracked in a table of their own so they never mix with the host's migrations.
  */
-export const MigrationsLive = PgMigrator.layer({ loader: migrations, table: "jj_watcher_migrations" }).pipe(
-  Layer.provide(NodeContext.layer)
-)
+export const MigrationsLive = Layer.effectDiscard(
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ readonly schema: string }>`SELECT current_schema() AS schema`.pipe(
+      Effect.flatMap(([row]) =>
+        oneAtATime(row?.schema ?? "", PgMigrator.run({ loader: migrations, table: "jj_watcher_migrations" }))
+      )
+    ))
+).pipe(Layer.provide(NodeContext.layer))
+
+/**
+ * Runs `effect` holding a session-level advisory lock named after the schema, on a connection of its own: instances
+ * starting together against a fresh database prepare it one at a time (`CREATE ... IF NOT EXISTS` statements run at
+ * once can fail on PostgreSQL's catalog), and each later one finds the work done.
+ */
+const oneAtATime = <A, E, R>(schema: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const connection = yield* sql.reserve
+    const key = `jj-watcher prepare ${schema}`
+    yield* Effect.acquireRelease(
+      connection.executeRaw("SELECT pg_advisory_lock(hashtext($1))", [key]),
+      () => connection.executeRaw("SELECT pg_advisory_unlock(hashtext($1))", [key]).pipe(Effect.ignore)
+    )
+    return yield* effect
+  }))
 
 /** Every connection of the pool (and `psql` given `jj-watcher database-url`) works inside the configured schema. */
 export const withSearchPath = (url: Redacted.Redacted, schema: string) => {
@@ -93,10 +115,7 @@ const describeChain = (error: unknown): string => {
 }
 
 const ensureSchema = (schema: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
-  })
+  Effect.flatMap(SqlClient.SqlClient, (sql) => oneAtATime(schema, sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`))
 
 /** `DATABASE_URL`, or the URL of the embedded cluster, started for as long as the scope lasts when needed. */
 export const databaseUrl = Effect.gen(function*() {

@@ -5,7 +5,6 @@ import pg from "pg"
 import { testSchemaName } from "./support/database.js"
 import { eventually } from "./support/eventually.js"
 import { headOperation, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
-import { freePort } from "./support/ports.js"
 import { databaseUrl } from "./support/sync.js"
 import { spawnServe } from "./support/watcher.js"
 
@@ -16,10 +15,10 @@ import { spawnServe } from "./support/watcher.js"
  */
 
 const client = new pg.Client({ connectionString: databaseUrl })
-const started: Array<ChildProcess> = []
+const children: Array<ChildProcess> = []
 const schemas: Array<string> = []
 afterAll(async () => {
-  for (const child of started) {
+  for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGCONT")
       child.kill("SIGKILL")
@@ -48,18 +47,23 @@ const rowsOf = (schema: string) =>
 
 const adminToken = "instances-test-admin-token"
 
-const instance = (base: string, schema: string, id: string, port = 0) => {
+const instance = (base: string, schema: string, id: string) => {
   const child = spawnServe(base, schema, "pipe", {
     WATCHER_INSTANCE_ID: id,
     LOG_LEVEL: "Info",
-    PORT: String(port),
     WATCHER_ADMIN_TOKEN: adminToken
   })
-  started.push(child)
+  children.push(child)
   let output = ""
   child.stdout?.on("data", (chunk) => (output += String(chunk)))
   child.stderr?.on("data", (chunk) => (output += String(chunk)))
-  return { child, id, output: () => output }
+  /** The port it listens on (it picks a free one), once it says so. */
+  const port = eventually(
+    Effect.sync(() => /Listening on http:\/\/[^:]+:(\d+)/.exec(output)?.[1]),
+    (found) => found !== undefined,
+    "60 seconds"
+  ).pipe(Effect.map(Number))
+  return { child, id, output: () => output, port }
 }
 
 const exited = (child: ChildProcess) =>
@@ -87,7 +91,7 @@ const perOwner = (rows: ReadonlyArray<Row>) => {
 }
 
 describe("several instances over one database", () => {
-  it.live(
+  it.scopedLive(
     "each repository owned by one live instance; crash, shutdown and pause handed over",
     () =>
       Effect.gen(function*() {
@@ -97,8 +101,22 @@ describe("several instances over one database", () => {
         const paths = new Map<string, string>()
         for (let i = 0; i < 12; i++) paths.set(`team${i % 3}/repo${i}`, initRepo(base, `team${i % 3}`, `repo${i}`))
         const owners = ["alpha", "beta", "gamma"]
-        const alphaPort = yield* Effect.promise(freePort)
-        const [, beta, gamma] = owners.map((id) => instance(base, schema, id, id === "alpha" ? alphaPort : 0))
+        const started = owners.map((id) => instance(base, schema, id))
+        const [alpha, beta, gamma] = started
+        const alphaPort = yield* alpha!.port
+        // A failure shows where the mirror and each instance's log were.
+        yield* Effect.addFinalizer((exit) =>
+          exit._tag === "Success" ? Effect.void : rowsOf(schema).pipe(
+            Effect.flatMap((rows) =>
+              Effect.logError(
+                `rows: ${JSON.stringify(rows)}\n${
+                  started.map((s) => `== ${s.id}\n${s.output().slice(-3000)}`).join("\n")
+                }`
+              )
+            ),
+            Effect.ignore
+          )
+        )
 
         // Spread evenly: everything synced, each at most twice its fair share (4), none idle.
         const settled = yield* eventually(
@@ -177,6 +195,21 @@ describe("several instances over one database", () => {
         const handoverMs = (yield* Clock.currentTimeMillis) - termAt
         yield* Effect.log(`shutdown: ${gammaRepos.length} repositories handed over in ${handoverMs} ms`)
         expect(gamma!.output()).toContain("gave back")
+
+        // Alpha, alone now, says so: its status and its metrics count the 12 leases it holds.
+        const get = (path: string) =>
+          Effect.promise(() =>
+            fetch(`http://127.0.0.1:${alphaPort}${path}`, { headers: { authorization: `Bearer ${adminToken}` } })
+              .then((res) => res.text())
+          )
+        const status = yield* eventually(
+          get("/api/watcher/status").pipe(Effect.map((text) => JSON.parse(text) as Record<string, unknown>)),
+          (body) => body["instances"] === 1 && body["leases"] === 12
+        )
+        expect(status["instanceId"]).toBe("alpha")
+        const metrics = yield* get("/metrics")
+        expect(metrics).toMatch(/^jj_watcher_leases_held 12$/m)
+        expect(metrics).toMatch(/^jj_watcher_lease_takeovers_total \d+$/m)
 
         // Pause: delta joins and takes its share; paused past its TTL it loses it, and after SIGCONT writes nothing,
         // though changes it had noticed wait for it.
