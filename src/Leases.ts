@@ -64,13 +64,22 @@ export const makeLeases = (options: LeasesOptions) =>
     let visible = new Set<RepositoryId>()
     let visibleWritten = false
     let otherBases: ReadonlyArray<string> = []
-    /** Takes the visible set again; true when it changed and must be written. */
-    const lookAround = () => {
-      const next = new Set(options.visible(otherBases))
-      if (next.size === visible.size && [...next].every((id) => visible.has(id))) return
-      visible = next
-      visibleWritten = false
-    }
+    // Set when the watched repositories or the other instances' base directories changed.
+    let lookPending = true
+    /** Takes the visible set again when something it depends on changed, and records it when it differs. */
+    const lookAround = Effect.suspend(() => {
+      if (lookPending) {
+        lookPending = false
+        const next = new Set(options.visible(otherBases))
+        if (next.size !== visible.size || [...next].some((id) => !visible.has(id))) {
+          visible = next
+          visibleWritten = false
+        }
+      }
+      return visibleWritten
+        ? Effect.void
+        : store.setVisible(options.instance, [...visible]).pipe(Effect.tap(() => (visibleWritten = true)))
+    })
     let instances = 1
     let closing = false
     const lock = yield* Effect.makeSemaphore(1)
@@ -82,11 +91,7 @@ export const makeLeases = (options: LeasesOptions) =>
     /** Renews, then gives back or claims as the plan says; one at a time. */
     const round = lock.withPermits(1)(Effect.gen(function*() {
       if (closing || !options.claiming) return
-      lookAround()
-      if (!visibleWritten) {
-        yield* store.setVisible(options.instance, [...visible])
-        visibleWritten = true
-      }
+      yield* lookAround
       const renewal = yield* store.renew(options.instance, ttlMs, renewMs)
       nextRoundMs = renewal.nextExpiryMs === null
         ? renewMs
@@ -95,11 +100,8 @@ export const makeLeases = (options: LeasesOptions) =>
       if (renewal.otherBases.join("\0") !== otherBases.join("\0")) {
         // Instances came or went: what this one may claim is written now, counted from the next round.
         otherBases = renewal.otherBases
-        lookAround()
-        if (!visibleWritten) {
-          yield* store.setVisible(options.instance, [...visible])
-          visibleWritten = true
-        }
+        lookPending = true
+        yield* lookAround
       }
       const renewed = new Map(renewal.held.map((lease) => [lease.id, lease.epoch]))
       const taken = [...held.keys()].filter((id) => renewed.get(id) !== held.get(id))
@@ -204,10 +206,19 @@ export const makeLeases = (options: LeasesOptions) =>
       },
       held: () => held.size,
       instances: () => instances,
-      /** A round now: renew, give back, claim (after the watched repositories changed, say). */
-      round,
-      /** A round soon, without waiting for it: for callers that may run inside a round (a claim's catch-up). */
-      wake: Queue.offer(wakeUps, undefined).pipe(Effect.asVoid),
+      /** The watched repositories changed: a round now, which looks at them again, gives back and claims. */
+      round: Effect.suspend(() => {
+        lookPending = true
+        return round
+      }),
+      /**
+       * The watched repositories changed: a round soon, without waiting for it, for callers that may run inside a
+       * round (a claim's catch-up).
+       */
+      wake: Effect.suspend(() => {
+        lookPending = true
+        return Queue.offer(wakeUps, undefined)
+      }).pipe(Effect.asVoid),
       retire,
       /** Resolves when a peer says the forwarded request `requestId` is done (or after `timeout`, to look). */
       awaitRequest: (requestId: number, timeout: Duration.DurationInput) =>

@@ -28,7 +28,7 @@ import { makeDependencies } from "./Watcher/Dependencies.js"
 import { makeDetailsFills } from "./Watcher/DetailsFills.js"
 import { makeDetection } from "./Watcher/Detection.js"
 import type { Watched } from "./Watcher/Detection.js"
-import { Discovery } from "./Watcher/Discovery.js"
+import { Discovery, isInside } from "./Watcher/Discovery.js"
 import { makeForwarding } from "./Watcher/Forwarding.js"
 import { makeScheduler } from "./Watcher/Scheduler.js"
 import type { Scheduler } from "./Watcher/Scheduler.js"
@@ -266,15 +266,10 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
      * a shared mount shows them here too).
      */
     const visibleAmong = (otherBases: ReadonlyArray<string>) => {
-      const inside = (base: string, root: string) =>
-        root === base || root.startsWith(base.endsWith("/") ? base : `${base}/`)
-      const others = otherBases.filter((other) =>
-        !inside(other, discovery.basePath) && !inside(discovery.basePath, other)
-      )
+      const base = discovery.basePath
+      const others = otherBases.filter((other) => other !== base && !isInside(other, base) && !isInside(base, other))
       return [...detection.entries()]
-        .filter(([, entry]) =>
-          inside(discovery.basePath, entry.root) || !others.some((other) => inside(other, entry.root))
-        )
+        .filter(([, { root }]) => isInside(base, root) || !others.some((other) => isInside(other, root)))
         .map(([id]) => id)
     }
 

@@ -88,20 +88,12 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
 
     /**
      * The heartbeat and the renewal of every lease held, in one statement, with what deciding the next step needs.
-     * Registers the instance on first call. Instances silent for a hundred TTLs are deleted (with what they saw), and so are requests older than an hour.
+     * Registers the instance on first call. Instances silent for a hundred TTLs are deleted (with what they saw),
+     * and so are requests older than an hour.
      */
     const renew = (instance: Instance, ttlMs: number, renewMs: number) =>
-      sql<
-        {
-          readonly held: ReadonlyArray<readonly [number, number, number]>
-          readonly share: number
-          readonly claimable: number
-          readonly instances: number
-          readonly requests: number
-          readonly otherBases: ReadonlyArray<string>
-          readonly nextExpiryMs: number | null
-        }
-      >`
+      // Each held lease as [id, epoch, seers]; numbers may arrive as strings (see above).
+      sql<Omit<Renewal, "held"> & { readonly held: ReadonlyArray<readonly [number, number, number]> }>`
         WITH me AS (${register(instance)}
         ), gone AS (
           DELETE FROM watcher_instances WHERE heartbeat_at < now() - ${interval(ttlMs * 100)} AND id <> ${instance.id}
@@ -317,12 +309,6 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
       Effect.map(([row]) => row?.schema ?? "")
     )
 
-    /** Live instances (heartbeat within the TTL), for the status. */
-    const liveInstances = (ttlMs: number) =>
-      sql<{ readonly n: number }>`
-        SELECT count(*)::int AS n FROM watcher_instances WHERE heartbeat_at > now() - ${interval(ttlMs)}
-      `.pipe(Effect.map(([row]) => row?.n ?? 0))
-
     return {
       renew,
       setVisible,
@@ -333,8 +319,7 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
       takeRequests,
       finishRequest,
       requestOutcome,
-      currentSchema,
-      liveInstances
+      currentSchema
     } as const
   })
 }) {}

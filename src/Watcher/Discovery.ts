@@ -14,6 +14,10 @@ export interface Found {
 
 const isName = Schema.is(RepositoryName)
 
+/** Whether `candidate` lies strictly inside `directory` (both absolute and resolved the same way). */
+export const isInside = (directory: string, candidate: string) =>
+  candidate.startsWith(directory.endsWith("/") ? directory : `${directory}/`)
+
 /**
  * Where repositories are: the `<owner>/<repo>` directories holding a `.jj` under `REPOS_BASE_PATH`. Nothing found or
  * named here may lead out of the base directory, through `..` or a symlink.
@@ -26,8 +30,6 @@ export class Discovery extends Effect.Service<Discovery>()("jj-watcher/Watcher/D
     const basePath = path.resolve(config.basePath)
 
     const realBase = fs.realPath(basePath).pipe(Effect.orElseSucceed(() => basePath))
-    /** The containment check: a resolved path strictly inside the resolved base directory. */
-    const inside = (base: string, real: string) => real.startsWith(base + path.sep)
     const listDirectories = (directory: string) =>
       fs.readDirectory(directory).pipe(Effect.orElseSucceed((): Array<string> => []))
 
@@ -47,7 +49,7 @@ export class Discovery extends Effect.Service<Discovery>()("jj-watcher/Watcher/D
           if (known.has(repoPath)) continue
           if (!(yield* fs.exists(path.join(repoPath, ".jj")).pipe(Effect.orElseSucceed(() => false)))) continue
           const real = yield* fs.realPath(repoPath).pipe(Effect.orElseSucceed(() => ""))
-          if (inside(base, real)) found.push({ owner, name, path: repoPath })
+          if (isInside(base, real)) found.push({ owner, name, path: repoPath })
         }
       }
       return { found, directories }
@@ -64,7 +66,7 @@ export class Discovery extends Effect.Service<Discovery>()("jj-watcher/Watcher/D
         const base = yield* fs.realPath(basePath).pipe(
           Effect.mapError(() => new RepositoryPathNotFound({ path: basePath }))
         )
-        if (!inside(base, real)) return yield* new PathOutsideBase({ path: candidate })
+        if (!isInside(base, real)) return yield* new PathOutsideBase({ path: candidate })
         return real
       }
     )
