@@ -17,6 +17,7 @@ import TagsWorkspaces from "./migrations/0005_tags_workspaces.js"
 import CommitDetails from "./migrations/0006_commit_details.js"
 import SyncEvents from "./migrations/0007_sync_events.js"
 import Leases from "./migrations/0008_leases.js"
+import VisibleHeads from "./migrations/0009_visible_heads.js"
 
 /**
  * A PostgreSQL server on this machine's standard port trusting the `postgres` user: what the tests and benchmarks use
@@ -51,7 +52,8 @@ export const migrations = Migrator.fromRecord({
   "0005_tags_workspaces": TagsWorkspaces,
   "0006_commit_details": CommitDetails,
   "0007_sync_events": SyncEvents,
-  "0008_leases": Leases
+  "0008_leases": Leases,
+  "0009_visible_heads": VisibleHeads
 })
 
 // bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.

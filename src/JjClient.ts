@@ -45,6 +45,8 @@ import {
   operationEndTemplate,
   OperationLine,
   operationTemplate,
+  VisibleHeadLine,
+  visibleHeadTemplate,
   WorkspaceLine,
   workspaceTemplate
 } from "./JjClient/Templates.js"
@@ -276,11 +278,12 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     const operationDiff = (
       location: RepositoryLocation,
       operationId: OperationId,
-      previous: OperationId
+      previous: OperationId,
+      previousHeads: ReadonlyArray<string> | null
     ): Stream.Stream<OperationDiffItem, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
       Stream.suspend(() =>
         decodeLines(
-          pinned(location, operationId, operationDiffArgs(previous, operationId)),
+          pinned(location, operationId, operationDiffArgs(previous, operationId, previousHeads)),
           { decode: operationDiffDecoder() }
         )
       ).pipe(
@@ -297,6 +300,24 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
             )
         ),
         Stream.withSpan("JjClient.operationDiff")
+      )
+
+    /** The visible heads at the pinned operation, sorted. */
+    const visibleHeads = (location: RepositoryLocation, operationId: OperationId) =>
+      decodeLines(
+        pinned(location, operationId, [
+          "log",
+          "--revisions",
+          "visible_heads()",
+          "--no-graph",
+          "-T",
+          visibleHeadTemplate
+        ]),
+        VisibleHeadLine
+      ).pipe(
+        Stream.runCollect,
+        Effect.map((heads) => Arr.sort(Chunk.toReadonlyArray(heads), Order.string)),
+        Effect.withSpan("JjClient.visibleHeads")
       )
 
     const bookmarkListArgs = ["bookmark", "list", "--all-remotes", "-T", bookmarkTemplate]
@@ -450,6 +471,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       visibleCommits,
       changesNamed,
       operationDiff,
+      visibleHeads,
       pendingMerges,
       bookmarkListing,
       decodeBookmarks,

@@ -23,6 +23,8 @@ export interface SyncRecord {
   readonly bookmarksDigest: string | null
   /** Bookmarks or tags were read: whether a `git` export is pending is computed again from the rows written. */
   readonly refsRead: boolean
+  /** The visible heads at the synced operation. */
+  readonly visibleHeads: ReadonlyArray<string>
   readonly channel: string
   readonly payload: Record<string, unknown>
   /** The lease the syncing instance holds: nothing is recorded (and the transaction fails) unless it still does. */
@@ -307,6 +309,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             last_full_sync_at = CASE WHEN ${record.full} THEN now() ELSE last_full_sync_at END,
             operation_heads = ARRAY(SELECT json_array_elements_text(${asJson(record.heads)})),
             bookmarks_digest = ${record.bookmarksDigest},
+            visible_heads = ARRAY(SELECT json_array_elements_text(${asJson(record.visibleHeads)})),
             git_export_pending = CASE WHEN ${record.refsRead} THEN (${
         gitExportPending(id)
       }) ELSE git_export_pending END,

@@ -43,7 +43,7 @@ const errorMessage = (error: unknown): string =>
   error instanceof Error && error.message !== "" ? error.message : String(error)
 
 /** What the transaction of one sync did; the rest of a `SyncResult` is known before it starts. */
-interface Applied extends Omit<PlanOutcome, "added" | "changed"> {
+interface Applied extends Omit<PlanOutcome, "added" | "changed" | "visibleHeads"> {
   readonly counts: KindCounts
   readonly previousOperationId: Repository["lastSyncedOperationId"]
 }
@@ -140,10 +140,13 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           onProgress,
           undoFacts: undoFactsOf(id)
         })
-        const result = yield* runPlan(pass, plan, {
-          bookmarksDigest: synced?.bookmarksDigest ?? null,
-          gitExportPending: synced?.gitExportPending ?? false
-        }, commitFieldsHold)
+        const result = yield* runPlan(
+          pass,
+          plan,
+          { bookmarksDigest: synced?.bookmarksDigest ?? null, gitExportPending: synced?.gitExportPending ?? false },
+          synced?.visibleHeads ?? null,
+          commitFieldsHold
+        )
         const counts = yield* repositories.recordSync({
           id,
           operationId: pinned.operationId,
@@ -154,6 +157,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           added: result.added,
           bookmarksDigest: result.bookmarksDigest,
           refsRead: result.refsRead,
+          visibleHeads: result.visibleHeads,
           channel: config.notifyChannel,
           lease,
           payload: {
@@ -171,15 +175,18 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
             changed: result.changed
           }
         })
-        const { added: _, changed: __, ...reported } = result
+        const { added: _, changed: __, visibleHeads: ___, ...reported } = result
         return { ...reported, counts, previousOperationId: synced?.lastSyncedOperationId ?? null } satisfies Applied
       }).pipe(sql.withTransaction)
 
-    /** Syncs a repository whose row exists; retries transient failures and records the final one on the row. */
-    const syncRepository = (repository: Repository, options?: SyncOptions) =>
+    /**
+     * Syncs a repository whose row exists (at `located`, when the caller already found it); retries transient
+     * failures and records the final one on the row.
+     */
+    const syncRepository = (repository: Repository, options?: SyncOptions, located?: RepositoryLocation) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
-        const location = yield* jj.locate(repository.path)
+        const location = located ?? (yield* jj.locate(repository.path))
         const requested = options?.full === true ? "requested" as const : undefined
         const onProgress = options?.onProgress ?? (() => Effect.void)
         const attempt = Effect.gen(function*() {
@@ -266,7 +273,11 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
         const row = yield* repositories.ensure(owner, name, location.workspaceRoot)
         return target.kinds === undefined ? row : yield* repositories.setSyncKinds(row.id, target.kinds)
       }).pipe(retryTransient)
-      return yield* syncRepository(repository, target)
+      return yield* syncRepository(
+        repository,
+        target,
+        repository.path === location.workspaceRoot ? location : undefined
+      )
     })
 
     /** Syncs a repository by its row id, reading the row afresh (the watcher's entry point). */

@@ -44,6 +44,51 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       expect([third.mode, third.upToDate]).toEqual(["unchanged", true])
     }))
 
+  it.effect("the visible heads are kept from diff to diff; unknown ones (a mirror from before) are read once", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const repo = initRepo(base, "alice", "heads")
+      const storedHeads = (id: number) =>
+        Effect.map(
+          sql<{ readonly visibleHeads: ReadonlyArray<string> | null }>`
+            SELECT visible_heads FROM repositories WHERE id = ${id}
+          `,
+          ([row]) => row?.visibleHeads ?? null
+        )
+      const jjHeads = () =>
+        jj(repo, "log", "--no-graph", "-r", "visible_heads()", "-T", `commit_id ++ "\\n"`).split("\n").filter(
+          (line) => line !== ""
+        ).sort()
+      const first = yield* sync(repo)
+      expect(yield* storedHeads(first.repositoryId)).toEqual(jjHeads())
+
+      // Two heads, then one of them abandoned: its parent is a head again.
+      writeFile(repo, "a.txt", "a\n")
+      jj(repo, "commit", "-m", "one")
+      const one = commitIdOf(repo, "@-")
+      jj(repo, "describe", "-m", "on top")
+      const onTop = changeIdOf(repo, "@")
+      jj(repo, "new", "root()", "-m", "side")
+      const side = commitIdOf(repo, "@")
+      const second = yield* sync(repo)
+      expect(second.mode).toBe("incremental")
+      expect(yield* storedHeads(first.repositoryId)).toEqual(jjHeads())
+      expect(jjHeads()).toContain(side)
+
+      // A mirror synced before the heads were recorded: the next incremental sync lists them.
+      yield* sql`UPDATE repositories SET visible_heads = NULL WHERE id = ${first.repositoryId}`
+      jj(repo, "abandon", onTop)
+      const third = yield* sync(repo)
+      expect(third.mode).toBe("incremental")
+      expect(yield* storedHeads(first.repositoryId)).toEqual(jjHeads())
+      expect(jjHeads()).toContain(one)
+      jj(repo, "new", "-m", "again")
+      const fourth = yield* sync(repo)
+      expect(fourth.mode).toBe("incremental")
+      expect(yield* storedHeads(first.repositoryId)).toEqual(jjHeads())
+      yield* expectMirrorsJj(fourth.repositoryId, repo)
+    }))
+
   it.effect("--full is a full sync even when nothing changed", () =>
     Effect.gen(function*() {
       const repo = initRepo(base, "alice", "requested")

@@ -18,11 +18,22 @@ const operation = JSON.stringify({
 const signature = { name: "A", email: "a@example.com", timestamp: "2026-11-25T22:00:00Z" }
 const commit = (id: string, hidden: boolean, empty: boolean | null = false) =>
   JSON.stringify({
-    hidden,
-    empty,
-    conflict: false,
-    divergent: false,
-    commit: { commit_id: id, change_id: "kkkk", parents: [], description: "", author: signature, committer: signature }
+    change: {
+      hidden,
+      empty,
+      conflict: false,
+      divergent: false,
+      commit: {
+        commit_id: id,
+        change_id: "kkkk",
+        parents: ["0fff"],
+        description: "",
+        author: signature,
+        committer: signature
+      }
+    },
+    head: !hidden,
+    parent_heads: hidden ? ["0fff"] : []
   })
 
 const decodeAll = (lines: ReadonlyArray<string>) => {
@@ -80,10 +91,15 @@ describe("operationDiffDecoder", () => {
       { _tag: "WorkingCopy", workspace: "odd name", commit: null }
     ])
     const commits = items.flatMap((item) => item._tag === "Commit" ? [item] : [])
-    expect(commits.map((item) => [item.added, item.commit.hidden, "change" in item.commit])).toEqual([
+    expect(commits.map((item) => [item.added, item.commit.listed.hidden, "change" in item.commit.listed])).toEqual([
       [true, false, true],
       [true, false, false],
       [false, true, true]
+    ])
+    expect(commits.map((item) => [item.commit.head, item.commit.parentHeads])).toEqual([
+      [true, []],
+      [true, []],
+      [false, ["0fff"]]
     ])
   })
 

@@ -410,6 +410,23 @@ const syncAndCompare = (s: Sequence, step: number, message: string) =>
 
     yield* expectSameMirror(inc.repositoryId, ref.repositoryId, message)
     expect(inc.counts, message).toEqual(ref.counts)
+    // The visible heads the incremental syncs carried from diff to diff are jj's at the synced operation.
+    const [stored] = yield* sql<{ readonly visibleHeads: ReadonlyArray<string> | null }>`
+      SELECT visible_heads FROM repositories WHERE id = ${inc.repositoryId}
+    `
+    const jjHeads = jj(
+      s.repo,
+      "--ignore-working-copy",
+      "--at-operation",
+      inc.operationId,
+      "log",
+      "--no-graph",
+      "-r",
+      "visible_heads()",
+      "-T",
+      "commit_id ++ \"\\n\""
+    ).split("\n").filter((line) => line !== "").sort()
+    expect(stored?.visibleHeads, `${message} visible heads`).toEqual(jjHeads)
     expect(inc.changesTruncated, message).toBe(false)
     // With two op heads jj's listings would merge them (writing an operation); the next step compares with jj.
     if (heads.length === 1) {

@@ -1,7 +1,7 @@
 import { Either } from "effect"
 import type { Operation, Workspace } from "../Domain/Jj.js"
-import { changeJson, ChangeLine, OperationLine } from "./Templates.js"
-import type { ListedCommit } from "./Templates.js"
+import { diffCommitJson, DiffCommitLine, OperationLine } from "./Templates.js"
+import type { DiffCommit } from "./Templates.js"
 
 /**
  * `jj op diff` between the last synced operation and the pinned one: in one jj process, the commits that became
@@ -13,7 +13,22 @@ import type { ListedCommit } from "./Templates.js"
 /** A TOML string for a `--config` value: JSON's escapes are TOML's. */
 const tomlString = (value: string) => JSON.stringify(value)
 
-export const operationDiffArgs = (previous: string, operationId: string): ReadonlyArray<string> => [
+/** Above this many, the previous operation's heads are not named in the diff's revset (see `operationDiffArgs`). */
+const maxNamedHeads = 1_000
+
+/**
+ * The diff from `previous` to `operationId`; `previousHeads`, when known, are the visible heads at `previous`.
+ *
+ * Every commit that changed is shown: by default the diff leaves out immutable ones. jj evaluates the revset against
+ * each side, but `visible_heads()` always means the pinned operation's, so the commits that stopped being visible are
+ * named through the previous operation's heads: by id when they are known, else by `at_operation`, which costs jj
+ * one more load of that operation's view (tens of milliseconds with thousands of bookmarks).
+ */
+export const operationDiffArgs = (
+  previous: string,
+  operationId: string,
+  previousHeads: ReadonlyArray<string> | null
+): ReadonlyArray<string> => [
   "operation",
   "diff",
   "--from",
@@ -21,12 +36,16 @@ export const operationDiffArgs = (previous: string, operationId: string): Readon
   "--to",
   operationId,
   "--no-graph",
-  // Every commit that changed is shown: by default the diff leaves out immutable ones, and hidden ones are left out
-  // unless the revset names them (through the previous operation's heads).
   "--config",
-  `revsets.op-diff-changes-in=${tomlString(`::(visible_heads() | at_operation(${previous}, visible_heads()))`)}`,
+  `revsets.op-diff-changes-in=${
+    tomlString(
+      previousHeads !== null && previousHeads.length > 0 && previousHeads.length <= maxNamedHeads
+        ? `::(visible_heads() | ${previousHeads.join(" | ")})`
+        : `::(visible_heads() | at_operation(${previous}, visible_heads()))`
+    )
+  }`,
   "--config",
-  `templates.commit_summary=${tomlString(changeJson("deferred"))}`,
+  `templates.commit_summary=${tomlString(diffCommitJson)}`,
   "--config",
   `templates.op_summary=${tomlString("json(self)")}`
 ]
@@ -39,7 +58,7 @@ export type OperationDiffItem =
    * A commit of a changed change: `added` ones became visible; removed ones are the predecessors of added ones
    * (hidden, or still visible) and commits that were abandoned.
    */
-  | { readonly _tag: "Commit"; readonly added: boolean; readonly commit: ListedCommit }
+  | { readonly _tag: "Commit"; readonly added: boolean; readonly commit: DiffCommit }
   /** A local or remote bookmark changed (jj leaves out the `git` remote). */
   | { readonly _tag: "BookmarksChanged" }
   /** A local or remote tag changed (jj leaves out the `git` remote). */
@@ -108,7 +127,7 @@ export const operationDiffDecoder = () => {
         const sign = line.slice(0, 2)
         if (sign !== "+ " && sign !== "- ") return Either.left("not a commit line (+ or -)")
         return Either.map(
-          ChangeLine.decode(line.slice(2)),
+          DiffCommitLine.decode(line.slice(2)),
           (commit) => ({ _tag: "Commit", added: sign === "+ ", commit })
         )
       }
@@ -119,7 +138,7 @@ export const operationDiffDecoder = () => {
         if (!line.startsWith("+ ")) return Either.right(undefined)
         const { workspace } = section
         if (line === "+ (absent)") return Either.right({ _tag: "WorkingCopy", workspace, commit: null })
-        return Either.map(ChangeLine.decode(line.slice(2)), (listed) => {
+        return Either.map(DiffCommitLine.decode(line.slice(2)), ({ listed }) => {
           const fields = "change" in listed ? listed.change : listed.pending
           return { _tag: "WorkingCopy", workspace, commit: { commitId: fields.commitId, changeId: fields.changeId } }
         })

@@ -175,14 +175,50 @@ export type ListedCommit =
   | { readonly hidden: boolean; readonly change: Change }
   | { readonly hidden: boolean; readonly pending: CommitFields }
 
-export const ChangeLine = checkedJsonLine(
-  Schema.Struct(rawChangeFields),
-  (raw): Either.Either<ListedCommit, string> =>
-    Either.map(toFields(raw), (fields) =>
-      raw.empty === null
-        ? { hidden: raw.hidden, pending: fields }
-        : { hidden: raw.hidden, change: { ...fields, isEmpty: raw.empty } })
+const toListed = (raw: RawChange): Either.Either<ListedCommit, string> =>
+  Either.map(toFields(raw), (fields) =>
+    raw.empty === null
+      ? { hidden: raw.hidden, pending: fields }
+      : { hidden: raw.hidden, change: { ...fields, isEmpty: raw.empty } })
+
+export const ChangeLine = checkedJsonLine(Schema.Struct(rawChangeFields), toListed)
+
+/** Whether a revset's commit is a visible head at the pinned operation (`visible_heads()` is the pinned view's). */
+const visibleHead = (commit: string) => `${commit}.contained_in("visible_heads()")`
+
+/**
+ * A commit as `jj op diff` lists it: `changeJson`, and, at the pinned operation, whether it is a visible head and which
+ * of its parents are: what the visible heads of the pinned operation are computed from (`Sync/VisibleHeads.ts`).
+ */
+export const diffCommitJson = json(
+  field("change", changeJson("deferred")),
+  field("head", `json(${visibleHead("self")})`),
+  field("parent_heads", `json(self.parents().filter(|p| ${visibleHead("p")}).map(|p| p.commit_id()))`)
 )
+
+/** A commit of `jj op diff`, with its heads at the pinned operation. */
+export interface DiffCommit {
+  readonly listed: ListedCommit
+  /** The commit is a visible head at the pinned operation. */
+  readonly head: boolean
+  /** Its parents that are visible heads at the pinned operation. */
+  readonly parentHeads: ReadonlyArray<string>
+}
+
+/** A line of `diffCommitJson`. */
+export const DiffCommitLine = checkedJsonLine(
+  Schema.Struct({ change: Schema.Struct(rawChangeFields), head: Schema.Boolean, parent_heads: Schema.Array(CommitId) }),
+  (raw): Either.Either<DiffCommit, string> =>
+    Either.map(toListed(raw.change), (listed) => ({ listed, head: raw.head, parentHeads: raw.parent_heads }))
+)
+
+/** The visible heads at the pinned operation, an id per line. */
+export const visibleHeadTemplate = `self.commit_id() ++ "\\n"`
+
+/** A line of `visibleHeadTemplate`. */
+export const VisibleHeadLine: LineFormat<string> = {
+  decode: (line) => /^[0-9a-f]+$/.test(line) ? Either.right(line) : Either.left("not a commit id")
+}
 
 /** A line of `emptinessTemplate`. */
 export const EmptinessLine = checkedJsonLine(

@@ -23,6 +23,8 @@ export interface FullPassResult {
   readonly refsRead: boolean
   /** The changes reader stopped at `WATCHER_MAX_CHANGES`. */
   readonly changesTruncated: boolean
+  /** The visible heads at the pinned operation. */
+  readonly visibleHeads: ReadonlyArray<string>
 }
 
 /**
@@ -95,7 +97,10 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
     const changes = commitRead === "ids" && !direct && Option.isNone(pass.maxChanges)
       ? compared
       : stageListed(limitChanges(jj.changes(location, operationId)))
-    const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = []
+    let visibleHeads: ReadonlyArray<string> = []
+    const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = [
+      Effect.map(jj.visibleHeads(location, operationId), (heads) => (visibleHeads = heads))
+    ]
     // Conflicts are read for the conflicted commits the changes reader saw, unless it stopped early.
     if (kinds.includes("changes")) {
       readers.push(
@@ -175,6 +180,7 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
       changed,
       changesTruncated: yield* Ref.get(truncated),
       bookmarksDigest: digest,
-      refsRead: kinds.includes("bookmarks") || kinds.includes("tags")
+      refsRead: kinds.includes("bookmarks") || kinds.includes("tags"),
+      visibleHeads
     }
   }).pipe(Effect.withSpan("Sync.fullPass"))

@@ -8,13 +8,14 @@ import type { JjError, PreviousOperationMissing, PreviousOperationUnrelated } fr
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import type { OperationDiffItem } from "../JjClient/OperationDiff.js"
-import type { CommitFields } from "../JjClient/Templates.js"
+import type { CommitFields, DiffCommit } from "../JjClient/Templates.js"
 import { operationKind, undoneOperations, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope, StoredRefs } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
+import { nextVisibleHeads } from "./VisibleHeads.js"
 
 export interface IncrementalPassResult {
   readonly written: KindCounts
@@ -26,6 +27,8 @@ export interface IncrementalPassResult {
   readonly refsRead: boolean
   /** Rows added net per kind, to keep the stored row counts. */
   readonly added: KindCounts
+  /** The visible heads at the pinned operation. */
+  readonly visibleHeads: ReadonlyArray<string>
 }
 
 /** Whether an operation may move the undo state: an undo, redo, restore or revert, or a merge of concurrent ones. */
@@ -49,7 +52,8 @@ const unusual = (operation: Operation) => movesUndoState(undoNode(operation)) ||
 export const incrementalPass = (
   pass: Pass,
   since: OperationId,
-  stored: StoredRefs
+  stored: StoredRefs,
+  sinceHeads: ReadonlyArray<string> | null
 ): Effect.Effect<IncrementalPassResult, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> =>
   Effect.gen(function*() {
     const { id, jj, kinds, location, operationId, writer } = pass
@@ -73,6 +77,8 @@ export const incrementalPass = (
     let tagsChanged = false
     // Each workspace whose `@` changed: its new working-copy commit, or null when it was forgotten.
     const workingCopies = new Map<string, Omit<Workspace, "name"> | null>()
+    // Every commit of the diff, for the visible heads at the pinned operation.
+    const listed: Array<DiffCommit> = []
     /** Notes what a commit of the diff touched and returns it when it appeared with all its fields. */
     const appeared = (item: OperationDiffItem): ReadonlyArray<Change> => {
       if (item._tag === "To") to = item.operation
@@ -80,7 +86,9 @@ export const incrementalPass = (
       if (item._tag === "TagsChanged") tagsChanged = true
       if (item._tag === "WorkingCopy") workingCopies.set(item.workspace, item.commit)
       if (item._tag !== "Commit") return []
-      const { added, commit } = item
+      listed.push(item.commit)
+      const { added } = item
+      const commit = item.commit.listed
       const fields = "change" in commit ? commit.change : commit.pending
       // A removed commit that is still visible is the predecessor of a rewritten one: it did not change.
       if (!added && !commit.hidden) return []
@@ -106,7 +114,7 @@ export const incrementalPass = (
       pass,
       staged,
       "changes",
-      jj.operationDiff(location, operationId, since).pipe(Stream.mapConcat(appeared)),
+      jj.operationDiff(location, operationId, since, sinceHeads).pipe(Stream.mapConcat(appeared)),
       stageAppeared
     )
     if (to === undefined) {
@@ -231,7 +239,13 @@ export const incrementalPass = (
         (batch) => writer.stageWorkspaces(id, batch)
       )
     })
-    const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = []
+    // Known since the last sync, the heads follow from the diff; else jj lists them (once: the next sync knows them).
+    let visibleHeads: ReadonlyArray<string> = []
+    const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = [
+      sinceHeads === null
+        ? Effect.map(jj.visibleHeads(location, operationId), (heads) => (visibleHeads = heads))
+        : Effect.sync(() => (visibleHeads = nextVisibleHeads(sinceHeads, listed)))
+    ]
     if (kinds.includes("bookmarks")) readers.push(bookmarks)
     if (kinds.includes("tags")) readers.push(tags)
     if (kinds.includes("workspaces")) readers.push(workspaces)
@@ -248,5 +262,5 @@ export const incrementalPass = (
     }
     const refsRead = (kinds.includes("bookmarks") && scopes.bookmarks !== "unchanged") ||
       (kinds.includes("tags") && scopes.tags !== "unchanged")
-    return { written, added, changed, bookmarksDigest: digest, refsRead }
+    return { written, added, changed, bookmarksDigest: digest, refsRead, visibleHeads }
   }).pipe(Effect.withSpan("Sync.incrementalPass"))

@@ -128,9 +128,9 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
     /** Locks the repository against concurrent writers and returns what it last synced (read after the lock). */
     const lock = Effect.fn("MirrorWriter.lock")(function*(id: RepositoryId) {
       yield* lockRepository(sql, id)
-      const rows = yield* sql<SyncedState & StoredRefs>`
+      const rows = yield* sql<SyncedState & StoredRefs & { readonly visibleHeads: ReadonlyArray<string> | null }>`
         SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at, bookmarks_digest,
-          git_export_pending
+          git_export_pending, visible_heads
         FROM repositories WHERE id = ${id}
       `
       return rows[0]

@@ -29,6 +29,8 @@ export interface PlanOutcome {
   readonly bookmarksDigest: string | null
   /** Bookmarks or tags were read and merged. */
   readonly refsRead: boolean
+  /** The visible heads at the pinned operation. */
+  readonly visibleHeads: ReadonlyArray<string>
 }
 
 /**
@@ -40,20 +42,22 @@ export const commitReadFor = (reason: FullSyncReason, commitFieldsHold: boolean)
   reason === "requested" || (reason === "format-changed" && !commitFieldsHold) ? "fields" : "ids"
 
 /**
- * Runs the passes a plan calls for; `stored` is what the last sync recorded of the refs it read, `commitFieldsHold`
- * whether its commits were written as they would be now (`Plan.commitFieldsHold`).
+ * Runs the passes a plan calls for; `stored` is what the last sync recorded of the refs it read, `sinceHeads` the
+ * visible heads it recorded (null when unknown), `commitFieldsHold` whether its commits were written as they would be
+ * now (`Plan.commitFieldsHold`).
  */
 export const runPlan = (
   pass: Pass,
   plan: Exclude<SyncPlan, { readonly _tag: "Unchanged" }>,
   stored: StoredRefs,
+  sinceHeads: ReadonlyArray<string> | null,
   commitFieldsHold: boolean
 ): Effect.Effect<PlanOutcome, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> => {
   switch (plan._tag) {
     case "Incremental":
       return Effect.map(
-        incrementalPass(pass, plan.since, stored),
-        ({ added, bookmarksDigest, changed, refsRead, written }) => ({
+        incrementalPass(pass, plan.since, stored, sinceHeads),
+        ({ added, bookmarksDigest, changed, refsRead, visibleHeads, written }) => ({
           mode: "incremental",
           reason: null,
           written,
@@ -62,13 +66,14 @@ export const runPlan = (
           repaired: null,
           changesTruncated: false,
           bookmarksDigest,
-          refsRead
+          refsRead,
+          visibleHeads
         })
       )
     case "Full":
       return Effect.map(
         fullPass(pass, commitReadFor(plan.reason, commitFieldsHold)),
-        ({ bookmarksDigest, changed, changesTruncated, refsRead, written }) => ({
+        ({ bookmarksDigest, changed, changesTruncated, refsRead, visibleHeads, written }) => ({
           mode: "full",
           reason: plan.reason,
           written,
@@ -77,13 +82,14 @@ export const runPlan = (
           repaired: null,
           changesTruncated,
           bookmarksDigest,
-          refsRead
+          refsRead,
+          visibleHeads
         })
       )
     case "Reconcile":
       // The difference is applied first, so that the full pass after it writes only drift.
       return Effect.gen(function*() {
-        const incremental = yield* incrementalPass(pass, plan.since, stored)
+        const incremental = yield* incrementalPass(pass, plan.since, stored, sinceHeads)
         yield* pass.writer.clearStaging(pass.kinds)
         const full = yield* fullPass(pass, "ids")
         return {
@@ -95,7 +101,8 @@ export const runPlan = (
           repaired: full.written,
           changesTruncated: full.changesTruncated,
           bookmarksDigest: full.bookmarksDigest,
-          refsRead: full.refsRead
+          refsRead: full.refsRead,
+          visibleHeads: full.visibleHeads
         } as const
       })
   }
