@@ -23,7 +23,7 @@ export interface SyncRecord {
   readonly bookmarksDigest: string | null
   /** Bookmarks or tags were read: whether a `git` export is pending is computed again from the rows written. */
   readonly refsRead: boolean
-  /** The visible heads at the synced operation. */
+  /** The visible heads kept of the synced operation (`Sync/VisibleHeads.ts`: an empty array when there are many). */
   readonly visibleHeads: ReadonlyArray<string>
   readonly channel: string
   readonly payload: Record<string, unknown>

@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql"
-import { Clock, Duration, Effect, Option, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Exit, Option, Schedule, Schema } from "effect"
 import { DatabaseConfig } from "./Database.js"
 import type { RepositoryId } from "./Domain/Ids.js"
 import type { PinnedOperation, RepositoryLocation } from "./Domain/Jj.js"
@@ -10,7 +10,7 @@ import { emptyCounts, SyncResult, SyncTimeout } from "./Domain/Sync.js"
 import type { FullSyncReason, SyncError, SyncOptions, SyncTarget } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
-import type { UndoFacts } from "./Operations/UndoState.js"
+import type { UndoMemo } from "./Operations/UndoState.js"
 import { Repositories } from "./Repositories.js"
 import { mirrorFormat, SyncConfig } from "./Sync/Config.js"
 import { MirrorWriter } from "./Sync/MirrorWriter.js"
@@ -18,6 +18,7 @@ import { makePass } from "./Sync/Pass.js"
 import * as Plan from "./Sync/Plan.js"
 import { runPlan } from "./Sync/RunPlan.js"
 import type { PlanOutcome } from "./Sync/RunPlan.js"
+import { fromColumn, toColumn } from "./Sync/VisibleHeads.js"
 
 const transientPgCodes = /^(08|40001|40P01|53300|57P0[123])/
 
@@ -106,12 +107,12 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
      * The transaction of one attempt, planned again under the row lock; `undefined` when another sync already
      * brought the row to this operation.
      */
-    // Undo effects per repository, kept between syncs: each depends only on its operation's ancestry.
-    const undoFacts = new Map<RepositoryId, UndoFacts>()
-    const undoFactsOf = (id: RepositoryId) => {
-      const facts = undoFacts.get(id) ?? new Map()
-      undoFacts.set(id, facts)
-      return facts
+    // Undo state per repository, kept between syncs (see `UndoMemo`).
+    const undoMemos = new Map<RepositoryId, UndoMemo>()
+    const undoMemoOf = (id: RepositoryId) => {
+      const memo: UndoMemo = undoMemos.get(id) ?? { facts: new Map(), known: undefined }
+      undoMemos.set(id, memo)
+      return memo
     }
 
     const apply = (
@@ -138,13 +139,13 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           jj,
           writer,
           onProgress,
-          undoFacts: undoFactsOf(id)
+          undo: undoMemoOf(id)
         })
         const result = yield* runPlan(
           pass,
           plan,
           { bookmarksDigest: synced?.bookmarksDigest ?? null, gitExportPending: synced?.gitExportPending ?? false },
-          synced?.visibleHeads ?? null,
+          fromColumn(synced?.visibleHeads ?? null),
           commitFieldsHold
         )
         const counts = yield* repositories.recordSync({
@@ -157,7 +158,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           added: result.added,
           bookmarksDigest: result.bookmarksDigest,
           refsRead: result.refsRead,
-          visibleHeads: result.visibleHeads,
+          visibleHeads: toColumn(result.visibleHeads),
           channel: config.notifyChannel,
           lease,
           payload: {
@@ -177,7 +178,13 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
         })
         const { added: _, changed: __, visibleHeads: ___, ...reported } = result
         return { ...reported, counts, previousOperationId: synced?.lastSyncedOperationId ?? null } satisfies Applied
-      }).pipe(sql.withTransaction)
+      }).pipe(
+        sql.withTransaction,
+        // A transaction that did not commit leaves the mirror where it was: what the pass learnt is dropped with it.
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => (undoMemoOf(repository.id).known = undefined))
+        )
+      )
 
     /**
      * Syncs a repository whose row exists (at `located`, when the caller already found it); retries transient

@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import fs from "node:fs"
 import path from "node:path"
 import type { SyncResult } from "../src/Domain/Sync.js"
+import { maxKeptHeads } from "../src/Sync/VisibleHeads.js"
 import { makeTestLayer } from "./support/database.js"
 import { git, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectDetailsMirrorJj, expectMirrorsJj, expectSameMirror } from "./support/oracle.js"
@@ -426,7 +427,7 @@ const syncAndCompare = (s: Sequence, step: number, message: string) =>
       "-T",
       "commit_id ++ \"\\n\""
     ).split("\n").filter((line) => line !== "").sort()
-    expect(stored?.visibleHeads, `${message} visible heads`).toEqual(jjHeads)
+    expect(stored?.visibleHeads, `${message} visible heads`).toEqual(jjHeads.length > maxKeptHeads ? [] : jjHeads)
     expect(inc.changesTruncated, message).toBe(false)
     // With two op heads jj's listings would merge them (writing an operation); the next step compares with jj.
     if (heads.length === 1) {

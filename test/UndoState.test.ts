@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { operationKind, undoneOperations } from "../src/Operations/UndoState.js"
+import { advanceUndoState, knownUndoState, operationKind, undoneOperations } from "../src/Operations/UndoState.js"
 import type { OperationNode } from "../src/Operations/UndoState.js"
 
 /** Builds a linear log from `[id, description]` pairs, oldest first, on top of a root operation. */
@@ -19,6 +19,46 @@ describe("undo state", () => {
     expect(operationKind("revert operation 0a")).toEqual({ _tag: "Revert", target: "0a" })
     expect(operationKind("undo operation 0b")).toEqual({ _tag: "Revert", target: "0b" })
     expect(operationKind("describe commit 1234")).toEqual({ _tag: "Plain" })
+  })
+
+  it("a state carried from operation to operation stays what a fresh computation gives, and says what changed", () => {
+    // A seeded walk of plain operations, undos, redos, restores and reverts, one or two at a time.
+    let seed = 7
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n
+    }
+    let log = linear(["a", "new"])
+    const facts = new Map()
+    let known = knownUndoState(log, "a", facts)
+    for (let step = 0; step < 200; step++) {
+      const walked: Array<OperationNode> = []
+      for (let k = 0; k <= random(2); k++) {
+        const parent = walked.at(-1)?.id ?? known.head
+        const target = log[1 + random(log.length - 1)]!.id
+        const description = [
+          "describe",
+          "new",
+          `undo: restore to operation ${target}`,
+          `redo: restore to operation ${target}`,
+          `restore to operation ${target}`,
+          `revert operation ${target}`
+        ][random(6)]!
+        const node = { id: `o${step}x${k}`, parentIds: [parent], description }
+        walked.push(node)
+        log = [...log, node]
+      }
+      const head = walked.at(-1)!.id
+      const before = new Set(known.undone)
+      const { changed, state } = advanceUndoState(known, walked, head, facts)
+      const fresh = undoneOperations(log, head)
+      expect([...state.undone].sort(), `step ${step}`).toEqual([...fresh].sort())
+      for (const { id, undone } of changed) expect(before.has(id), `step ${step} ${id}`).toBe(!undone)
+      expect(changed.length, `step ${step}`).toBe(
+        [...fresh].filter((id) => !before.has(id)).length + [...before].filter((id) => !fresh.has(id)).length
+      )
+      known = state
+    }
   })
 
   it("effects kept from earlier calls over a growing log give what a fresh computation gives", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { CommitId } from "../src/Domain/Ids.js"
 import type { DiffCommit } from "../src/JjClient/Templates.js"
-import { nextVisibleHeads } from "../src/Sync/VisibleHeads.js"
+import { fromColumn, keptHeads, nextVisibleHeads, toColumn } from "../src/Sync/VisibleHeads.js"
 
 /** The visible heads after a diff, from those before it and the statuses the diff lists (no jj: pure logic). */
 
@@ -48,6 +48,15 @@ describe("nextVisibleHeads", () => {
 
   it("a merge of two heads leaves one head", () => {
     expect(nextVisibleHeads(["a", "b"], [listed("m", ["a", "b"], true, [])])).toEqual(["m"])
+  })
+
+  it("more heads than are kept are kept as \"many\"", () => {
+    const many = Array.from({ length: 17 }, (_, i) => `h${String(i).padStart(2, "0")}`)
+    expect(nextVisibleHeads(many.slice(0, 16), [listed("h16", ["root"], true, [])])).toBe("many")
+    expect(keptHeads(many.slice(0, 16))).toEqual(many.slice(0, 16))
+    expect(toColumn("many")).toEqual([])
+    expect(fromColumn([])).toBe("many")
+    expect(fromColumn(null)).toBeNull()
   })
 
   it("commits the diff does not list keep their status", () => {

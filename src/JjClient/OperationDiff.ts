@@ -13,11 +13,9 @@ import type { DiffCommit } from "./Templates.js"
 /** A TOML string for a `--config` value: JSON's escapes are TOML's. */
 const tomlString = (value: string) => JSON.stringify(value)
 
-/** Above this many, the previous operation's heads are not named in the diff's revset (see `operationDiffArgs`). */
-const maxNamedHeads = 1_000
-
 /**
- * The diff from `previous` to `operationId`; `previousHeads`, when known, are the visible heads at `previous`.
+ * The diff from `previous` to `operationId`; `previousHeads`, when known, are the visible heads at `previous` (a few:
+ * see `Sync/VisibleHeads.ts`).
  *
  * Every commit that changed is shown: by default the diff leaves out immutable ones. jj evaluates the revset against
  * each side, but `visible_heads()` always means the pinned operation's, so the commits that stopped being visible are
@@ -39,7 +37,7 @@ export const operationDiffArgs = (
   "--config",
   `revsets.op-diff-changes-in=${
     tomlString(
-      previousHeads !== null && previousHeads.length > 0 && previousHeads.length <= maxNamedHeads
+      previousHeads !== null && previousHeads.length > 0
         ? `::(visible_heads() | ${previousHeads.join(" | ")})`
         : `::(visible_heads() | at_operation(${previous}, visible_heads()))`
     )

@@ -5,13 +5,16 @@ import type { Change } from "../Domain/Jj.js"
 import type { JjError } from "../Domain/JjErrors.js"
 import type { KindCounts } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
-import { undoneOperations, undoNode } from "../Operations/UndoState.js"
+import { undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope } from "./MirrorWriter.js"
 import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
+import { knowUndoState } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 import { compareVisible } from "./Visibility.js"
+import { keptHeads } from "./VisibleHeads.js"
+import type { KeptHeads } from "./VisibleHeads.js"
 
 export interface FullPassResult {
   readonly written: KindCounts
@@ -23,8 +26,8 @@ export interface FullPassResult {
   readonly refsRead: boolean
   /** The changes reader stopped at `WATCHER_MAX_CHANGES`. */
   readonly changesTruncated: boolean
-  /** The visible heads at the pinned operation. */
-  readonly visibleHeads: ReadonlyArray<string>
+  /** The visible heads at the pinned operation, as the mirror keeps them. */
+  readonly visibleHeads: KeptHeads
 }
 
 /**
@@ -36,12 +39,6 @@ export type CommitRead = "fields" | "ids"
 
 /** Above this many missing commits a comparison by ids reads every commit instead of naming the missing ones. */
 const maxNamedMissing = 5_000
-
-/** The pass's undo facts, emptied: a log read whole may have lost operations (`jj op abandon`) since they were computed. */
-const freshUndoFacts = (pass: Pass) => {
-  pass.undoFacts.clear()
-  return pass.undoFacts
-}
 
 /**
  * Reads everything at the pinned operation and makes the tables equal to it: every visible commit, every bookmark
@@ -97,9 +94,9 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
     const changes = commitRead === "ids" && !direct && Option.isNone(pass.maxChanges)
       ? compared
       : stageListed(limitChanges(jj.changes(location, operationId)))
-    let visibleHeads: ReadonlyArray<string> = []
+    let visibleHeads: KeptHeads = "many"
     const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = [
-      Effect.map(jj.visibleHeads(location, operationId), (heads) => (visibleHeads = heads))
+      Effect.map(jj.visibleHeads(location, operationId), (heads) => (visibleHeads = keptHeads(heads)))
     ]
     // Conflicts are read for the conflicted commits the changes reader saw, unless it stopped early.
     if (kinds.includes("changes")) {
@@ -160,9 +157,7 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
           (batch) => writer.stageOperations(id, batch)
         ).pipe(
           Effect.zipRight(
-            Effect.suspend(() =>
-              pass.onConnection(writer.markUndone([...undoneOperations(undoGraph, operationId, freshUndoFacts(pass))]))
-            )
+            Effect.suspend(() => pass.onConnection(writer.markUndone([...knowUndoState(pass, undoGraph)])))
           )
         )
       )

@@ -9,13 +9,14 @@ import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import type { OperationDiffItem } from "../JjClient/OperationDiff.js"
 import type { CommitFields, DiffCommit } from "../JjClient/Templates.js"
-import { operationKind, undoneOperations, undoNode } from "../Operations/UndoState.js"
+import { advanceUndoState, movesUndoState, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope, StoredRefs } from "./MirrorWriter.js"
-import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
+import { knowUndoState, mergeAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
-import { nextVisibleHeads } from "./VisibleHeads.js"
+import { keptHeads, nextVisibleHeads } from "./VisibleHeads.js"
+import type { KeptHeads } from "./VisibleHeads.js"
 
 export interface IncrementalPassResult {
   readonly written: KindCounts
@@ -27,13 +28,9 @@ export interface IncrementalPassResult {
   readonly refsRead: boolean
   /** Rows added net per kind, to keep the stored row counts. */
   readonly added: KindCounts
-  /** The visible heads at the pinned operation. */
-  readonly visibleHeads: ReadonlyArray<string>
+  /** The visible heads at the pinned operation, as the mirror keeps them. */
+  readonly visibleHeads: KeptHeads
 }
-
-/** Whether an operation may move the undo state: an undo, redo, restore or revert, or a merge of concurrent ones. */
-const movesUndoState = (node: OperationNode) =>
-  operationKind(node.description)._tag !== "Plain" || node.parentIds.length > 1
 
 /**
  * Whether an operation may have moved `git` remote bookmarks without moving any other (which jj's diff would show):
@@ -53,7 +50,7 @@ export const incrementalPass = (
   pass: Pass,
   since: OperationId,
   stored: StoredRefs,
-  sinceHeads: ReadonlyArray<string> | null
+  sinceHeads: KeptHeads | null
 ): Effect.Effect<IncrementalPassResult, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> =>
   Effect.gen(function*() {
     const { id, jj, kinds, location, operationId, writer } = pass
@@ -114,7 +111,9 @@ export const incrementalPass = (
       pass,
       staged,
       "changes",
-      jj.operationDiff(location, operationId, since, sinceHeads).pipe(Stream.mapConcat(appeared)),
+      jj.operationDiff(location, operationId, since, sinceHeads === "many" ? null : sinceHeads).pipe(
+        Stream.mapConcat(appeared)
+      ),
       stageAppeared
     )
     if (to === undefined) {
@@ -186,8 +185,7 @@ export const incrementalPass = (
       )
       if (!sinceSeen && kinds.includes("operations")) {
         scopes.operations = "all"
-        pass.undoFacts.clear()
-        yield* pass.onConnection(writer.markUndone([...undoneOperations(graph, operationId, pass.undoFacts)]))
+        yield* pass.onConnection(writer.markUndone([...knowUndoState(pass, graph)]))
       }
       return { walked: graph, unusual: sinceSeen ? anyUnusual : true, recomputed: !sinceSeen }
     })
@@ -239,12 +237,13 @@ export const incrementalPass = (
         (batch) => writer.stageWorkspaces(id, batch)
       )
     })
-    // Known since the last sync, the heads follow from the diff; else jj lists them (once: the next sync knows them).
-    let visibleHeads: ReadonlyArray<string> = []
+    // Kept since the last sync, the heads follow from the diff; unknown, jj lists them (once: the next sync knows
+    // them); "many" stays so until a full sync.
+    let visibleHeads: KeptHeads = "many"
     const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = [
       sinceHeads === null
-        ? Effect.map(jj.visibleHeads(location, operationId), (heads) => (visibleHeads = heads))
-        : Effect.sync(() => (visibleHeads = nextVisibleHeads(sinceHeads, listed)))
+        ? Effect.map(jj.visibleHeads(location, operationId), (heads) => (visibleHeads = keptHeads(heads)))
+        : Effect.sync(() => (visibleHeads = sinceHeads === "many" ? "many" : nextVisibleHeads(sinceHeads, listed)))
     ]
     if (kinds.includes("bookmarks")) readers.push(bookmarks)
     if (kinds.includes("tags")) readers.push(tags)
@@ -252,13 +251,19 @@ export const incrementalPass = (
     if (kinds.includes("conflicts")) readers.push(conflicts)
     yield* Effect.all(readers, { concurrency: "unbounded", discard: true })
     const { added, changed, written } = yield* mergeAll(pass, staged, scopes)
-    // Undo state only moves with an undo, redo, restore or revert, or when concurrent operations merge.
-    if (
-      kinds.includes("operations") && !read.recomputed &&
-      read.walked.some((node) => node.id !== since && movesUndoState(node))
-    ) {
-      const graph = yield* writer.operationGraph(id)
-      written.operations += yield* writer.setUndone(id, [...undoneOperations(graph, operationId, pass.undoFacts)])
+    // Undo state only moves with an undo, redo, restore or revert, or when concurrent operations merge. Known at
+    // `since` (kept by this process), it is carried forward and only the operations whose status changed are written;
+    // else the whole graph is read from the mirror once, and every operation's status compared.
+    if (kinds.includes("operations") && !read.recomputed) {
+      const known = pass.undo.known?.head === since ? pass.undo.known : undefined
+      if (known !== undefined) {
+        const { changed, state } = advanceUndoState(known, read.walked, operationId, pass.undo.facts)
+        pass.undo.known = state
+        written.operations += yield* writer.setUndoneOf(id, changed)
+      } else if (read.walked.some((node) => node.id !== since && movesUndoState(node))) {
+        const graph = yield* writer.operationGraph(id)
+        written.operations += yield* writer.setUndone(id, [...knowUndoState(pass, graph)])
+      }
     }
     const refsRead = (kinds.includes("bookmarks") && scopes.bookmarks !== "unchanged") ||
       (kinds.includes("tags") && scopes.tags !== "unchanged")

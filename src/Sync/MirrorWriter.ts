@@ -457,6 +457,20 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         ) SELECT count(*)::int AS n FROM updated
       `).pipe(Effect.withSpan("MirrorWriter.setUndone"))
 
+    /** Sets `is_undone` of the named operations; returns the rows that changed. */
+    const setUndoneOf = (
+      id: RepositoryId,
+      statuses: ReadonlyArray<{ readonly id: string; readonly undone: boolean }>
+    ) =>
+      statuses.length === 0 ? Effect.succeed(0) : count(sql<{ readonly n: number }>`
+        WITH updated AS (
+          UPDATE jj_operations o SET is_undone = s.undone
+          FROM json_to_recordset(${asJson(statuses)}) AS s(id text, undone boolean)
+          WHERE o.repository_id = ${id} AND o.operation_id = s.id AND o.is_undone <> s.undone
+          RETURNING 1
+        ) SELECT count(*)::int AS n FROM updated
+      `).pipe(Effect.withSpan("MirrorWriter.setUndoneOf"))
+
     /**
      * Conflicts still present are opened (or reopened); ones that vanished are kept as resolved. A divergent change
      * with the same conflicted path in several commits keeps one row, from the lowest commit id. A difference only
@@ -566,7 +580,8 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       conflictedSiblings,
       hasOperation,
       operationGraph,
-      setUndone
+      setUndone,
+      setUndoneOf
     } as const
   })
 }) {}

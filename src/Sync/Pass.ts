@@ -7,7 +7,8 @@ import type { RepositoryLocation } from "../Domain/Jj.js"
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import type { JjClient } from "../JjClient.js"
-import type { UndoFacts } from "../Operations/UndoState.js"
+import { knownUndoState } from "../Operations/UndoState.js"
+import type { OperationNode, UndoMemo } from "../Operations/UndoState.js"
 import type { Merged, MergeScope, MirrorWriter } from "./MirrorWriter.js"
 
 /** Above this many commits a conflicts read lists them all instead of naming them in a revset. */
@@ -32,8 +33,8 @@ export interface Pass {
    */
   readonly onConnection: <A, E, R>(statement: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly onProgress: (staged: KindCounts) => Effect.Effect<void>
-  /** The repository's undo effects computed by earlier syncs (see `UndoFacts`); a full pass starts them again. */
-  readonly undoFacts: UndoFacts
+  /** What earlier syncs of this process computed of the repository's undo state (see `UndoMemo`). */
+  readonly undo: UndoMemo
 }
 
 export const makePass = (options: Omit<Pass, "onConnection">): Effect.Effect<Pass> =>
@@ -102,4 +103,14 @@ export const stageConflicts = (pass: Pass, staged: Staged, commitIds: ReadonlyAr
     pass.jj.conflicts(pass.location, pass.operationId, all ? undefined : commitIds),
     (batch) => pass.writer.stageConflicts(pass.id, batch)
   ).pipe(Effect.as(all))
+}
+
+/**
+ * The undone operations of a whole operation log read at the pass's operation, kept as the pass's known undo state;
+ * the undo effects computed before are dropped first, since operations may have been abandoned (`jj op abandon`).
+ */
+export const knowUndoState = (pass: Pass, log: ReadonlyArray<OperationNode>): ReadonlySet<string> => {
+  pass.undo.facts.clear()
+  pass.undo.known = knownUndoState(log, pass.operationId, pass.undo.facts)
+  return pass.undo.known.undone
 }

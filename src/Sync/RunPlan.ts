@@ -12,6 +12,7 @@ import { incrementalPass } from "./IncrementalPass.js"
 import type { StoredRefs } from "./MirrorWriter.js"
 import type { Pass } from "./Pass.js"
 import type { SyncPlan } from "./Plan.js"
+import type { KeptHeads } from "./VisibleHeads.js"
 
 /** What the passes of a plan did, inside the sync's transaction. */
 export interface PlanOutcome {
@@ -29,8 +30,8 @@ export interface PlanOutcome {
   readonly bookmarksDigest: string | null
   /** Bookmarks or tags were read and merged. */
   readonly refsRead: boolean
-  /** The visible heads at the pinned operation. */
-  readonly visibleHeads: ReadonlyArray<string>
+  /** The visible heads at the pinned operation, as the mirror keeps them. */
+  readonly visibleHeads: KeptHeads
 }
 
 /**
@@ -50,7 +51,7 @@ export const runPlan = (
   pass: Pass,
   plan: Exclude<SyncPlan, { readonly _tag: "Unchanged" }>,
   stored: StoredRefs,
-  sinceHeads: ReadonlyArray<string> | null,
+  sinceHeads: KeptHeads | null,
   commitFieldsHold: boolean
 ): Effect.Effect<PlanOutcome, JjError | PreviousOperationMissing | PreviousOperationUnrelated | SqlError> => {
   switch (plan._tag) {

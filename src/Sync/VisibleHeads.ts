@@ -1,6 +1,25 @@
 import type { DiffCommit } from "../JjClient/Templates.js"
 
 /**
+ * The visible heads the mirror keeps of its last synced operation, for the next `jj op diff` to name (instead of
+ * loading that operation's view again), or "many" when there are more than `maxKeptHeads`: jj's cost for a union of
+ * named ancestries grows faster than their number and passes that of a view load at a few dozen, so the diff then
+ * loads the view. "many" lasts until a full sync lists the heads again.
+ */
+export type KeptHeads = ReadonlyArray<string> | "many"
+
+export const maxKeptHeads = 16
+
+/** The heads to keep of a listing of every visible head. */
+export const keptHeads = (heads: ReadonlyArray<string>): KeptHeads => heads.length > maxKeptHeads ? "many" : heads
+
+/** The stored column: NULL is unknown (a mirror from before it existed), an empty array "many". */
+export const fromColumn = (column: ReadonlyArray<string> | null): KeptHeads | null =>
+  column === null ? null : column.length === 0 ? "many" : column
+
+export const toColumn = (heads: KeptHeads): ReadonlyArray<string> => heads === "many" ? [] : heads
+
+/**
  * The visible heads of the pinned operation, from those of the previous one and jj's diff of the two.
  *
  * A commit's head status changes only when one of its children appears or stops being visible, and every such child
@@ -8,7 +27,7 @@ import type { DiffCommit } from "../JjClient/Templates.js"
  * parents at the pinned operation. So every commit whose status may have changed is listed with its new status, and
  * every other keeps its previous one.
  */
-export const nextVisibleHeads = (previous: ReadonlyArray<string>, listed: Iterable<DiffCommit>): Array<string> => {
+export const nextVisibleHeads = (previous: ReadonlyArray<string>, listed: Iterable<DiffCommit>): KeptHeads => {
   const isHead = new Map<string, boolean>()
   for (const { head, listed: commit, parentHeads } of listed) {
     const fields = "change" in commit ? commit.change : commit.pending
@@ -20,5 +39,5 @@ export const nextVisibleHeads = (previous: ReadonlyArray<string>, listed: Iterab
     if (head) heads.add(commitId)
     else heads.delete(commitId)
   }
-  return [...heads].sort()
+  return keptHeads([...heads].sort())
 }
