@@ -83,6 +83,8 @@ const jjCallLabel = (commandLine: string) =>
     "log conflicts()"
     : commandLine.includes("merges()") ?
     "log merges()"
+    : commandLine.includes("visible_heads()") ?
+    "log visible_heads()"
     : commandLine.includes(" log ") ?
     "log (changes)"
     : "other"

@@ -1,12 +1,12 @@
-#!/usr/bin/env -S node --no-memory-reducer --heap-growing-percent=25
+#!/usr/bin/env -S node --no-memory-reducer --heap-growing-percent=50
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer, Logger } from "effect"
 import { cli } from "./Cli.js"
 
 // The shebang turns off V8's memory reducer: it re-ran full GCs each time the idle daemon woke for a moment, which
-// was most of its idle CPU (see `npm run bench:idle`). It also lets the old generation grow by a quarter of what was
-// live after the last full GC before the next one, instead of up to several times that: a large import's batches
+// was most of its idle CPU (see `npm run bench:idle`). It also lets the old generation grow by half of what was live
+// after the last full GC before the next one, instead of up to several times that: a large import's batches
 // are short-lived but outlive young-generation collections, and the default growth let them pile up into the peak
 // RSS (see the merge-heavy import of `npm run bench:sync`).
 
