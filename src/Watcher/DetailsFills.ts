@@ -1,5 +1,6 @@
 import { Effect, FiberSet } from "effect"
 import type { Cause, Duration, Scope } from "effect"
+import { makeFairSemaphore } from "../FairSemaphore.js"
 
 /** Runs a repository's details fill in the background, at most one per repository at a time. */
 export interface DetailsFills<K> {
@@ -22,7 +23,8 @@ export const makeDetailsFills = <K, E>(options: {
 }): Effect.Effect<DetailsFills<K>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make()
-    const permits = yield* Effect.makeSemaphore(options.concurrency)
+    // Every repository with a fill due waits here (see `FairSemaphore`).
+    const permits = yield* makeFairSemaphore(options.concurrency)
     // A repository present runs a fill; `true` when another was asked for meanwhile.
     const requested = new Map<K, boolean>()
 
@@ -30,7 +32,7 @@ export const makeDetailsFills = <K, E>(options: {
       Effect.sleep(options.delay).pipe(
         // Requests from now on ask for another fill after this one: it may have read its batch already.
         Effect.zipRight(Effect.sync(() => requested.set(key, false))),
-        Effect.zipRight(permits.withPermits(1)(options.fill(key))),
+        Effect.zipRight(permits.withPermit(options.fill(key))),
         Effect.catchAllCause((cause) => options.onFailure(key, cause)),
         Effect.zipRight(Effect.suspend(() => {
           if (requested.get(key) === true) return run(key)

@@ -1,5 +1,6 @@
 import { Clock, Deferred, Duration, Effect, Exit, FiberMap, Option, Random } from "effect"
 import type { Scope } from "effect"
+import { makeFairSemaphore } from "../FairSemaphore.js"
 
 export interface SchedulerOptions<K, E, A = unknown> {
   /** Quiet time that coalesces a burst arriving while a sync is running or about to run again. */
@@ -63,7 +64,8 @@ export const makeScheduler = <K, E, A = unknown>(
     const maxWaitMs = Duration.toMillis(options.maxWait)
     const retryBaseMs = Duration.toMillis(options.retryBase)
     const retryMaxMs = Duration.toMillis(options.retryMax)
-    const permits = yield* Effect.makeSemaphore(options.concurrency)
+    // Every key with work waits here: a fair semaphore wakes one waiter per finished sync (see `FairSemaphore`).
+    const permits = yield* makeFairSemaphore(options.concurrency)
     const workers = yield* FiberMap.make<K, void, never>()
     const states = new Map<K, KeyState>()
     let running = 0
@@ -77,7 +79,7 @@ export const makeScheduler = <K, E, A = unknown>(
         let started = false
         let pendingSince = state.firstDirtyAt
         waiting++
-        const exit = yield* permits.withPermits(1)(
+        const exit = yield* permits.withPermit(
           Effect.suspend(() => {
             started = true
             waiting--
