@@ -5,7 +5,7 @@ import { Deferred, Effect, Exit, FiberId } from "effect"
  *
  * Effect's own semaphore wakes every waiter on each release; all but one find no permit and wait again, one level
  * deeper in their stack. With thousands of repositories waiting for a few sync or fill permits (a start-up, a burst
- * of operations), memory grew as waiters times releases, to an out-of-memory crash at 10,000 repositories.
+ * of operations), memory grew as waiters times releases, up to an out-of-memory crash.
  */
 export interface FairSemaphore {
   /** Runs `self` holding a permit, waiting in turn for one. */

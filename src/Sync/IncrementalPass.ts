@@ -256,6 +256,8 @@ export const incrementalPass = (
     // else the whole graph is read from the mirror once, and every operation's status compared.
     if (kinds.includes("operations") && !read.recomputed) {
       const known = pass.undo.known?.head === since ? pass.undo.known : undefined
+      // Taken while it grows: a sync that fails before putting it back leaves nothing half-advanced behind.
+      pass.undo.known = undefined
       if (known !== undefined) {
         const { changed, state } = advanceUndoState(known, read.walked, operationId, pass.undo.facts)
         pass.undo.known = state
