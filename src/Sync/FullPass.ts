@@ -9,8 +9,7 @@ import { undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope } from "./MirrorWriter.js"
-import { mergeAll, stageBatches, stageConflicts } from "./Pass.js"
-import { knowUndoState } from "./Pass.js"
+import { knowUndoState, mergeAll, stageAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 import { compareVisible } from "./Visibility.js"
 import { keptHeads } from "./VisibleHeads.js"
@@ -120,13 +119,7 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
         const listing = yield* jj.bookmarkListing(location, operationId)
         const bookmarks = yield* jj.decodeBookmarks(listing)
         digest = listingDigest(listing)
-        yield* stageBatches(
-          pass,
-          staged,
-          "bookmarks",
-          Stream.fromIterable(bookmarks),
-          (batch) => writer.stageBookmarks(id, batch)
-        )
+        yield* stageAll(pass, staged, "bookmarks", bookmarks, (batch) => writer.stageBookmarks(id, batch))
       }))
     }
     if (kinds.includes("tags")) {

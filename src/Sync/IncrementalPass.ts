@@ -13,7 +13,7 @@ import { advanceUndoState, movesUndoState, undoNode } from "../Operations/UndoSt
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope, StoredRefs } from "./MirrorWriter.js"
-import { knowUndoState, mergeAll, stageBatches, stageConflicts } from "./Pass.js"
+import { knowUndoState, mergeAll, stageAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 import { keptHeads, nextVisibleHeads } from "./VisibleHeads.js"
 import type { KeptHeads } from "./VisibleHeads.js"
@@ -149,7 +149,7 @@ export const incrementalPass = (
     /** Reads the new operations (staged when mirrored); says whether one of them may have moved `git` refs alone. */
     const operations = Effect.gen(function*() {
       if (oneStep) {
-        yield* stageBatches(pass, staged, "operations", Stream.make(pinnedOperation), stageOperations)
+        yield* stageAll(pass, staged, "operations", [pinnedOperation], stageOperations)
         return { walked: [undoNode(pinnedOperation)], unusual: unusual(pinnedOperation), recomputed: false }
       }
       // Walk the log from the head until every path back has reached a stored operation and `since` was seen. When
@@ -206,11 +206,11 @@ export const incrementalPass = (
       digest = listingDigest(printed)
       if (digest === stored.bookmarksDigest) scopes.bookmarks = "unchanged"
       else {
-        yield* stageBatches(
+        yield* stageAll(
           pass,
           staged,
           "bookmarks",
-          Stream.fromIterable(yield* jj.decodeBookmarks(printed)),
+          yield* jj.decodeBookmarks(printed),
           (batch) => writer.stageBookmarks(id, batch)
         )
       }
@@ -229,13 +229,7 @@ export const incrementalPass = (
       scopes.workspaces = {
         removedNames: [...workingCopies].flatMap(([name, commit]) => commit === null ? [name] : [])
       }
-      yield* stageBatches(
-        pass,
-        staged,
-        "workspaces",
-        Stream.fromIterable(present),
-        (batch) => writer.stageWorkspaces(id, batch)
-      )
+      yield* stageAll(pass, staged, "workspaces", present, (batch) => writer.stageWorkspaces(id, batch))
     })
     // Kept since the last sync, the heads follow from the diff; unknown, jj lists them (once: the next sync knows
     // them); "many" stays so until a full sync.

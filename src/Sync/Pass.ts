@@ -58,6 +58,22 @@ export const stageBatches = <A, E>(
   )
 
 /**
+ * Stages rows already in memory in batches, counting them in `staged`: `stageBatches` without a stream, whose
+ * machinery costs more than a one-operation sync's few rows.
+ */
+export const stageAll = <A>(
+  pass: Pass,
+  staged: Staged,
+  kind: SyncKind,
+  rows: ReadonlyArray<A>,
+  stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
+): Effect.Effect<void, SqlError> =>
+  Effect.forEach(Arr.chunksOf(rows, pass.batchSize), (batch) => {
+    staged[kind] += batch.length
+    return Effect.zipRight(pass.onConnection(stage(batch)), pass.onProgress(staged))
+  }, { discard: true })
+
+/**
  * Merges every kind the pass mirrors, in a fixed order; `direct` changes were written straight into their table.
  * Returns the rows written and the rows added net per kind.
  */
