@@ -132,18 +132,33 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       Stream.unwrapScoped(Effect.gen(function*() {
         const process = yield* launcher.start(bin, args, env, cwd).pipe(Effect.mapError(unavailable))
         // Bounded by inactivity, not by total time: a jj that keeps writing (a large first import) runs as long as it
-        // needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT` has stalled.
-        const stalled = () => new JjTimeout({ args, timeoutMs })
+        // needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT` while it is read (or waited
+        // for) has stalled, and is killed. A plain timer per wait: Effect's timeouts fork a race at every chunk.
+        let stalled = false
+        const stalledError = () => new JjTimeout({ args, timeoutMs })
+        const watched = <A, E>(wait: Effect.Effect<A, E>) =>
+          Effect.suspend(() => {
+            const timer = setTimeout(() => {
+              stalled = true
+              process.kill()
+            }, timeoutMs)
+            return Effect.ensuring(wait, Effect.sync(() => clearTimeout(timer)))
+          })
         const exit = Effect.gen(function*() {
-          const { exitCode, stderr } = yield* process.ended.pipe(
-            Effect.mapError(unavailable),
-            Effect.timeoutFail({ duration: config.timeout, onTimeout: stalled })
-          )
+          const { exitCode, stderr } = yield* watched(process.ended).pipe(Effect.mapError(unavailable))
+          if (stalled) return yield* stalledError()
           if (exitCode !== 0) return yield* new JjCommandFailed({ args, exitCode, stderr })
         })
-        return process.stdout.pipe(
-          Stream.mapError(unavailable),
-          Stream.timeoutFail(stalled, config.timeout),
+        // After a stall nothing more of the output is passed on: the read fails with the timeout.
+        const read = Stream.toPull(process.stdout.pipe(Stream.mapError(unavailable))).pipe(
+          Effect.map((pull) =>
+            watched(pull).pipe(
+              Effect.catchAll((error) => Effect.fail(stalled ? Option.some<JjError>(stalledError()) : error)),
+              Effect.tap(() => stalled ? Effect.fail(Option.some<JjError>(stalledError())) : Effect.void)
+            )
+          )
+        )
+        return Stream.fromPull(read).pipe(
           Stream.decodeText(),
           Stream.splitLines,
           Stream.concat(Stream.drain(Stream.fromEffect(exit)))

@@ -80,3 +80,14 @@ it.scoped("many calls at once each get their own output", () =>
     )
     expect(outputs).toEqual(Array.from({ length: 20 }, (_, i) => `${i}\n`))
   }))
+
+it.scoped("kill stops the process, and its end is reported", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const launched = yield* launcher.start("/bin/sh", ["-c", "echo started; exec sleep 60"], {})
+    const firstLine = yield* launched.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runHead)
+    expect(firstLine._tag === "Some" && firstLine.value).toBe("started")
+    launched.kill()
+    const ended = yield* launched.ended.pipe(Effect.timeout("5 seconds"))
+    expect(ended.exitCode).toBe(-1)
+  }))

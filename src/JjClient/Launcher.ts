@@ -83,6 +83,8 @@ export interface Launched {
   readonly stdout: Stream.Stream<Uint8Array, LaunchFailed>
   /** Waits for the process to end; fails when it could not be started. */
   readonly ended: Effect.Effect<Ended, LaunchFailed>
+  /** Kills the process now; `ended` then reports it (exit code -1). */
+  readonly kill: () => void
 }
 
 export interface Launcher {
@@ -229,7 +231,12 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
             () => socket,
             (error) => new LaunchFailed({ reason: `reading the output failed: ${String(error)}` })
           ),
-          ended: Deferred.await(ended)
+          ended: Deferred.await(ended),
+          kill: () => {
+            if (current.process.stdin?.writable === true) {
+              current.process.stdin.write(JSON.stringify({ kill: id }) + "\n")
+            }
+          }
         } satisfies Launched
       })
 
