@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { CommitId } from "../src/Domain/Ids.js"
 import type { DiffCommit } from "../src/JjClient/Templates.js"
-import { fromColumn, keptHeads, nextVisibleHeads, toColumn } from "../src/Sync/VisibleHeads.js"
+import { fromColumn, keptHeads, nextVisibleHeads, noteHeadStatuses, toColumn } from "../src/Sync/VisibleHeads.js"
 
 /** The visible heads after a diff, from those before it and the statuses the diff lists (no jj: pure logic). */
 
@@ -31,28 +31,35 @@ const listed = (
   parentHeads
 })
 
+/** The heads after a diff that listed `commits`. */
+const after = (previous: ReadonlyArray<string>, commits: ReadonlyArray<DiffCommit>) => {
+  const statuses = new Map<string, boolean>()
+  for (const commit of commits) noteHeadStatuses(statuses, commit)
+  return nextVisibleHeads(previous, statuses)
+}
+
 describe("nextVisibleHeads", () => {
   it("a new commit on a head replaces it; other heads stay", () => {
-    expect(nextVisibleHeads(["a", "x"], [listed("b", ["a"], true, [])])).toEqual(["b", "x"])
+    expect(after(["a", "x"], [listed("b", ["a"], true, [])])).toEqual(["b", "x"])
   })
 
   it("a rewritten head is replaced by its rewrite", () => {
-    expect(nextVisibleHeads(["a", "x"], [listed("a2", ["p"], true, []), listed("a", ["p"], false, [], true)]))
+    expect(after(["a", "x"], [listed("a2", ["p"], true, []), listed("a", ["p"], false, [], true)]))
       .toEqual(["a2", "x"])
   })
 
   it("an abandoned head leaves its parent a head, unless the parent has another visible child", () => {
-    expect(nextVisibleHeads(["a", "x"], [listed("a", ["p"], false, ["p"], true)])).toEqual(["p", "x"])
-    expect(nextVisibleHeads(["a", "x"], [listed("a", ["p"], false, [], true)])).toEqual(["x"])
+    expect(after(["a", "x"], [listed("a", ["p"], false, ["p"], true)])).toEqual(["p", "x"])
+    expect(after(["a", "x"], [listed("a", ["p"], false, [], true)])).toEqual(["x"])
   })
 
   it("a merge of two heads leaves one head", () => {
-    expect(nextVisibleHeads(["a", "b"], [listed("m", ["a", "b"], true, [])])).toEqual(["m"])
+    expect(after(["a", "b"], [listed("m", ["a", "b"], true, [])])).toEqual(["m"])
   })
 
   it("more heads than are kept are kept as \"many\"", () => {
     const many = Array.from({ length: 17 }, (_, i) => `h${String(i).padStart(2, "0")}`)
-    expect(nextVisibleHeads(many.slice(0, 16), [listed("h16", ["root"], true, [])])).toBe("many")
+    expect(after(many.slice(0, 16), [listed("h16", ["root"], true, [])])).toBe("many")
     expect(keptHeads(many.slice(0, 16))).toEqual(many.slice(0, 16))
     expect(toColumn("many")).toEqual([])
     expect(fromColumn([])).toBe("many")
@@ -60,6 +67,6 @@ describe("nextVisibleHeads", () => {
   })
 
   it("commits the diff does not list keep their status", () => {
-    expect(nextVisibleHeads(["z", "y"], [])).toEqual(["y", "z"])
+    expect(after(["z", "y"], [])).toEqual(["y", "z"])
   })
 })

@@ -8,15 +8,15 @@ import type { JjError, PreviousOperationMissing, PreviousOperationUnrelated } fr
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
 import type { OperationDiffItem } from "../JjClient/OperationDiff.js"
-import type { CommitFields, DiffCommit } from "../JjClient/Templates.js"
+import type { CommitFields } from "../JjClient/Templates.js"
 import { advanceUndoState, movesUndoState, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope, StoredRefs } from "./MirrorWriter.js"
 import { knowUndoState, mergeAll, stageAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
-import { keptHeads, nextVisibleHeads } from "./VisibleHeads.js"
-import type { KeptHeads } from "./VisibleHeads.js"
+import { keptHeads, nextVisibleHeads, noteHeadStatuses } from "./VisibleHeads.js"
+import type { HeadStatuses, KeptHeads } from "./VisibleHeads.js"
 
 export interface IncrementalPassResult {
   readonly written: KindCounts
@@ -74,8 +74,8 @@ export const incrementalPass = (
     let tagsChanged = false
     // Each workspace whose `@` changed: its new working-copy commit, or null when it was forgotten.
     const workingCopies = new Map<string, Omit<Workspace, "name"> | null>()
-    // Every commit of the diff, for the visible heads at the pinned operation.
-    const listed: Array<DiffCommit> = []
+    // What the diff says of visible heads, for those at the pinned operation.
+    const headStatuses: HeadStatuses = new Map()
     /** Notes what a commit of the diff touched and returns it when it appeared with all its fields. */
     const appeared = (item: OperationDiffItem): ReadonlyArray<Change> => {
       if (item._tag === "To") to = item.operation
@@ -83,7 +83,7 @@ export const incrementalPass = (
       if (item._tag === "TagsChanged") tagsChanged = true
       if (item._tag === "WorkingCopy") workingCopies.set(item.workspace, item.commit)
       if (item._tag !== "Commit") return []
-      listed.push(item.commit)
+      noteHeadStatuses(headStatuses, item.commit)
       const { added } = item
       const commit = item.commit.listed
       const fields = "change" in commit ? commit.change : commit.pending
@@ -237,7 +237,9 @@ export const incrementalPass = (
     const readers: Array<Effect.Effect<unknown, JjError | SqlError>> = [
       sinceHeads === null
         ? Effect.map(jj.visibleHeads(location, operationId), (heads) => (visibleHeads = keptHeads(heads)))
-        : Effect.sync(() => (visibleHeads = sinceHeads === "many" ? "many" : nextVisibleHeads(sinceHeads, listed)))
+        : Effect.sync(
+          () => (visibleHeads = sinceHeads === "many" ? "many" : nextVisibleHeads(sinceHeads, headStatuses))
+        )
     ]
     if (kinds.includes("bookmarks")) readers.push(bookmarks)
     if (kinds.includes("tags")) readers.push(tags)

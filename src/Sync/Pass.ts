@@ -40,6 +40,18 @@ export interface Pass {
 export const makePass = (options: Omit<Pass, "onConnection">): Effect.Effect<Pass> =>
   Effect.map(Effect.makeSemaphore(1), (connection) => ({ ...options, onConnection: connection.withPermits(1) }))
 
+/** Stages one batch on the transaction's connection, counting it in `staged`, and reports the progress. */
+const stageBatch = <A>(
+  pass: Pass,
+  staged: Staged,
+  kind: SyncKind,
+  batch: ReadonlyArray<A>,
+  stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
+) => {
+  staged[kind] += batch.length
+  return Effect.zipRight(pass.onConnection(stage(batch)), pass.onProgress(staged))
+}
+
 /** Stages a stream in batches, counting them in `staged`; jj keeps writing the next batches while one is sent. */
 export const stageBatches = <A, E>(
   pass: Pass,
@@ -51,10 +63,7 @@ export const stageBatches = <A, E>(
   stream.pipe(
     Stream.grouped(pass.batchSize),
     Stream.buffer({ capacity: 2 }),
-    Stream.runForEach((chunk) => {
-      staged[kind] += chunk.length
-      return Effect.zipRight(pass.onConnection(stage(Arr.fromIterable(chunk))), pass.onProgress(staged))
-    })
+    Stream.runForEach((chunk) => stageBatch(pass, staged, kind, Arr.fromIterable(chunk), stage))
   )
 
 /**
@@ -68,10 +77,9 @@ export const stageAll = <A>(
   rows: ReadonlyArray<A>,
   stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
 ): Effect.Effect<void, SqlError> =>
-  Effect.forEach(Arr.chunksOf(rows, pass.batchSize), (batch) => {
-    staged[kind] += batch.length
-    return Effect.zipRight(pass.onConnection(stage(batch)), pass.onProgress(staged))
-  }, { discard: true })
+  Effect.forEach(Arr.chunksOf(rows, pass.batchSize), (batch) => stageBatch(pass, staged, kind, batch, stage), {
+    discard: true
+  })
 
 /**
  * Merges every kind the pass mirrors, in a fixed order; `direct` changes were written straight into their table.

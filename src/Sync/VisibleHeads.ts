@@ -19,21 +19,26 @@ export const fromColumn = (column: ReadonlyArray<string> | null): KeptHeads | nu
 
 export const toColumn = (heads: KeptHeads): ReadonlyArray<string> => heads === "many" ? [] : heads
 
+/** Whether each commit a diff named (listed, or the parent of one listed) is a visible head at the pinned operation. */
+export type HeadStatuses = Map<string, boolean>
+
+/** Notes what a commit of the diff says of itself and of its parents. */
+export const noteHeadStatuses = (isHead: HeadStatuses, { head, listed, parentHeads }: DiffCommit): void => {
+  const fields = "change" in listed ? listed.change : listed.pending
+  isHead.set(fields.commitId, head)
+  for (const parent of fields.parentCommitIds) isHead.set(parent, parentHeads.includes(parent))
+}
+
 /**
- * The visible heads of the pinned operation, from those of the previous one and jj's diff of the two.
+ * The visible heads of the pinned operation, from those of the previous one and the statuses jj's diff of the two
+ * gave (`noteHeadStatuses`).
  *
  * A commit's head status changes only when one of its children appears or stops being visible, and every such child
  * is in the diff (its revset covers the ancestors of both sides' heads), with the status of itself and of each of its
  * parents at the pinned operation. So every commit whose status may have changed is listed with its new status, and
  * every other keeps its previous one.
  */
-export const nextVisibleHeads = (previous: ReadonlyArray<string>, listed: Iterable<DiffCommit>): KeptHeads => {
-  const isHead = new Map<string, boolean>()
-  for (const { head, listed: commit, parentHeads } of listed) {
-    const fields = "change" in commit ? commit.change : commit.pending
-    isHead.set(fields.commitId, head)
-    for (const parent of fields.parentCommitIds) isHead.set(parent, parentHeads.includes(parent))
-  }
+export const nextVisibleHeads = (previous: ReadonlyArray<string>, isHead: HeadStatuses): KeptHeads => {
   const heads = new Set(previous)
   for (const [commitId, head] of isHead) {
     if (head) heads.add(commitId)
