@@ -1,7 +1,8 @@
 /**
  * Change-to-database latency: K repositories (1, 4 and 50), N jj operations each (repositories in parallel, operations within
  * one repository in sequence); per operation, the time from the jj command's exit to the NOTIFY that the database
- * holds that operation. Runs jj-watcher's defaults and the earlier design's configuration (poll 100 ms, trailing
+ * holds that operation. The jj commands are run by a shell per repository (`jjShell`), as users' commands run outside
+ * the watcher's process. Runs jj-watcher's defaults and the earlier design's configuration (poll 100 ms, trailing
  * debounce 300 ms, no native events) in the same run and prints the ratio.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
@@ -11,7 +12,7 @@ import { ConfigProvider, Console, Deferred, Effect, Layer, Schema, Stream } from
 import { DatabaseLive } from "../src/Database.js"
 import { SyncLive } from "../src/Layers.js"
 import { Watcher } from "../src/Watcher.js"
-import { fixed, headOf, jj, jjBin, makeBase, makeRepos, summarize } from "./bench/support.js"
+import { fixed, headOf, jjBin, jjShell, makeBase, makeRepos, summarize } from "./bench/support.js"
 
 const configurations = {
   "jj-watcher": {},
@@ -73,13 +74,13 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
       )
 
       const latencies: Array<number> = []
+      const shells = yield* Effect.forEach(paths, jjShell)
       yield* Effect.forEach(
         paths,
-        (repo) =>
+        (repo, r) =>
           Effect.forEach(Array.from({ length: operations }, (_, i) => i), (i) =>
             Effect.gen(function*() {
-              yield* jj(repo, "new", "-m", `operation ${i}`)
-              const exited = performance.now()
+              const exited = yield* shells[r]!.run("new", "-m", `operation-${i}`)
               const [head] = yield* headOf(repo)
               const synced = yield* Deferred.await(arrival(head!))
               latencies.push(Math.max(0, synced - exited))

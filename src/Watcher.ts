@@ -159,6 +159,8 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
     const fills = yield* makeDetailsFills<RepositoryId, unknown>({
       concurrency: Math.max(1, Math.floor(config.concurrency / 2)),
       delay: config.detailsDelay,
+      // The mirror's commits first: syncs waiting for their turn run before a fill starts.
+      giveWay: { until: Effect.suspend(() => scheduler.noneWaiting), maxDefer: config.detailsMaxDefer },
       fill: (id) =>
         Effect.gen(function*() {
           const interval = Duration.toMillis(config.progressInterval)

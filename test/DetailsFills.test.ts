@@ -69,4 +69,35 @@ describe("details fills", () => {
       yield* finish
       expect(yield* fills.running).toBe(0)
     }))
+
+  it.scoped("a fill gives way while syncs wait, for at most maxDefer", () =>
+    Effect.gen(function*() {
+      const starts: Array<number> = []
+      const syncsDone = yield* Effect.makeLatch(false)
+      const fills = yield* makeDetailsFills<string, never>({
+        concurrency: 1,
+        delay: "1 second",
+        giveWay: { until: syncsDone.await, maxDefer: "10 seconds" },
+        fill: () => Effect.flatMap(TestClock.currentTimeMillis, (at) => Effect.sync(() => starts.push(at))),
+        onFailure: () => Effect.void
+      })
+      yield* fills.request("a")
+      yield* TestClock.adjust("3 seconds")
+      yield* settle
+      expect(starts).toEqual([])
+      yield* syncsDone.open
+      yield* settle
+      expect(starts).toEqual([3000])
+      // Syncs that never stop waiting hold a fill back only so long.
+      yield* syncsDone.close
+      yield* fills.request("b")
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      yield* TestClock.adjust("4 seconds")
+      yield* settle
+      expect(starts).toEqual([3000])
+      yield* TestClock.adjust("6 seconds")
+      yield* settle
+      expect(starts).toEqual([3000, 14000])
+    }))
 })

@@ -47,6 +47,29 @@ const options = {
 } as const
 
 describe("scheduler", () => {
+  it.scoped("noneWaiting waits while a sync waits for a permit, not while syncs only run", () =>
+    Effect.gen(function*() {
+      const recorder = yield* makeRecorder
+      const scheduler = yield* makeScheduler({ ...options, concurrency: 1, sync: recorder.sync })
+      yield* scheduler.noneWaiting
+      yield* scheduler.notify("a")
+      yield* settle
+      // "a" runs, none waits.
+      yield* scheduler.noneWaiting
+      yield* scheduler.notify("b")
+      yield* settle
+      const waited = yield* Effect.fork(scheduler.noneWaiting)
+      yield* settle
+      expect(waited.unsafePoll()).toBeNull()
+      // "a" ends, "b" takes the permit: none waits any more.
+      yield* recorder.release
+      yield* settle
+      expect(waited.unsafePoll()).not.toBeNull()
+      expect(recorder.starts.map((start) => start.key)).toEqual(["a", "b"])
+      yield* recorder.release
+      yield* scheduler.awaitIdle
+    }))
+
   it.scoped("a lone notification syncs at once", () =>
     Effect.gen(function*() {
       const recorder = yield* makeRecorder

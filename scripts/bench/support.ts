@@ -34,6 +34,52 @@ export const jj = (cwd: string, ...args: Array<string>) =>
     Command.string
   )
 
+/**
+ * A shell in `cwd` that runs jj commands on request: the jj processes are started by it, not by this process, so an
+ * in-process watcher's event loop does not pay for starting them (as it would not in production, where jj runs in
+ * the user's own processes). `run` resolves with the time jj exited, read off the shell's clock and given on
+ * `performance.now()`'s scale (both clocks are the system's).
+ */
+export const jjShell = (cwd: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      // One line per command, its arguments words without spaces (the shell splits the line).
+      const script = `while IFS= read -r line; do read -r -a words <<<"$line"; "$JJ" "\${words[@]}" >/dev/null 2>&1; ` +
+        `echo "$? $EPOCHREALTIME"; done`
+      const child = spawn("bash", ["-c", script], {
+        cwd,
+        env: { ...process.env, JJ: jjBin, JJ_CONFIG: jjConfigDir, LC_ALL: "C" },
+        stdio: ["pipe", "pipe", "inherit"]
+      })
+      const waiting: Array<(line: string) => void> = []
+      let buffered = ""
+      child.stdout.setEncoding("utf8").on("data", (data: string) => {
+        buffered += data
+        for (let end = buffered.indexOf("\n"); end !== -1; end = buffered.indexOf("\n")) {
+          waiting.shift()?.(buffered.slice(0, end))
+          buffered = buffered.slice(end + 1)
+        }
+      })
+      const run = (...args: Array<string>) =>
+        Effect.async<number, CommandFailed>((resume) => {
+          if (args.some((arg) => /\s/.test(arg) || arg === "")) {
+            return resume(Effect.dieMessage(`jjShell takes words without spaces: ${JSON.stringify(args)}`))
+          }
+          waiting.push((line) => {
+            const [code, seconds] = line.split(" ")
+            resume(
+              code === "0"
+                ? Effect.succeed(Number(seconds) * 1000 - performance.timeOrigin)
+                : Effect.fail(new CommandFailed({ label: `jj ${args.join(" ")}`, exitCode: Number(code), stderr: "" }))
+            )
+          })
+          child.stdin.write(`${args.join(" ")}\n`)
+        })
+      return { child, run }
+    }),
+    ({ child }) => Effect.sync(() => child.stdin.end())
+  )
+
 export class CommandFailed extends Data.TaggedError("CommandFailed")<{
   readonly label: string
   readonly exitCode: number

@@ -34,6 +34,8 @@ export const WatcherConfig = Config.all({
    * meanwhile join the same fill, so a busy repository pays one jj process for many commits' details.
    */
   detailsDelay: millis("WATCHER_DETAILS_DELAY_MS", 1_000),
+  /** How long a details fill gives way to syncs waiting for their turn, at most, before it starts anyway. */
+  detailsMaxDefer: millis("WATCHER_DETAILS_MAX_DEFER_MS", 30_000),
   /** How often a long sync (a first import) logs the rows read so far and their rate. */
   progressInterval: millis("WATCHER_PROGRESS_INTERVAL_MS", 5_000),
   /** This process among the instances sharing the database; unique per running process. */

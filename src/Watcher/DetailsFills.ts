@@ -20,6 +20,11 @@ export const makeDetailsFills = <K, E>(options: {
   readonly concurrency: number
   readonly delay: Duration.DurationInput
   readonly onFailure: (key: K, cause: Cause.Cause<E>) => Effect.Effect<void>
+  /**
+   * Waited for before a fill starts, at most `maxDefer` (so that fills still run under a steady load): syncs come
+   * first, and a fill started while they queue would take the processors they wait for.
+   */
+  readonly giveWay?: { readonly until: Effect.Effect<void>; readonly maxDefer: Duration.DurationInput }
 }): Effect.Effect<DetailsFills<K>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make()
@@ -28,11 +33,15 @@ export const makeDetailsFills = <K, E>(options: {
     // A repository present runs a fill; `true` when another was asked for meanwhile.
     const requested = new Map<K, boolean>()
 
+    const giveWay = options.giveWay === undefined
+      ? Effect.void
+      : Effect.timeoutOption(options.giveWay.until, options.giveWay.maxDefer)
+
     const run = (key: K): Effect.Effect<void> =>
       Effect.sleep(options.delay).pipe(
         // Requests from now on ask for another fill after this one: it may have read its batch already.
         Effect.zipRight(Effect.sync(() => requested.set(key, false))),
-        Effect.zipRight(permits.withPermit(options.fill(key))),
+        Effect.zipRight(permits.withPermit(Effect.zipRight(giveWay, options.fill(key)))),
         Effect.catchAllCause((cause) => options.onFailure(key, cause)),
         Effect.zipRight(Effect.suspend(() => {
           if (requested.get(key) === true) return run(key)

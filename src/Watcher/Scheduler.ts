@@ -73,16 +73,24 @@ export const makeScheduler = <K, E, A = unknown>(
     let closing = false
     // Open while no sync is running; shutdown waits on it.
     const noneRunning = yield* Effect.makeLatch(true)
+    // Open while no sync waits for a permit; background work can give way to syncs with it.
+    const noneWaiting = yield* Effect.makeLatch(true)
+    const wait = () => {
+      if (waiting++ === 0) noneWaiting.unsafeClose()
+    }
+    const stopWaiting = () => {
+      if (--waiting === 0) noneWaiting.unsafeOpen()
+    }
 
     const runOnce = (key: K, state: KeyState) =>
       Effect.gen(function*() {
         let started = false
         let pendingSince = state.firstDirtyAt
-        waiting++
+        wait()
         const exit = yield* permits.withPermit(
           Effect.suspend(() => {
             started = true
-            waiting--
+            stopWaiting()
             if (closing) return Effect.succeed(undefined)
             if (running++ === 0) noneRunning.unsafeClose()
             // Everything notified so far is covered by this sync: it reads the op heads after this point.
@@ -92,7 +100,7 @@ export const makeScheduler = <K, E, A = unknown>(
               Effect.ensuring(Effect.suspend(() => --running === 0 ? noneRunning.open : Effect.void))
             )
           })
-        ).pipe(Effect.onInterrupt(() => Effect.sync(() => started ? undefined : waiting--)))
+        ).pipe(Effect.onInterrupt(() => Effect.sync(() => started ? undefined : stopWaiting())))
         if (exit === undefined) return undefined
         if (Exit.isFailure(exit) && options.environmentFailed !== undefined && (yield* options.environmentFailed)) {
           return { exit, keep: true, environment: true }
@@ -198,7 +206,9 @@ export const makeScheduler = <K, E, A = unknown>(
     /** A sync of the key is running, due or backing off. */
     const isActive = (key: K) => states.has(key)
 
-    return { notify, cancel, awaitIdle, shutdown, stats, isActive } satisfies Scheduler<K>
+    return { notify, cancel, awaitIdle, shutdown, stats, isActive, noneWaiting: noneWaiting.await } satisfies Scheduler<
+      K
+    >
   })
 
 export interface Scheduler<K> {
@@ -209,4 +219,6 @@ export interface Scheduler<K> {
   readonly shutdown: (timeout: Duration.DurationInput) => Effect.Effect<boolean>
   readonly stats: Effect.Effect<{ readonly inFlight: number; readonly queued: number; readonly active: number }>
   readonly isActive: (key: K) => boolean
+  /** Waits until no sync waits for a permit (at once when none does). */
+  readonly noneWaiting: Effect.Effect<void>
 }
