@@ -5,7 +5,7 @@ import fs from "node:fs"
 import path from "node:path"
 import { prometheusText } from "../src/Metrics.js"
 import { makeTestLayer } from "./support/database.js"
-import { changeIdOf, commitIdOf, headOperation, initRepo, jj, makeBaseDir, writeFile } from "./support/jj.js"
+import { changeIdOf, commitIdOf, headOperation, initRepo, jj, jjBin, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj } from "./support/oracle.js"
 import { repositoryRow, sync } from "./support/sync.js"
 
@@ -355,6 +355,58 @@ layer(makeTestLayer("reconcile_off", { SYNC_RECONCILE_INTERVAL: "0 millis" }), {
         expect((yield* sync(repo)).mode).toBe("unchanged")
         jj(repo, "new", "-m", "next")
         expect((yield* sync(repo)).mode).toBe("incremental")
+      }))
+  }
+)
+
+// jj behind a wrapper that notes each command line: which jj processes a sync runs.
+const callsLog = path.join(base, "jj-calls.log")
+const countingJj = path.join(base, "counting-jj")
+fs.writeFileSync(countingJj, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${callsLog}'\nexec '${jjBin}' "$@"\n`, { mode: 0o755 })
+/** The jj processes started since the last call, but for `--version`. */
+const jjCallsSince = (() => {
+  let seen = 0
+  return () => {
+    const all = fs.existsSync(callsLog) ? fs.readFileSync(callsLog, "utf8").split("\n").filter((l) => l !== "") : []
+    const fresh = all.slice(seen)
+    seen = all.length
+    return fresh.filter((line) => !line.includes("--version"))
+  }
+})()
+
+layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
+  timeout: "120 seconds",
+  excludeTestServices: true
+})(
+  "incremental sync, jj processes",
+  (it) => {
+    it.effect("one new operation is read from its own diff by one jj process; after several, jj op diff is read", () =>
+      Effect.gen(function*() {
+        const repo = initRepo(base, "alice", "calls")
+        yield* sync(repo)
+        jj(repo, "new", "-m", "one")
+        jjCallsSince()
+        expect((yield* sync(repo)).mode).toBe("incremental")
+        const one = jjCallsSince()
+        expect(one).toHaveLength(1)
+        expect(one[0]).toContain("operation log --limit 1 --no-graph --op-diff")
+        yield* expectMirrorsJj((yield* sync(repo)).repositoryId, repo)
+
+        jj(repo, "new", "-m", "two")
+        jj(repo, "describe", "-m", "two, described")
+        jjCallsSince()
+        const after = yield* sync(repo)
+        expect(after.mode).toBe("incremental")
+        const two = jjCallsSince()
+        // The pinned operation does not follow the previous one: its own diff is stopped at its first line.
+        expect(
+          two.map((line) =>
+            line.includes("--op-diff") ? "own diff" : line.includes("operation diff") ? "op diff" : line
+          )
+        )
+          .toEqual(expect.arrayContaining(["own diff", "op diff"]))
+        expect(two.filter((line) => line.includes("--op-diff") || line.includes("operation diff"))).toHaveLength(2)
+        yield* expectMirrorsJj(after.repositoryId, repo)
       }))
   }
 )
