@@ -26,6 +26,8 @@ import {
 import type { JjError } from "./Domain/JjErrors.js"
 import { compareVersions, defaultBin } from "./JjClient/Binary.js"
 import { makeChangesReader } from "./JjClient/Changes.js"
+import { isPinned } from "./JjClient/Command.js"
+import type { JjCommand, PinnedCommand } from "./JjClient/Command.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
@@ -125,10 +127,28 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       })
 
     /**
-     * Runs jj (in `cwd`, when paths it prints must be relative to it) and streams its stdout line by line; fails with
-     * its stderr when it exits non-zero.
+     * The command line of a `JjCommand`, and the directory to run it in: a pinned one reads through the repository's
+     * read view, made on first use (so a repository that is only watched costs no view).
      */
-    const lines = (args: ReadonlyArray<string>, cwd?: string): Stream.Stream<string, JjError> =>
+    const commandLine = (command: JjCommand): Effect.Effect<{ args: ReadonlyArray<string>; cwd?: string }, JjError> =>
+      isPinned(command)
+        ? Effect.map(
+          readViews.viewOf(command.location).pipe(
+            Effect.provideService(FileSystem.FileSystem, fs),
+            Effect.provideService(Path.Path, path)
+          ),
+          (readRoot) => ({
+            args: pinnedArgs(readRoot, command.operationId, command.rest),
+            ...(command.runInView ? { cwd: readRoot } : {})
+          })
+        )
+        : Effect.succeed({ args: command })
+
+    /** Runs jj and streams its stdout line by line; fails with its stderr when it exits non-zero. */
+    const lines = (command: JjCommand): Stream.Stream<string, JjError> =>
+      Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd }) => linesOf(args, cwd)))
+
+    const linesOf = (args: ReadonlyArray<string>, cwd: string | undefined): Stream.Stream<string, JjError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
         const process = yield* launcher.start(bin, args, env, cwd).pipe(Effect.mapError(unavailable))
         // Bounded by inactivity, not by total time: a jj that keeps writing (a large first import) runs as long as it
@@ -165,14 +185,17 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         )
       }))
 
-    const decodeLines = <A>(
+    const decodeLines = <A>(command: JjCommand, format: LineFormat<A>): Stream.Stream<A, JjError> =>
+      Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd }) => decodeLinesOf(args, cwd, format)))
+
+    const decodeLinesOf = <A>(
       args: ReadonlyArray<string>,
-      format: LineFormat<A>,
-      cwd?: string
+      cwd: string | undefined,
+      format: LineFormat<A>
     ): Stream.Stream<A, JjError> =>
       // A chunk of lines at a time, in a plain loop: a first import decodes a line per commit, where an Effect per line
       // would cost more than the decoding itself.
-      lines(args, cwd).pipe(
+      linesOf(args, cwd).pipe(
         Stream.mapChunksEffect((chunk) => {
           const decoded: Array<A> = []
           for (const line of chunk) {
@@ -187,8 +210,13 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         })
       )
 
-    const pinned = (location: RepositoryLocation, operationId: OperationId, rest: ReadonlyArray<string>) =>
-      pinnedArgs(location.readRoot, operationId, rest)
+    /** `rest` at `operationId` of the repository, run in its read view when `runInView` (paths jj prints are relative). */
+    const pinned = (
+      location: RepositoryLocation,
+      operationId: OperationId,
+      rest: ReadonlyArray<string>,
+      runInView = false
+    ): PinnedCommand => ({ location, operationId, rest, runInView })
 
     const version = lines(["--version"]).pipe(
       Stream.runCollect,
@@ -238,7 +266,6 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
      */
     const locate = (directory: string) =>
       locateIn(directory).pipe(
-        Effect.flatMap((found) => Effect.map(readViews.viewOf(found), (readRoot) => ({ ...found, readRoot }))),
         Effect.provideService(FileSystem.FileSystem, fs),
         Effect.provideService(Path.Path, path)
       )
@@ -433,9 +460,8 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       const revset = commitIds.join(" | ")
       // jj prints a moved file's display path relative to its working directory: the workspace root.
       const files = decodeLines(
-        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", filesDetailsTemplate]),
-        DetailsLine,
-        location.readRoot
+        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", filesDetailsTemplate], true),
+        DetailsLine
       )
       const evolution = (withFiles: boolean) =>
         Stream.suspend(() => {
@@ -449,9 +475,8 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
               "--no-graph",
               "-T",
               evolutionDetailsTemplate(withFiles)
-            ]),
-            DetailsLine,
-            location.readRoot
+            ], true),
+            DetailsLine
           ).pipe(
             // Whether each entry is new and whether it is the last one wanted are decided as it passes, since the
             // stream's stages take whole chunks at a time.

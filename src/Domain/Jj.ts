@@ -78,9 +78,7 @@ export type ConflictedCommit = typeof ConflictedCommit.Type
 export const RepositoryLocation = Schema.Struct({
   workspaceRoot: Schema.String,
   storePath: Schema.String,
-  opHeadsPath: Schema.String,
-  /** The directory jj is pointed at: a view of the workspace with jj's data and none of its configuration. */
-  readRoot: Schema.String
+  opHeadsPath: Schema.String
 })
 export type RepositoryLocation = typeof RepositoryLocation.Type
 

@@ -77,5 +77,9 @@ export class PreviousOperationUnrelated extends Schema.TaggedError<PreviousOpera
   }
 }
 
-export type JjError = JjUnavailable | JjCommandFailed | JjOutputInvalid | JjTimeout
+/**
+ * What reading a repository through jj can fail with; `NotAJjRepository` when the repository's store could not be
+ * read to make the view jj reads through (it vanished since it was located).
+ */
+export type JjError = JjUnavailable | JjCommandFailed | JjOutputInvalid | JjTimeout | NotAJjRepository
 export type RepositoryError = RepositoryPathNotFound | NotAJjRepository

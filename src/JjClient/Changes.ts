@@ -3,6 +3,7 @@ import type { OperationId } from "../Domain/Ids.js"
 import type { Change, RepositoryLocation, VisibleCommit } from "../Domain/Jj.js"
 import type { JjError } from "../Domain/JjErrors.js"
 import { JjOutputInvalid } from "../Domain/JjErrors.js"
+import type { JjCommand } from "./Command.js"
 import { mergeParts } from "./MergeParts.js"
 import {
   ChangeLine,
@@ -19,12 +20,8 @@ const namedPerProcess = 1_000
 
 /** What the listing of every commit needs of the client: its jj runner and its settings. */
 export interface ChangesReaderOptions {
-  readonly decodeLines: <A>(args: ReadonlyArray<string>, format: LineFormat<A>) => Stream.Stream<A, JjError>
-  readonly pinned: (
-    location: RepositoryLocation,
-    operationId: OperationId,
-    rest: ReadonlyArray<string>
-  ) => Array<string>
+  readonly decodeLines: <A>(command: JjCommand, format: LineFormat<A>) => Stream.Stream<A, JjError>
+  readonly pinned: (location: RepositoryLocation, operationId: OperationId, rest: ReadonlyArray<string>) => JjCommand
   /** jj processes that read merges' emptiness apart from the listing; 0 reads it in the listing. */
   readonly mergeReaders: number
 }

@@ -33,5 +33,5 @@ export const locate = Effect.fn("JjClient.locate")(function*(directory: string) 
     Effect.mapError(() => notRepo(`no op heads at ${opHeadsPath}`))
   )
   if (headsInfo.type !== "Directory") return yield* notRepo(`${opHeadsPath} is not a directory`)
-  return { workspaceRoot, storePath, opHeadsPath } satisfies Omit<RepositoryLocation, "readRoot">
+  return { workspaceRoot, storePath, opHeadsPath } satisfies RepositoryLocation
 })
