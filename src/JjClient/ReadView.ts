@@ -1,6 +1,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { createHash } from "node:crypto"
 import { NotAJjRepository } from "../Domain/JjErrors.js"
 
@@ -43,20 +43,40 @@ export const makeReadViews = (directory: string) =>
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const views = new Map<string, View>()
+    // Views being made: readers of a workspace that start together (a full sync's) share one.
+    const making = new Map<string, Deferred.Deferred<string, NotAJjRepository>>()
     let generation = 0
 
     /** The directory to pass to jj's `--repository` for the workspace at `workspaceRoot`. */
     const viewOf = (location: { readonly workspaceRoot: string; readonly storePath: string }) =>
       Effect.gen(function*() {
         const { storePath, workspaceRoot } = location
-        const failed = (reason: string) => new NotAJjRepository({ path: workspaceRoot, reason })
         const entries = linkedEntries(
-          yield* fs.readDirectory(storePath).pipe(Effect.mapError(() => failed(`cannot read ${storePath}`)))
+          yield* fs.readDirectory(storePath).pipe(
+            Effect.mapError(() => new NotAJjRepository({ path: workspaceRoot, reason: `cannot read ${storePath}` }))
+          )
         )
         const current = views.get(workspaceRoot)
         if (current !== undefined && current.storePath === storePath && current.entries === entries.join("/")) {
           return current.root
         }
+        const pending = making.get(workspaceRoot)
+        if (pending !== undefined) return yield* Deferred.await(pending)
+        const made = yield* Deferred.make<string, NotAJjRepository>()
+        making.set(workspaceRoot, made)
+        return yield* makeView(location, entries).pipe(
+          Effect.onExit((exit) =>
+            Effect.zipRight(Effect.sync(() => making.delete(workspaceRoot)), Deferred.done(made, exit))
+          )
+        )
+      })
+
+    const makeView = (
+      location: { readonly workspaceRoot: string; readonly storePath: string },
+      entries: Array<string>
+    ) =>
+      Effect.gen(function*() {
+        const { storePath, workspaceRoot } = location
         const key = createHash("sha256").update(workspaceRoot).digest("hex").slice(0, 16)
         const root = path.join(directory, `${key}-${++generation}`)
         const repoDir = path.join(root, ".jj", "repo")
@@ -66,7 +86,12 @@ export const makeReadViews = (directory: string) =>
           yield* fs.symlink(path.join(workspaceRoot, ".jj", "working_copy"), path.join(root, ".jj", "working_copy"))
         })
         yield* made.pipe(
-          Effect.mapError((error) => failed(`cannot make a read view in ${directory}: ${error.message}`))
+          Effect.mapError((error) =>
+            new NotAJjRepository({
+              path: workspaceRoot,
+              reason: `cannot make a read view in ${directory}: ${error.message}`
+            })
+          )
         )
         views.set(workspaceRoot, { storePath, entries: entries.join("/"), root })
         return root
