@@ -10,7 +10,7 @@ import { emptyCounts, SyncResult, SyncTimeout } from "./Domain/Sync.js"
 import type { FullSyncReason, SyncError, SyncOptions, SyncTarget } from "./Domain/Sync.js"
 import { JjClient } from "./JjClient.js"
 import * as Metrics from "./Metrics.js"
-import type { UndoMemo } from "./Operations/UndoState.js"
+import { makeUndoMemos } from "./Operations/UndoMemos.js"
 import { Repositories } from "./Repositories.js"
 import { mirrorFormat, SyncConfig } from "./Sync/Config.js"
 import { MirrorWriter } from "./Sync/MirrorWriter.js"
@@ -107,13 +107,8 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
      * The transaction of one attempt, planned again under the row lock; `undefined` when another sync already
      * brought the row to this operation.
      */
-    // Undo state per repository, kept between syncs (see `UndoMemo`).
-    const undoMemos = new Map<RepositoryId, UndoMemo>()
-    const undoMemoOf = (id: RepositoryId) => {
-      const memo: UndoMemo = undoMemos.get(id) ?? { facts: new Map(), known: undefined }
-      undoMemos.set(id, memo)
-      return memo
-    }
+    // Undo state per repository, kept between syncs within a budget (see `UndoMemo`, `makeUndoMemos`).
+    const undoMemos = makeUndoMemos<RepositoryId>(config.undoStateOperations)
 
     const apply = (
       repository: Repository,
@@ -139,7 +134,7 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
           jj,
           writer,
           onProgress,
-          undo: undoMemoOf(id)
+          undo: undoMemos.of(id)
         })
         const result = yield* runPlan(
           pass,
@@ -182,7 +177,10 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
         sql.withTransaction,
         // A transaction that did not commit leaves the mirror where it was: what the pass learnt is dropped with it.
         Effect.onExit((exit) =>
-          Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => (undoMemoOf(repository.id).known = undefined))
+          Effect.sync(() => {
+            if (Exit.isFailure(exit)) undoMemos.of(repository.id).known = undefined
+            undoMemos.trim()
+          })
         )
       )
 

@@ -13,7 +13,12 @@ export const SyncConfig = Config.all({
   batchSize: Config.integer("SYNC_BATCH_SIZE").pipe(Config.withDefault(2_000)),
   notifyChannel: Config.string("NOTIFY_CHANNEL").pipe(Config.withDefault("jj_watcher")),
   /** How often a repository is compared with jj in full, repairing drift; 0 turns reconciliation off. */
-  reconcileInterval: Config.duration("SYNC_RECONCILE_INTERVAL").pipe(Config.withDefault(Duration.hours(1)))
+  reconcileInterval: Config.duration("SYNC_RECONCILE_INTERVAL").pipe(Config.withDefault(Duration.hours(1))),
+  /** Operations of undo state kept in memory across repositories, between syncs (see `Operations/UndoMemos`). */
+  undoStateOperations: Config.integer("SYNC_UNDO_STATE_OPERATIONS").pipe(
+    Config.withDefault(200_000),
+    Config.validate({ message: "SYNC_UNDO_STATE_OPERATIONS must be 0 or more", validation: (n) => n >= 0 })
+  )
 })
 
 /**
