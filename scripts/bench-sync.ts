@@ -53,7 +53,7 @@ const BenchConfig = Config.all({
   opLog: Config.integer("BENCH_SYNC_OP_LOG").pipe(Config.withDefault(20_000))
 })
 
-const targets = { importCommitsPerSecond: 20_000, importRssMb: 300, oneOpMs: 50, oneOpGrowth: 1.5 } as const
+const targets = { importCommitsPerSecond: 20_000, importRssMb: 300, oneOpMs: 50, oneOpGrowth: 1.3 } as const
 const targetSize = 100_000
 const smallSize = 1_000
 
