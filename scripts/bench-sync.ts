@@ -75,10 +75,6 @@ const timeFormat = "%e\\t%U\\t%S\\t%M\\t%C"
 const jjCallLabel = (commandLine: string) =>
   commandLine.includes(" --version") ?
     "version"
-    : commandLine.includes(" --op-diff") ?
-    "op log --op-diff"
-    : commandLine.includes(" operation diff") ?
-    "op diff"
     : commandLine.includes(" op log") ?
     "op log"
     : commandLine.includes(" bookmark list") ?

@@ -31,7 +31,7 @@ import type { JjCommand, PinnedCommand } from "./JjClient/Command.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
-import { follows, operationDiffArgs, operationDiffDecoder, operationLogDiffArgs } from "./JjClient/OperationDiff.js"
+import { operationDiffArgs, operationDiffDecoder } from "./JjClient/OperationDiff.js"
 import type { OperationDiffItem } from "./JjClient/OperationDiff.js"
 import { makeReadViews } from "./JjClient/ReadView.js"
 import type { DetailsWanted, LineFormat } from "./JjClient/Templates.js"
@@ -312,10 +312,10 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     })
 
     /**
-     * What changed since `previous` (see `JjClient/OperationDiff`): the commits that became visible or stopped being
-     * visible, whether a bookmark changed, and the pinned operation; in one jj process when the pinned operation
-     * follows `previous`. jj walks only as far as the two operations' visible heads differ, so the cost follows the
-     * change, not the history. jj's failure to find `previous` is told apart.
+     * What changed since `previous`, in one jj process (`jj op diff`, see `JjClient/OperationDiff`): the commits
+     * that became visible or stopped being visible, whether a bookmark changed, and the pinned operation. jj walks
+     * only as far as the two operations' visible heads differ, so the cost follows the change, not the history.
+     * jj's failure to find `previous` is told apart.
      */
     const operationDiff = (
       location: RepositoryLocation,
@@ -323,22 +323,12 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       previous: OperationId,
       previousHeads: ReadonlyArray<string> | null
     ): Stream.Stream<OperationDiffItem, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
-      Stream.suspend(() => {
-        // The pinned operation's own diff when its one parent is `previous`; else (several operations since, or
-        // concurrent ones merged) that process is stopped at its first line and the two operations are compared.
-        let afterPrevious = true
-        const ownDiff = decodeLines(
-          pinned(location, operationId, operationLogDiffArgs(previous, previousHeads)),
-          { decode: operationDiffDecoder({ command: "op log", previous }) }
-        ).pipe(
-          Stream.takeWhile((item) => item?._tag !== "To" || (afterPrevious = follows(item.operation, previous)))
-        )
-        const comparison = decodeLines(
+      Stream.suspend(() =>
+        decodeLines(
           pinned(location, operationId, operationDiffArgs(previous, operationId, previousHeads)),
           { decode: operationDiffDecoder() }
         )
-        return ownDiff.pipe(Stream.concat(Stream.suspend(() => afterPrevious ? Stream.empty : comparison)))
-      }).pipe(
+      ).pipe(
         Stream.filter((item): item is OperationDiffItem => item !== undefined),
         Stream.catchTag(
           "JjCommandFailed",

@@ -359,10 +359,11 @@ layer(makeTestLayer("reconcile_off", { SYNC_RECONCILE_INTERVAL: "0 millis" }), {
   }
 )
 
-// jj behind a wrapper that notes each command line: which jj processes a sync runs.
+// jj behind a wrapper that notes each command line: which jj processes a sync runs. jj runs as the wrapper's child,
+// not in its place, so a jj the sync stops (kills) still runs to its end: whatever it would write, it writes.
 const callsLog = path.join(base, "jj-calls.log")
 const countingJj = path.join(base, "counting-jj")
-fs.writeFileSync(countingJj, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${callsLog}'\nexec '${jjBin}' "$@"\n`, { mode: 0o755 })
+fs.writeFileSync(countingJj, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${callsLog}'\n'${jjBin}' "$@"\n`, { mode: 0o755 })
 /** The jj processes started since the last call, but for `--version`. */
 const jjCallsSince = (() => {
   let seen = 0
@@ -380,7 +381,7 @@ layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
 })(
   "incremental sync, jj processes",
   (it) => {
-    it.effect("one new operation is read from its own diff by one jj process; after several, jj op diff is read", () =>
+    it.effect("one new operation is read by one jj process, jj op diff; several also walk the operation log", () =>
       Effect.gen(function*() {
         const repo = initRepo(base, "alice", "calls")
         yield* sync(repo)
@@ -389,7 +390,7 @@ layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
         expect((yield* sync(repo)).mode).toBe("incremental")
         const one = jjCallsSince()
         expect(one).toHaveLength(1)
-        expect(one[0]).toContain("operation log --limit 1 --no-graph --op-diff")
+        expect(one[0]).toContain("operation diff --from")
         yield* expectMirrorsJj((yield* sync(repo)).repositoryId, repo)
 
         jj(repo, "new", "-m", "two")
@@ -398,15 +399,31 @@ layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
         const after = yield* sync(repo)
         expect(after.mode).toBe("incremental")
         const two = jjCallsSince()
-        // The pinned operation does not follow the previous one: its own diff is stopped at its first line.
-        expect(
-          two.map((line) =>
-            line.includes("--op-diff") ? "own diff" : line.includes("operation diff") ? "op diff" : line
-          )
-        )
-          .toEqual(expect.arrayContaining(["own diff", "op diff"]))
-        expect(two.filter((line) => line.includes("--op-diff") || line.includes("operation diff"))).toHaveLength(2)
+        // Operations that are not the pinned one's are read from the log, walked back to the stored ones.
+        expect(two).toHaveLength(2)
+        expect(two[0]).toContain("operation diff --from")
+        expect(two[1]).toContain("op log --no-graph")
         yield* expectMirrorsJj(after.repositoryId, repo)
+      }))
+
+    it.effect("an operation that merges concurrent ones is read without writing into the operation store", () =>
+      Effect.gen(function*() {
+        const repo = initRepo(base, "alice", "merged-operations")
+        jj(repo, "new", "-m", "base")
+        yield* sync(repo)
+        // Two operations from the same one, then a command that merges them: the head is a merge operation.
+        const from = headOperation(repo)
+        jj(repo, "--at-op", from, "--ignore-working-copy", "describe", "-m", "one side")
+        jj(repo, "--at-op", from, "--ignore-working-copy", "new", "-m", "other side")
+        jj(repo, "log", "-r", "@", "--no-graph", "-T", "commit_id")
+        expect(jj(repo, "op", "log", "-n", "1", "--no-graph", "-T", "parents.len()")).toBe("2")
+        const store = path.join(repo, ".jj", "repo", "op_store")
+        const entries = () => ["operations", "views"].flatMap((dir) => fs.readdirSync(path.join(store, dir)).sort())
+        const before = entries()
+        const merged = yield* sync(repo)
+        expect(merged.mode).toBe("incremental")
+        expect(entries()).toEqual(before)
+        yield* expectMirrorsJj(merged.repositoryId, repo)
       }))
   }
 )

@@ -36,8 +36,8 @@ const commit = (id: string, hidden: boolean, empty: boolean | null = false) =>
     parent_heads: hidden ? ["0fff"] : []
   })
 
-const decodeAll = (lines: ReadonlyArray<string>, previous?: string) => {
-  const decode = operationDiffDecoder(previous === undefined ? undefined : { command: "op log", previous })
+const decodeAll = (lines: ReadonlyArray<string>) => {
+  const decode = operationDiffDecoder()
   return Either.all(lines.map(decode)).pipe(Either.map((items) => items.filter((item) => item !== undefined)))
 }
 
@@ -101,20 +101,6 @@ describe("operationDiffDecoder", () => {
       [true, []],
       [false, ["0fff"]]
     ])
-  })
-
-  it("reads `jj op log --op-diff`: the operation alone on the first line, then the same sections", () => {
-    const items = Either.getOrThrow(decodeAll(
-      [operation, "", "Changed commits:", `+ ${commit("0abc", false)}`, "", "Changed local bookmarks:", "main:"],
-      "a1"
-    ))
-    expect(items.map((item) => item._tag)).toEqual(["To", "Commit", "BookmarksChanged"])
-    expect(items[0]?._tag === "To" && items[0].operation.parentOperationIds).toEqual(["a1"])
-    expect(Either.isLeft(decodeAll([`  To operation: ${operation}`], "a1"))).toBe(true)
-    expect(Either.isLeft(decodeAll([operation, "something else"], "a1"))).toBe(true)
-    // After another operation than the previous one, the diff is not the one asked for: only the operation is read.
-    const other = Either.getOrThrow(decodeAll([operation, "", "Changed commits:", "   (Elided 2 revisions)"], "a0"))
-    expect(other.map((item) => item._tag)).toEqual(["To"])
   })
 
   it("fails on what it does not know, instead of mirroring less than jj said", () => {

@@ -1,6 +1,6 @@
 import { Either } from "effect"
 import type { Operation, Workspace } from "../Domain/Jj.js"
-import { diffCommitJson, DiffCommitLine, OperationLine, operationTemplate } from "./Templates.js"
+import { diffCommitJson, DiffCommitLine, OperationLine } from "./Templates.js"
 import type { DiffCommit } from "./Templates.js"
 
 /**
@@ -8,24 +8,13 @@ import type { DiffCommit } from "./Templates.js"
  * visible or stopped being visible, whether any bookmark changed, and the pinned operation itself. Its commits and
  * operations are printed with our templates (set through `--config`, which outranks every configuration file); the
  * rest of its output is jj's fixed text, of which only the section headings are read.
+ *
+ * Not `jj op log --limit 1 --op-diff`, though it loads one view fewer: for an operation that merged concurrent ones,
+ * jj merges its parents first and writes that merge into the operation store (unpublished, but written).
  */
 
 /** A TOML string for a `--config` value: JSON's escapes are TOML's. */
 const tomlString = (value: string) => JSON.stringify(value)
-
-/** The settings both ways of reading the diff share: which commits it shows, and our templates. */
-const diffSettings = (previous: string, previousHeads: ReadonlyArray<string> | null): ReadonlyArray<string> => [
-  "--config",
-  `revsets.op-diff-changes-in=${
-    tomlString(
-      previousHeads !== null && previousHeads.length > 0
-        ? `::(visible_heads() | ${previousHeads.join(" | ")})`
-        : `::(visible_heads() | at_operation(${previous}, visible_heads()))`
-    )
-  }`,
-  "--config",
-  `templates.commit_summary=${tomlString(diffCommitJson)}`
-]
 
 /**
  * The diff from `previous` to `operationId`; `previousHeads`, when known, are the visible heads at `previous` (a few:
@@ -48,35 +37,19 @@ export const operationDiffArgs = (
   "--to",
   operationId,
   "--no-graph",
-  ...diffSettings(previous, previousHeads),
+  "--config",
+  `revsets.op-diff-changes-in=${
+    tomlString(
+      previousHeads !== null && previousHeads.length > 0
+        ? `::(visible_heads() | ${previousHeads.join(" | ")})`
+        : `::(visible_heads() | at_operation(${previous}, visible_heads()))`
+    )
+  }`,
+  "--config",
+  `templates.commit_summary=${tomlString(diffCommitJson)}`,
   "--config",
   `templates.op_summary=${tomlString("json(self)")}`
 ]
-
-/**
- * The pinned operation and its diff from its parent, for when that parent is `previous` (the common case: one
- * operation since the last sync). The same output as `operationDiffArgs` but for the heading, at one view load
- * less: `jj op log` loads no repository at the pinned operation before loading the two it compares, where
- * `jj op diff` loads that one twice. jj prints no diff for an operation with several parents.
- */
-export const operationLogDiffArgs = (
-  previous: string,
-  previousHeads: ReadonlyArray<string> | null
-): ReadonlyArray<string> => [
-  "operation",
-  "log",
-  "--limit",
-  "1",
-  "--no-graph",
-  "--op-diff",
-  ...diffSettings(previous, previousHeads),
-  "-T",
-  operationTemplate
-]
-
-/** The operation's one parent is `previous`: its own diff is the diff from `previous`. */
-export const follows = (operation: Operation, previous: string): boolean =>
-  operation.parentOperationIds.length === 1 && operation.parentOperationIds[0] === previous
 
 /** What one line of the diff says. */
 export type OperationDiffItem =
@@ -101,14 +74,7 @@ export type OperationDiffItem =
     readonly commit: Omit<Workspace, "name"> | null
   }
 
-type Section =
-  | "header"
-  | "operation read"
-  /** `jj op log` printed an operation that does not follow the previous one: its diff is not the one asked for. */
-  | "not after previous"
-  | "commits"
-  | "names"
-  | { readonly workspace: string }
+type Section = "header" | "commits" | "names" | { readonly workspace: string }
 
 const headings: ReadonlyArray<readonly [RegExp, OperationDiffItem | undefined]> = [
   [/^Changed commits:$/, undefined],
@@ -133,14 +99,10 @@ const symbolName = (symbol: string): Either.Either<string, string> => {
  * name characters, so no name line can look like a heading. A working-copy section's `+` line is read: it is the
  * workspace's `@` at the pinned operation.
  */
-export const operationDiffDecoder = (
-  printedBy: { readonly command: "op diff" } | { readonly command: "op log"; readonly previous: string } = {
-    command: "op diff"
-  }
-) => {
+export const operationDiffDecoder = () => {
   let section: Section = "header"
   return (line: string): Either.Either<OperationDiffItem | undefined, string> => {
-    if (line.length === 0 || section === "not after previous") return Either.right(undefined)
+    if (line.length === 0) return Either.right(undefined)
     for (const [heading, item] of headings) {
       if (heading.test(line)) {
         section = item === undefined ? "commits" : "names"
@@ -156,13 +118,6 @@ export const operationDiffDecoder = (
     }
     switch (section) {
       case "header": {
-        // `jj op log` prints the operation alone, on the first line.
-        if (printedBy.command === "op log") {
-          return Either.map(OperationLine.decode(line), (operation) => {
-            section = follows(operation, printedBy.previous) ? "operation read" : "not after previous"
-            return { _tag: "To", operation }
-          })
-        }
         if (line.startsWith("From operation: ")) return Either.right(undefined)
         const to = /^ {2}To operation: (.*)$/.exec(line)
         return to?.[1] === undefined
@@ -177,8 +132,6 @@ export const operationDiffDecoder = (
           (commit) => ({ _tag: "Commit", added: sign === "+ ", commit })
         )
       }
-      case "operation read":
-        return Either.left("neither a section heading nor empty, after the operation")
       case "names":
         return Either.right(undefined)
       default: {
