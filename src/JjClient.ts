@@ -186,29 +186,23 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       }))
 
     const decodeLines = <A>(command: JjCommand, format: LineFormat<A>): Stream.Stream<A, JjError> =>
-      Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd }) => decodeLinesOf(args, cwd, format)))
-
-    const decodeLinesOf = <A>(
-      args: ReadonlyArray<string>,
-      cwd: string | undefined,
-      format: LineFormat<A>
-    ): Stream.Stream<A, JjError> =>
-      // A chunk of lines at a time, in a plain loop: a first import decodes a line per commit, where an Effect per line
-      // would cost more than the decoding itself.
-      linesOf(args, cwd).pipe(
-        Stream.mapChunksEffect((chunk) => {
-          const decoded: Array<A> = []
-          for (const line of chunk) {
-            if (line.length === 0) continue
-            const result = format.decode(line)
-            if (Either.isLeft(result)) {
-              return new JjOutputInvalid({ args, line: line.slice(0, 1_000), reason: result.left })
+      Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd }) =>
+        // A chunk of lines at a time, in a plain loop: a first import decodes a line per commit, where an Effect per
+        // line would cost more than the decoding itself.
+        linesOf(args, cwd).pipe(
+          Stream.mapChunksEffect((chunk) => {
+            const decoded: Array<A> = []
+            for (const line of chunk) {
+              if (line.length === 0) continue
+              const result = format.decode(line)
+              if (Either.isLeft(result)) {
+                return new JjOutputInvalid({ args, line: line.slice(0, 1_000), reason: result.left })
+              }
+              decoded.push(result.right)
             }
-            decoded.push(result.right)
-          }
-          return Effect.succeed(Chunk.unsafeFromArray(decoded))
-        })
-      )
+            return Effect.succeed(Chunk.unsafeFromArray(decoded))
+          })
+        )))
 
     /** `rest` at `operationId` of the repository, run in its read view when `runInView` (paths jj prints are relative). */
     const pinned = (

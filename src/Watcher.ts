@@ -344,13 +344,14 @@ export class Watcher extends Effect.Service<Watcher>()("jj-watcher/Watcher", {
       // In chunks, so that starting on tens of thousands of repositories keeps a low memory high-water mark.
       const missing = [...wantedIds].filter((id) => detection.get(id) === undefined)
       for (let start = 0; start < missing.length; start += 500) {
-        const batch = yield* repositories.findByIds(missing.slice(start, start + 500))
         // Locating is file-system work: several at once keep the file system busy instead of waiting on each.
-        const locations = yield* Effect.forEach(batch, (repository) => Effect.option(jj.locate(repository.path)), {
-          concurrency: 16
-        })
-        for (const [i, repository] of batch.entries()) {
-          const location = locations[i]!
+        const located = yield* Effect.forEach(
+          yield* repositories.findByIds(missing.slice(start, start + 500)),
+          (repository) =>
+            Effect.map(Effect.option(jj.locate(repository.path)), (location) => ({ repository, location })),
+          { concurrency: 16 }
+        )
+        for (const { location, repository } of located) {
           if (Option.isSome(location)) {
             yield* watch(repository, location.value)
             yield* Effect.logDebug(`watching ${repository.owner}/${repository.name} at ${location.value.workspaceRoot}`)
