@@ -31,7 +31,7 @@ import type { JjCommand, PinnedCommand } from "./JjClient/Command.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
-import { operationDiffArgs, operationDiffDecoder } from "./JjClient/OperationDiff.js"
+import { operationDiffArgs, operationDiffDecoder, rootOperationId } from "./JjClient/OperationDiff.js"
 import type { OperationDiffItem } from "./JjClient/OperationDiff.js"
 import { makeReadViews } from "./JjClient/ReadView.js"
 import type { DetailsWanted, LineFormat } from "./JjClient/Templates.js"
@@ -319,7 +319,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     ): Stream.Stream<OperationDiffItem, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
       Stream.suspend(() =>
         decodeLines(
-          pinned(location, operationId, operationDiffArgs(previous, operationId, previousHeads)),
+          pinned(location, rootOperationId(operationId), operationDiffArgs(previous, operationId, previousHeads)),
           { decode: operationDiffDecoder() }
         )
       ).pipe(
