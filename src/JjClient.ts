@@ -31,8 +31,8 @@ import type { JjCommand, PinnedCommand } from "./JjClient/Command.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
-import { operationDiffArgs, operationDiffDecoder, rootOperationId } from "./JjClient/OperationDiff.js"
-import type { OperationDiffItem } from "./JjClient/OperationDiff.js"
+import { changesInRevset, operationDiffArgs, operationDiffDecoder, rootOperationId } from "./JjClient/OperationDiff.js"
+import type { OperationDiffItem, PreviousHeads } from "./JjClient/OperationDiff.js"
 import { makeReadViews } from "./JjClient/ReadView.js"
 import type { DetailsWanted, LineFormat } from "./JjClient/Templates.js"
 import {
@@ -71,6 +71,9 @@ export const JjConfig = Config.all({
 })
 
 const opIdPattern = /^[0-9a-f]+$/
+
+/** A diff read with the previous operation's working copies only is held in memory up to this many items. */
+const maxHeldDiffItems = 1_000
 
 /** Batches of commit details at least this large read their files and their evolution in two jj processes. */
 const splitDetailsAbove = 50
@@ -310,20 +313,42 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
      * that became visible or stopped being visible, whether a bookmark changed, and the pinned operation. jj walks
      * only as far as the two operations' visible heads differ, so the cost follows the change, not the history.
      * jj's failure to find `previous` is told apart.
+     *
+     * With the previous operation's working copies only, the diff is held until jj has said whether it left commits
+     * out; when it did (or printed more than a small diff would), it is read again with that operation's view.
      */
     const operationDiff = (
       location: RepositoryLocation,
       operationId: OperationId,
       previous: OperationId,
-      previousHeads: ReadonlyArray<string> | null
-    ): Stream.Stream<OperationDiffItem, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
-      Stream.suspend(() =>
-        decodeLines(
-          pinned(location, rootOperationId(operationId), operationDiffArgs(previous, operationId, previousHeads)),
-          { decode: operationDiffDecoder() }
+      previousHeads: PreviousHeads
+    ): Stream.Stream<OperationDiffItem, JjError | PreviousOperationMissing | PreviousOperationUnrelated> => {
+      const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, changesInRevset(previous, heads))
+      const diff = (heads: PreviousHeads) =>
+        Stream.suspend(() =>
+          decodeLines(pinned(location, rootOperationId(operationId), args(heads)), { decode: operationDiffDecoder() })
+        ).pipe(Stream.filter((item): item is OperationDiffItem => item !== undefined))
+      // Covering every changed commit, jj elides none.
+      const whole = (heads: PreviousHeads) =>
+        diff(heads).pipe(Stream.mapEffect((item) =>
+          item._tag === "Elided"
+            ? Effect.fail(
+              new JjOutputInvalid({ args: args(heads), line: "", reason: "jj left out changed commits of the diff" })
+            )
+            : Effect.succeed(item)
+        ))
+      const items = previousHeads._tag !== "WorkingCopies" ? whole(previousHeads) : Stream.unwrap(
+        diff(previousHeads).pipe(
+          Stream.take(maxHeldDiffItems + 1),
+          Stream.runCollect,
+          Effect.map((held) =>
+            held.length > maxHeldDiffItems || Chunk.some(held, (item) => item._tag === "Elided")
+              ? whole({ _tag: "Loaded" })
+              : Stream.fromChunk(held)
+          )
         )
-      ).pipe(
-        Stream.filter((item): item is OperationDiffItem => item !== undefined),
+      )
+      return items.pipe(
         Stream.catchTag(
           "JjCommandFailed",
           (error): Stream.Stream<never, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
@@ -337,6 +362,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         ),
         Stream.withSpan("JjClient.operationDiff")
       )
+    }
 
     /** The visible heads at the pinned operation, sorted. */
     const visibleHeads = (location: RepositoryLocation, operationId: OperationId) =>

@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import fs from "node:fs"
 import path from "node:path"
 import { prometheusText } from "../src/Metrics.js"
+import { maxKeptHeads } from "../src/Sync/VisibleHeads.js"
 import { makeTestLayer } from "./support/database.js"
 import { changeIdOf, commitIdOf, headOperation, initRepo, jj, jjBin, makeBaseDir, writeFile } from "./support/jj.js"
 import { expectMirrorsJj } from "./support/oracle.js"
@@ -404,6 +405,36 @@ layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
         expect(two[0]).toContain("operation diff --from")
         expect(two[1]).toContain("op log --no-graph")
         yield* expectMirrorsJj(after.repositoryId, repo)
+      }))
+
+    it.effect("with more visible heads than are kept, the diff names the working copies; more hidden, it is read again", () =>
+      Effect.gen(function*() {
+        const repo = initRepo(base, "alice", "many-heads")
+        for (let i = 0; i <= maxKeptHeads; i++) jj(repo, "new", "root()", "-m", `side ${i}`)
+        const first = yield* sync(repo)
+        expect((yield* repositoryRow(first.repositoryId)).visibleHeads).toEqual([])
+
+        // The working-copy commit is rewritten: the one commit hidden is the previous working copy.
+        jj(repo, "describe", "-m", "described")
+        jjCallsSince()
+        const described = yield* sync(repo)
+        expect(described.mode).toBe("incremental")
+        const one = jjCallsSince()
+        expect(one).toHaveLength(1)
+        expect(one[0]).toContain("operation diff --from")
+        expect(one[0]).not.toContain("at_operation")
+        yield* expectMirrorsJj(described.repositoryId, repo)
+
+        // Another head abandoned: jj says it left a hidden commit out, and the diff is read with the previous view.
+        jj(repo, "abandon", "description(exact:\"side 3\\n\")")
+        jjCallsSince()
+        const abandoned = yield* sync(repo)
+        expect(abandoned.mode).toBe("incremental")
+        const two = jjCallsSince()
+        expect(two).toHaveLength(2)
+        expect(two[0]).not.toContain("at_operation")
+        expect(two[1]).toContain("at_operation")
+        yield* expectMirrorsJj(abandoned.repositoryId, repo)
       }))
 
     it.effect("an operation that merges concurrent ones is read without writing into the operation store", () =>

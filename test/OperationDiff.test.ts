@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { operationDiffDecoder } from "../src/JjClient/OperationDiff.js"
+import { changesInRevset, operationDiffDecoder } from "../src/JjClient/OperationDiff.js"
 
 /** How the lines of `jj op diff` are read, without jj: only our templates' lines and the section headings count. */
 
@@ -103,9 +103,27 @@ describe("operationDiffDecoder", () => {
     ])
   })
 
+  it("says when jj left changed commits out, with the count it printed in any form", () => {
+    for (const count of ["2 newly removed", "some newly removed", "10+ newly added and 1 newly removed"]) {
+      const items = Either.getOrThrow(
+        decodeAll(["Changed commits:", `+ ${commit("0abc", false)}`, `   (Elided ${count} revisions)`])
+      )
+      expect(items.map((item) => item._tag)).toEqual(["Commit", "Elided"])
+    }
+  })
+
   it("fails on what it does not know, instead of mirroring less than jj said", () => {
-    expect(Either.isLeft(decodeAll(["Changed commits:", "   (Elided 2 newly removed revisions)"]))).toBe(true)
+    expect(Either.isLeft(decodeAll(["Changed commits:", "   (Elided)"]))).toBe(true)
     expect(Either.isLeft(decodeAll(["  To operation: not json"]))).toBe(true)
     expect(Either.isLeft(decodeAll(["something else"]))).toBe(true)
+  })
+})
+
+describe("changesInRevset", () => {
+  it("names the previous heads or working copies when known, else loads the previous operation's view", () => {
+    expect(changesInRevset("p1", { _tag: "Named", heads: ["0a", "0b"] })).toBe("::(visible_heads() | 0a | 0b)")
+    expect(changesInRevset("p1", { _tag: "WorkingCopies", commitIds: ["0c"] })).toBe("::(visible_heads() | 0c)")
+    expect(changesInRevset("p1", { _tag: "WorkingCopies", commitIds: [] })).toBe("::visible_heads()")
+    expect(changesInRevset("p1", { _tag: "Loaded" })).toBe("::(visible_heads() | at_operation(p1, visible_heads()))")
   })
 })

@@ -19,24 +19,51 @@ import type { DiffCommit } from "./Templates.js"
  */
 
 /** The root operation's id: all zeros, as long as any other operation id. */
-export const rootOperationId = (operationId: OperationId): OperationId => OperationId.make("0".repeat(operationId.length))
+export const rootOperationId = (operationId: OperationId): OperationId =>
+  OperationId.make("0".repeat(operationId.length))
 
 /** A TOML string for a `--config` value: JSON's escapes are TOML's. */
 const tomlString = (value: string) => JSON.stringify(value)
 
+/** What a diff knows of the visible heads at the previous operation. */
+export type PreviousHeads =
+  /** All of them, by id (a few: see `Sync/VisibleHeads.ts`). */
+  | { readonly _tag: "Named"; readonly heads: ReadonlyArray<string> }
+  /**
+   * Too many to name: the working-copy commits instead, the ones that most operations hide when they hide anything.
+   * The diff says when that was not enough (`Elided`).
+   */
+  | { readonly _tag: "WorkingCopies"; readonly commitIds: ReadonlyArray<string> }
+  /** Unknown, or the working copies did not cover the diff: the previous operation's view says. */
+  | { readonly _tag: "Loaded" }
+
 /**
- * The diff from `previous` to `operationId`; `previousHeads`, when known, are the visible heads at `previous` (a few:
- * see `Sync/VisibleHeads.ts`).
+ * The commits the diff shows (`revsets.op-diff-changes-in`): every one that changed, where jj's default leaves out
+ * immutable ones.
  *
- * Every commit that changed is shown: by default the diff leaves out immutable ones. jj evaluates the revset against
- * each side, but `visible_heads()` always means the pinned operation's, so the commits that stopped being visible are
- * named through the previous operation's heads: by id when they are known, else by `at_operation`, which costs jj
- * one more load of that operation's view (tens of milliseconds with thousands of bookmarks).
+ * jj resolves the revset against each side, but evaluates `visible_heads()` with the pinned operation's view, so
+ * the commits that stopped being visible are covered through the previous operation's heads: by id when they are
+ * known, else by `at_operation`, which costs jj one more load of that operation's view (tens of milliseconds with
+ * thousands of bookmarks). With the working copies only, a hidden commit outside their ancestry is left out, and
+ * jj says so in its count of elided commits.
  */
+export const changesInRevset = (previous: string, previousHeads: PreviousHeads): string => {
+  switch (previousHeads._tag) {
+    case "Named":
+    case "WorkingCopies": {
+      const named = previousHeads._tag === "Named" ? previousHeads.heads : previousHeads.commitIds
+      return named.length > 0 ? `::(visible_heads() | ${named.join(" | ")})` : "::visible_heads()"
+    }
+    case "Loaded":
+      return `::(visible_heads() | at_operation(${previous}, visible_heads()))`
+  }
+}
+
+/** The diff from `previous` to `operationId`, showing the commits of `changesIn` (see `changesInRevset`). */
 export const operationDiffArgs = (
   previous: string,
   operationId: string,
-  previousHeads: ReadonlyArray<string> | null
+  changesIn: string
 ): ReadonlyArray<string> => [
   "operation",
   "diff",
@@ -46,13 +73,7 @@ export const operationDiffArgs = (
   operationId,
   "--no-graph",
   "--config",
-  `revsets.op-diff-changes-in=${
-    tomlString(
-      previousHeads !== null && previousHeads.length > 0
-        ? `::(visible_heads() | ${previousHeads.join(" | ")})`
-        : `::(visible_heads() | at_operation(${previous}, visible_heads()))`
-    )
-  }`,
+  `revsets.op-diff-changes-in=${tomlString(changesIn)}`,
   "--config",
   `templates.commit_summary=${tomlString(diffCommitJson)}`,
   "--config",
@@ -68,6 +89,11 @@ export type OperationDiffItem =
    * (hidden, or still visible) and commits that were abandoned.
    */
   | { readonly _tag: "Commit"; readonly added: boolean; readonly commit: DiffCommit }
+  /**
+   * Changed commits that the revset left out (jj prints only their count): the diff is not whole. Only commits that
+   * stopped being visible can be left out, and only when the revset names the working copies alone.
+   */
+  | { readonly _tag: "Elided" }
   /** A local or remote bookmark changed (jj leaves out the `git` remote). */
   | { readonly _tag: "BookmarksChanged" }
   /** A local or remote tag changed (jj leaves out the `git` remote). */
@@ -133,6 +159,7 @@ export const operationDiffDecoder = () => {
           : Either.map(OperationLine.decode(to[1]), (operation) => ({ _tag: "To", operation }))
       }
       case "commits": {
+        if (/^ {3}\(Elided .+ revisions\)$/.test(line)) return Either.right({ _tag: "Elided" })
         const sign = line.slice(0, 2)
         if (sign !== "+ " && sign !== "- ") return Either.left("not a commit line (+ or -)")
         return Either.map(

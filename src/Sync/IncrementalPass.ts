@@ -7,7 +7,7 @@ import { JjOutputInvalid } from "../Domain/JjErrors.js"
 import type { JjError, PreviousOperationMissing, PreviousOperationUnrelated } from "../Domain/JjErrors.js"
 import type { KindCounts, SyncKind } from "../Domain/Repository.js"
 import { emptyCounts } from "../Domain/Sync.js"
-import type { OperationDiffItem } from "../JjClient/OperationDiff.js"
+import type { OperationDiffItem, PreviousHeads } from "../JjClient/OperationDiff.js"
 import type { CommitFields } from "../JjClient/Templates.js"
 import { advanceUndoState, movesUndoState, undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
@@ -106,12 +106,21 @@ export const incrementalPass = (
     }
     const stageAppeared = (changes: ReadonlyArray<Change>) =>
       kinds.includes("changes") && changes.length > 0 ? writer.stageChanges(id, changes) : Effect.void
+    // The heads of `since`, as the diff can name them: with many, the working copies the mirror holds at `since`.
+    const previousHeads: PreviousHeads = sinceHeads === null
+      ? { _tag: "Loaded" }
+      : sinceHeads !== "many"
+      ? { _tag: "Named", heads: sinceHeads }
+      : {
+        _tag: "WorkingCopies",
+        commitIds: kinds.includes("workspaces") ? yield* pass.onConnection(writer.workingCopyCommitIds(id)) : []
+      }
     // One jj process says what changed: most syncs need no other.
     yield* stageBatches(
       pass,
       staged,
       "changes",
-      jj.operationDiff(location, operationId, since, sinceHeads === "many" ? null : sinceHeads).pipe(
+      jj.operationDiff(location, operationId, since, previousHeads).pipe(
         Stream.mapConcat(appeared)
       ),
       stageAppeared

@@ -417,6 +417,15 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         Effect.withSpan("MirrorWriter.mergeOperations", { attributes: { scope: scopeName(scope) } })
       )
 
+    /** The working-copy commits of the mirrored workspaces. */
+    const workingCopyCommitIds = (id: RepositoryId) =>
+      sql<{ readonly workingCopyCommitId: string }>`
+        SELECT working_copy_commit_id FROM workspaces WHERE repository_id = ${id}
+      `.pipe(
+        Effect.map((rows) => rows.map((row) => row.workingCopyCommitId)),
+        Effect.withSpan("MirrorWriter.workingCopyCommitIds")
+      )
+
     /** Whether the mirror already holds an operation. */
     const hasOperation = (id: RepositoryId, operationId: string) =>
       sql<{ readonly stored: boolean }>`
@@ -579,6 +588,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       merge,
       conflictedSiblings,
       hasOperation,
+      workingCopyCommitIds,
       operationGraph,
       setUndone,
       setUndoneOf
