@@ -15,16 +15,22 @@ const object = (...fields: ReadonlyArray<string>) => `${json(...fields)} ++ "\\n
 /**
  * Every field of a commit, as one JSON object. Whether a merge is empty is the one costly field: jj merges the
  * parents' trees to know. With `merges: "deferred"` a merge's `empty` is null, to be read apart (`emptinessTemplate`).
+ *
+ * With `visibility: "diff"`, for `jj op diff`: there templates run on a repository jj builds for the diff, on which
+ * `hidden()` and `divergent()` build jj's index of every visible commit's change id again at each call (a cost that
+ * grows with the history and the number of heads). Hidden is then asked of the visible heads' ancestry, evaluated
+ * once per command; `divergent` is printed false, for the mirror recomputes divergence of every change a difference
+ * touches (`MirrorWriter.mergeChanges`).
  */
-export const changeJson = (merges: "inline" | "deferred") =>
+export const changeJson = (merges: "inline" | "deferred", visibility: "own" | "diff" = "own") =>
   json(
-    field("hidden", "json(self.hidden())"),
+    field("hidden", visibility === "own" ? "json(self.hidden())" : `json(!self.contained_in("::visible_heads()"))`),
     field(
       "empty",
       merges === "inline" ? "json(self.empty())" : `if(self.parents().len() > 1, "null", json(self.empty()))`
     ),
     field("conflict", "json(self.conflict())"),
-    field("divergent", "json(self.divergent())"),
+    field("divergent", visibility === "own" ? "json(self.divergent())" : `"false"`),
     field("commit", "json(self)")
   )
 
@@ -191,7 +197,7 @@ const visibleHead = (commit: string) => `${commit}.contained_in("visible_heads()
  * of its parents are: what the visible heads of the pinned operation are computed from (`Sync/VisibleHeads.ts`).
  */
 export const diffCommitJson = json(
-  field("change", changeJson("deferred")),
+  field("change", changeJson("deferred", "diff")),
   field("head", `json(${visibleHead("self")})`),
   field("parent_heads", `json(self.parents().filter(|p| ${visibleHead("p")}).map(|p| p.commit_id()))`)
 )
