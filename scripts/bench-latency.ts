@@ -12,7 +12,17 @@ import { ConfigProvider, Console, Deferred, Effect, Layer, Schema, Stream } from
 import { DatabaseLive } from "../src/Database.js"
 import { SyncLive } from "../src/Layers.js"
 import { Watcher } from "../src/Watcher.js"
-import { fixed, headOf, jjBin, jjShell, makeBase, makeRepos, summarize } from "./bench/support.js"
+import {
+  fixed,
+  headOf,
+  jjBin,
+  jjShell,
+  makeBase,
+  makeRepos,
+  startServe,
+  stopServe,
+  summarize
+} from "./bench/support.js"
 
 const configurations = {
   "jj-watcher": {},
@@ -33,7 +43,14 @@ const scenarios = [
 
 const Notification = Schema.parseJson(Schema.Struct({ operationId: Schema.String }))
 
-const measure = (label: string, settings: Record<string, string>, repos: number, operations: number) =>
+/**
+ * Where the watcher runs: in this process (and session), or as `jj-watcher serve` in a session of its own, as a
+ * service runs apart from its users' terminals. With both in one session the kernel shares the processor process by
+ * process, so under load the watcher's one event loop gets one share against every user jj process of the moment.
+ */
+type Layout = "in-process" | "service"
+
+const measure = (label: string, settings: Record<string, string>, repos: number, operations: number, layout: Layout) =>
   Effect.gen(function*() {
     const base = makeBase(`latency-${repos}`)
     const paths = makeRepos(base, repos)
@@ -65,7 +82,18 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
         Effect.forkScoped
       )
       yield* Effect.sleep("200 millis") // LISTEN is registered before the watcher starts
-      yield* Layer.build(Watcher.Default)
+      if (layout === "in-process") {
+        // Added first, run last: the schema goes once the watcher has stopped.
+        yield* Effect.addFinalizer(() => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`.pipe(Effect.ignore))
+        yield* Layer.build(Watcher.Default)
+      } else {
+        yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            startServe(base, schema, "bench-latency-token", { ...settings, LOG_LEVEL: "Warning" }, true)
+          ),
+          ({ child }) => Effect.promise(() => stopServe(child, schema))
+        )
+      }
       // Every repository mirrored once before timing starts.
       yield* Effect.forEach(
         paths,
@@ -87,7 +115,6 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
             }), { discard: true }),
         { concurrency: "unbounded", discard: true }
       )
-      yield* sql`DROP SCHEMA ${sql(schema)} CASCADE`
       return { label, repos, operations, ...summarize(latencies) }
     }).pipe(
       Effect.scoped,
@@ -96,26 +123,37 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
     )
   })
 
+const layouts: ReadonlyArray<Layout> = process.env["BENCH_LATENCY_LAYOUTS"] === undefined
+  ? ["in-process", "service"]
+  : process.env["BENCH_LATENCY_LAYOUTS"].split(",") as Array<Layout>
+
 const main = Effect.gen(function*() {
   yield* Console.log(`jj ${jjBin}; change-to-database latency in ms (jj exit -> NOTIFY received)`)
-  yield* Console.log("configuration      repos  ops/repo  samples     p50     p95     p99")
-  for (const scenario of scenarios) {
-    const results = []
-    for (const [label, settings] of Object.entries(configurations)) {
-      const result = yield* measure(label, settings, scenario.repos, scenario.operations)
-      results.push(result)
+  for (const layout of layouts) {
+    yield* Console.log(
+      layout === "in-process"
+        ? "\n== the watcher in this process, in the session of the users' jj commands"
+        : "\n== the watcher as `jj-watcher serve` in a session of its own (as a service), the users' jj commands in this one"
+    )
+    yield* Console.log("configuration      repos  ops/repo  samples     p50     p95     p99")
+    for (const scenario of scenarios) {
+      const results = []
+      for (const [label, settings] of Object.entries(configurations)) {
+        const result = yield* measure(label, settings, scenario.repos, scenario.operations, layout)
+        results.push(result)
+        yield* Console.log(
+          `${label.padEnd(18)} ${String(result.repos).padStart(5)} ${String(result.operations).padStart(9)} ${
+            String(result.n).padStart(8)
+          } ${fixed(result.p50).padStart(7)} ${fixed(result.p95).padStart(7)} ${fixed(result.p99).padStart(7)}`
+        )
+      }
+      const [ours, earlier] = results
       yield* Console.log(
-        `${label.padEnd(18)} ${String(result.repos).padStart(5)} ${String(result.operations).padStart(9)} ${
-          String(result.n).padStart(8)
-        } ${fixed(result.p50).padStart(7)} ${fixed(result.p95).padStart(7)} ${fixed(result.p99).padStart(7)}`
+        `ratio (earlier / jj-watcher) at ${scenario.repos} repos: p50 ${fixed(earlier!.p50 / ours!.p50)}x, p95 ${
+          fixed(earlier!.p95 / ours!.p95)
+        }x, p99 ${fixed(earlier!.p99 / ours!.p99)}x`
       )
     }
-    const [ours, earlier] = results
-    yield* Console.log(
-      `ratio (earlier / jj-watcher) at ${scenario.repos} repos: p50 ${fixed(earlier!.p50 / ours!.p50)}x, p95 ${
-        fixed(earlier!.p95 / ours!.p95)
-      }x, p99 ${fixed(earlier!.p99 / ours!.p99)}x`
-    )
   }
 })
 

@@ -164,13 +164,22 @@ const cliBin = path.resolve(scriptsDir, "../dist/bin.js")
 
 /**
  * Starts the built `jj-watcher serve` over `base` in a schema of its own, on a free port, with `token` as its admin
- * token and `env` on top of this process's environment; resolves once it listens.
+ * token and `env` on top of this process's environment; resolves once it listens. With `ownSession`, it runs in a
+ * session of its own, as a service does: the kernel then shares the processor between its processes and this one's
+ * as groups, not process by process (autogroups; systemd gives services a cgroup of their own to the same effect).
  */
-export const startServe = (base: string, schema: string, token: string, env: Record<string, string> = {}) =>
+export const startServe = (
+  base: string,
+  schema: string,
+  token: string,
+  env: Record<string, string> = {},
+  ownSession = false
+) =>
   new Promise<{ child: ReturnType<typeof spawn>; port: number }>((resolve, reject) => {
     const child = spawn(cliBin, ["serve", "--repos", base], {
       env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0", WATCHER_ADMIN_TOKEN: token, ...env },
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: ownSession
     })
     let log = ""
     const onData = (chunk: Buffer) => {
