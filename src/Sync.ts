@@ -123,7 +123,6 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
         const synced = yield* writer.lock(id)
         const { commitFieldsHold, fingerprint, plan } = yield* planFor(repository, pinned, synced, forced)
         if (plan._tag === "Unchanged") return undefined
-        yield* writer.createStaging
         const pass = yield* makePass({
           id,
           location,

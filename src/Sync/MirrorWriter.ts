@@ -126,25 +126,37 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       Effect.map(statement, (rows) => rows[0]?.n ?? 0)
 
     /** Locks the repository against concurrent writers and returns what it last synced (read after the lock). */
-    const lock = Effect.fn("MirrorWriter.lock")(function*(id: RepositoryId) {
-      yield* lockRepository(sql, id)
-      const rows = yield* sql<SyncedState & StoredRefs & { readonly visibleHeads: ReadonlyArray<string> | null }>`
-        SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at, bookmarks_digest,
-          git_export_pending, visible_heads
-        FROM repositories WHERE id = ${id}
-      `
-      return rows[0]
-    })
-
     /**
      * Staging tables live for the connection and are emptied at each commit, so a sync pays no catalog writes for
-     * them; one round trip creates any that are missing.
+     * them; one round trip creates them on a connection that has none.
      */
     const createStaging = sql.unsafe(
       Object.values(kindTables).map((spec) =>
         `CREATE TEMP TABLE IF NOT EXISTS ${spec.staging} (LIKE ${spec.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`
       ).join("\n")
     ).pipe(Effect.asVoid, Effect.withSpan("MirrorWriter.createStaging"))
+
+    /**
+     * Takes the repository's lock for the transaction and reads its synced state, with the staging tables ready: the
+     * same statement says whether this connection already has them (they are made together).
+     */
+    const lock = Effect.fn("MirrorWriter.lock")(function*(id: RepositoryId) {
+      yield* lockRepository(sql, id)
+      const rows = yield* sql<
+        SyncedState & StoredRefs & {
+          readonly visibleHeads: ReadonlyArray<string> | null
+          readonly stagingExists: boolean
+        }
+      >`
+        SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at, bookmarks_digest,
+          git_export_pending, visible_heads,
+          to_regclass(${`pg_temp.${changesTable.staging}`}) IS NOT NULL AS staging_exists
+        FROM repositories WHERE id = ${id}
+      `
+      const row = rows[0]
+      if (row?.stagingExists !== true) yield* createStaging
+      return row
+    })
 
     /** Empties the staging tables, for a second pass in the same transaction (a fallback or a reconciliation). */
     const clearStaging = (kinds: ReadonlyArray<SyncKind>) =>
@@ -574,7 +586,6 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
 
     return {
       lock,
-      createStaging,
       clearStaging,
       stageChanges,
       hasNoChanges,
