@@ -9,7 +9,7 @@ import { undoNode } from "../Operations/UndoState.js"
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope } from "./MirrorWriter.js"
-import { knowUndoState, mergeAll, stageAll, stageBatches, stageConflicts } from "./Pass.js"
+import { flushStaged, knowUndoState, mergeAll, stageAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 import { compareVisible } from "./Visibility.js"
 import { keptHeads } from "./VisibleHeads.js"
@@ -150,7 +150,12 @@ export const fullPass = (pass: Pass, commitRead: CommitRead): Effect.Effect<Full
           (batch) => writer.stageOperations(id, batch)
         ).pipe(
           Effect.zipRight(
-            Effect.suspend(() => pass.onConnection(writer.markUndone([...knowUndoState(pass, undoGraph)])))
+            Effect.suspend(() =>
+              Effect.zipRight(
+                flushStaged(pass),
+                pass.onConnection(writer.markUndone([...knowUndoState(pass, undoGraph)]))
+              )
+            )
           )
         )
       )

@@ -13,7 +13,7 @@ import { advanceUndoState, movesUndoState, undoNode } from "../Operations/UndoSt
 import type { OperationNode } from "../Operations/UndoState.js"
 import { listingDigest } from "./BookmarksDigest.js"
 import type { MergeScope, StoredRefs } from "./MirrorWriter.js"
-import { knowUndoState, mergeAll, stageAll, stageBatches, stageConflicts } from "./Pass.js"
+import { flushStaged, knowUndoState, mergeAll, stageAll, stageBatches, stageConflicts } from "./Pass.js"
 import type { Pass } from "./Pass.js"
 import { keptHeads, nextVisibleHeads, noteHeadStatuses } from "./VisibleHeads.js"
 import type { HeadStatuses, KeptHeads } from "./VisibleHeads.js"
@@ -194,6 +194,7 @@ export const incrementalPass = (
       )
       if (!sinceSeen && kinds.includes("operations")) {
         scopes.operations = "all"
+        yield* flushStaged(pass)
         yield* pass.onConnection(writer.markUndone([...knowUndoState(pass, graph)]))
       }
       return { walked: graph, unusual: sinceSeen ? anyUnusual : true, recomputed: !sinceSeen }

@@ -45,6 +45,14 @@ export interface Difference {
  */
 export type MergeScope = "all" | Difference | NamedChanges
 
+/**
+ * How a batch is staged: an insert into a staging table that may run together with others (`stageTogether`), or an
+ * effect of its own (a first import's direct write, which no `WITH` can hold).
+ */
+export type Staging =
+  | { readonly _tag: "Combinable"; readonly statement: Statement.Statement<unknown> }
+  | Effect.Effect<void, SqlError>
+
 /** Rows of a listed kind that changed by name (workspaces, from jj's diff): the staged ones and the ones removed. */
 export interface NamedChanges {
   readonly removedNames: ReadonlyArray<string>
@@ -176,11 +184,24 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         FROM json_to_recordset(${asJson(toRecords(spec, batch))}) AS ${sql.literal(recordType(spec))}
       `
     }
-    const stage = <A>(spec: KindTable<A>, into: string, id: RepositoryId, batch: ReadonlyArray<A>) =>
-      insertBatch(spec, into, id, batch).pipe(
-        Effect.asVoid,
-        Effect.withSpan(`MirrorWriter.stage`, { attributes: { table: into, rows: batch.length } })
-      )
+    const stage = <A>(spec: KindTable<A>, into: string, id: RepositoryId, batch: ReadonlyArray<A>): Staging => ({
+      _tag: "Combinable",
+      statement: insertBatch(spec, into, id, batch)
+    })
+
+    /**
+     * Runs staging statements (`Staging`'s combinable ones) as one: each an insert of its own in a `WITH`, which
+     * PostgreSQL runs to completion whether or not the statement reads it.
+     */
+    const stageTogether = (statements: ReadonlyArray<Statement.Statement<unknown>>) =>
+      (statements.length === 1 ?
+        statements[0]! :
+        sql`WITH ${
+          sql.join(", ", false)(statements.map((statement, i) => sql`${sql.literal(`staged_${i}`)} AS (${statement})`))
+        } SELECT 1`).pipe(
+          Effect.asVoid,
+          Effect.withSpan("MirrorWriter.stage", { attributes: { statements: statements.length } })
+        )
 
     /**
      * Queues the details (files, predecessors) of the commits a statement's `from` part returned (`commit_id`) for
@@ -196,7 +217,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
      * Stages a batch of commits; `direct` writes them straight into `changes`, for a first import into an empty
      * mirror, where staging and merging would only copy every row twice, and queues their details for the fill.
      */
-    const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>, direct = false) =>
+    const stageChanges = (id: RepositoryId, batch: ReadonlyArray<Change>, direct = false): Staging =>
       direct
         ? sql`
           WITH written AS (${insertBatch(changesTable, changesTable.table, id, batch)} RETURNING commit_id)
@@ -595,6 +616,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       stageWorkspaces,
       stageOperations,
       stageConflicts,
+      stageTogether,
       markUndone,
       merge,
       conflictedSiblings,

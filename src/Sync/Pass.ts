@@ -1,4 +1,5 @@
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import { Array as Arr, Effect, Stream } from "effect"
 import type { Option } from "effect"
 import { noItems, nothingChanged } from "../Domain/Events.js"
@@ -9,7 +10,7 @@ import { emptyCounts } from "../Domain/Sync.js"
 import type { JjClient } from "../JjClient.js"
 import { knownUndoState } from "../Operations/UndoState.js"
 import type { OperationNode, UndoMemo } from "../Operations/UndoState.js"
-import type { Merged, MergeScope, MirrorWriter } from "./MirrorWriter.js"
+import type { Merged, MergeScope, MirrorWriter, Staging } from "./MirrorWriter.js"
 
 /** Above this many commits a conflicts read lists them all instead of naming them in a revset. */
 const maxListedCommits = 1_000
@@ -35,21 +36,44 @@ export interface Pass {
   readonly onProgress: (staged: KindCounts) => Effect.Effect<void>
   /** What earlier syncs of this process computed of the repository's undo state (see `UndoMemo`). */
   readonly undo: UndoMemo
+  /**
+   * Staging statements held back to run together (`flushStaged`): the last, short batch of each reader, so a
+   * one-operation sync stages its few rows of every kind in one statement. At most one batch per reader is held.
+   */
+  readonly held: Array<Statement.Statement<unknown>>
 }
 
-export const makePass = (options: Omit<Pass, "onConnection">): Effect.Effect<Pass> =>
-  Effect.map(Effect.makeSemaphore(1), (connection) => ({ ...options, onConnection: connection.withPermits(1) }))
+export const makePass = (options: Omit<Pass, "onConnection" | "held">): Effect.Effect<Pass> =>
+  Effect.map(
+    Effect.makeSemaphore(1),
+    (connection) => ({ ...options, onConnection: connection.withPermits(1), held: [] })
+  )
 
-/** Stages one batch on the transaction's connection, counting it in `staged`, and reports the progress. */
+/** Runs the held staging statements, as one; before anything reads the staging tables. */
+export const flushStaged = (pass: Pass): Effect.Effect<void, SqlError> =>
+  Effect.suspend(() =>
+    pass.held.length === 0 ? Effect.void : pass.onConnection(pass.writer.stageTogether(pass.held.splice(0)))
+  )
+
+/**
+ * Stages one batch on the transaction's connection, counting it in `staged`, and reports the progress. A combinable
+ * batch shorter than a full one is its reader's last: it is held, to run with the others (`flushStaged`).
+ */
 const stageBatch = <A>(
   pass: Pass,
   staged: Staged,
   kind: SyncKind,
   batch: ReadonlyArray<A>,
-  stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
+  stage: (batch: ReadonlyArray<A>) => Staging
 ) => {
   staged[kind] += batch.length
-  return Effect.zipRight(pass.onConnection(stage(batch)), pass.onProgress(staged))
+  const staging = stage(batch)
+  if (Effect.isEffect(staging)) return Effect.zipRight(pass.onConnection(staging), pass.onProgress(staged))
+  if (batch.length < pass.batchSize) {
+    pass.held.push(staging.statement)
+    return pass.onProgress(staged)
+  }
+  return Effect.zipRight(pass.onConnection(pass.writer.stageTogether([staging.statement])), pass.onProgress(staged))
 }
 
 /** Stages a stream in batches, counting them in `staged`; jj keeps writing the next batches while one is sent. */
@@ -58,7 +82,7 @@ export const stageBatches = <A, E>(
   staged: Staged,
   kind: SyncKind,
   stream: Stream.Stream<A, E>,
-  stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
+  stage: (batch: ReadonlyArray<A>) => Staging
 ): Effect.Effect<void, E | SqlError> =>
   stream.pipe(
     Stream.grouped(pass.batchSize),
@@ -75,7 +99,7 @@ export const stageAll = <A>(
   staged: Staged,
   kind: SyncKind,
   rows: ReadonlyArray<A>,
-  stage: (batch: ReadonlyArray<A>) => Effect.Effect<void, SqlError>
+  stage: (batch: ReadonlyArray<A>) => Staging
 ): Effect.Effect<void, SqlError> =>
   Effect.forEach(Arr.chunksOf(rows, pass.batchSize), (batch) => stageBatch(pass, staged, kind, batch, stage), {
     discard: true
@@ -92,6 +116,7 @@ export const mergeAll = (
   direct = false
 ) =>
   Effect.gen(function*() {
+    yield* flushStaged(pass)
     const written = emptyCounts()
     const added = emptyCounts()
     let changed = nothingChanged()
