@@ -326,24 +326,17 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, changesInRevset(previous, heads))
       const diff = (heads: PreviousHeads) =>
         Stream.suspend(() =>
-          decodeLines(pinned(location, rootOperationId(operationId), args(heads)), { decode: operationDiffDecoder() })
+          decodeLines(pinned(location, rootOperationId(operationId), args(heads)), {
+            decode: operationDiffDecoder(heads._tag === "WorkingCopies" ? "expected" : "invalid")
+          })
         ).pipe(Stream.filter((item): item is OperationDiffItem => item !== undefined))
-      // Covering every changed commit, jj elides none.
-      const whole = (heads: PreviousHeads) =>
-        diff(heads).pipe(Stream.mapEffect((item) =>
-          item._tag === "Elided"
-            ? Effect.fail(
-              new JjOutputInvalid({ args: args(heads), line: "", reason: "jj left out changed commits of the diff" })
-            )
-            : Effect.succeed(item)
-        ))
-      const items = previousHeads._tag !== "WorkingCopies" ? whole(previousHeads) : Stream.unwrap(
+      const items = previousHeads._tag !== "WorkingCopies" ? diff(previousHeads) : Stream.unwrap(
         diff(previousHeads).pipe(
           Stream.take(maxHeldDiffItems + 1),
           Stream.runCollect,
           Effect.map((held) =>
             held.length > maxHeldDiffItems || Chunk.some(held, (item) => item._tag === "Elided")
-              ? whole({ _tag: "Loaded" })
+              ? diff({ _tag: "Loaded" })
               : Stream.fromChunk(held)
           )
         )

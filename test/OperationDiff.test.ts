@@ -36,8 +36,8 @@ const commit = (id: string, hidden: boolean, empty: boolean | null = false) =>
     parent_heads: hidden ? ["0fff"] : []
   })
 
-const decodeAll = (lines: ReadonlyArray<string>) => {
-  const decode = operationDiffDecoder()
+const decodeAll = (lines: ReadonlyArray<string>, elided: "expected" | "invalid" = "invalid") => {
+  const decode = operationDiffDecoder(elided)
   return Either.all(lines.map(decode)).pipe(Either.map((items) => items.filter((item) => item !== undefined)))
 }
 
@@ -103,17 +103,17 @@ describe("operationDiffDecoder", () => {
     ])
   })
 
-  it("says when jj left changed commits out, with the count it printed in any form", () => {
+  it("says when jj left changed commits out, with the count it printed in any form; fails when none may be", () => {
     for (const count of ["2 newly removed", "some newly removed", "10+ newly added and 1 newly removed"]) {
-      const items = Either.getOrThrow(
-        decodeAll(["Changed commits:", `+ ${commit("0abc", false)}`, `   (Elided ${count} revisions)`])
-      )
+      const lines = ["Changed commits:", `+ ${commit("0abc", false)}`, `   (Elided ${count} revisions)`]
+      const items = Either.getOrThrow(decodeAll(lines, "expected"))
       expect(items.map((item) => item._tag)).toEqual(["Commit", "Elided"])
+      expect(Either.isLeft(decodeAll(lines))).toBe(true)
     }
   })
 
   it("fails on what it does not know, instead of mirroring less than jj said", () => {
-    expect(Either.isLeft(decodeAll(["Changed commits:", "   (Elided)"]))).toBe(true)
+    expect(Either.isLeft(decodeAll(["Changed commits:", "   (Elided)"], "expected"))).toBe(true)
     expect(Either.isLeft(decodeAll(["  To operation: not json"]))).toBe(true)
     expect(Either.isLeft(decodeAll(["something else"]))).toBe(true)
   })

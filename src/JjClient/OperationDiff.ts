@@ -131,9 +131,10 @@ const symbolName = (symbol: string): Either.Either<string, string> => {
  * A decoder of the diff's lines, in order: each line gives an item, nothing (`undefined`), or why it cannot be read.
  * Names in the bookmark, tag and working-copy sections are symbols, quoted by jj when they hold anything but plain
  * name characters, so no name line can look like a heading. A working-copy section's `+` line is read: it is the
- * workspace's `@` at the pinned operation.
+ * workspace's `@` at the pinned operation. jj's count of commits it left out is an `Elided` item when `elided` is
+ * "expected" (the revset may not cover them), else a failure: the diff is not whole.
  */
-export const operationDiffDecoder = () => {
+export const operationDiffDecoder = (elided: "expected" | "invalid" = "invalid") => {
   let section: Section = "header"
   return (line: string): Either.Either<OperationDiffItem | undefined, string> => {
     if (line.length === 0) return Either.right(undefined)
@@ -159,7 +160,9 @@ export const operationDiffDecoder = () => {
           : Either.map(OperationLine.decode(to[1]), (operation) => ({ _tag: "To", operation }))
       }
       case "commits": {
-        if (/^ {3}\(Elided .+ revisions\)$/.test(line)) return Either.right({ _tag: "Elided" })
+        if (/^ {3}\(Elided .+ revisions\)$/.test(line)) {
+          return elided === "expected" ? Either.right({ _tag: "Elided" }) : Either.left("jj left changed commits out")
+        }
         const sign = line.slice(0, 2)
         if (sign !== "+ " && sign !== "- ") return Either.left("not a commit line (+ or -)")
         return Either.map(
