@@ -302,7 +302,12 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         n: number | undefined
       ) => n === undefined ? recount(table) : sql`COALESCE(${sql(column)} + ${n}, ${recount(table)})`
       return sql<KindCounts>`
-        WITH r AS (
+        WITH ordered AS (
+          -- Events are numbered in commit order: the syncs of every repository take turns from here to their commit,
+          -- so that an event with a smaller id can never commit after a reader saw a greater one. The event's row
+          -- (and its id) is made only once this has returned.
+          SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.sync_events'))
+        ), r AS (
           UPDATE repositories SET last_synced_operation_id = ${record.operationId}, last_synced_at = now(),
             last_error = NULL, consecutive_failures = 0, changes_truncated = ${record.changesTruncated},
             synced_with = ${record.syncedWith},
@@ -327,7 +332,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             ${JSON.stringify(event.written)}::jsonb, ${JSON.stringify(event.changed)}::jsonb,
             -- The moment of the append, moments before the commit (now() would be the transaction's start).
             clock_timestamp(), ${record.lease?.owner ?? null}
-          FROM r
+          FROM r, ordered
           RETURNING id
         ), notified AS (
           SELECT pg_notify(
@@ -338,10 +343,6 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         SELECT ${countsOf("r.change_rows", "r.operation_rows")}, (SELECT count(*) FROM notified)::int AS notified
         FROM r
       `.pipe(
-        // Events are numbered in commit order: the syncs of every repository take turns from here to their commit,
-        // so that an event with a smaller id can never commit after a reader saw a greater one.
-        (statement) =>
-          Effect.zipRight(sql`SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.sync_events'))`, statement),
         Effect.flatMap(([row]) =>
           row === undefined ? notRecorded(id, record.lease) : Effect.succeed<KindCounts>({
             changes: row.changes,
