@@ -18,6 +18,7 @@ import CommitDetails from "./migrations/0006_commit_details.js"
 import SyncEvents from "./migrations/0007_sync_events.js"
 import Leases from "./migrations/0008_leases.js"
 import VisibleHeads from "./migrations/0009_visible_heads.js"
+import RefRows from "./migrations/0010_ref_rows.js"
 
 /**
  * A PostgreSQL server on this machine's standard port trusting the `postgres` user: what the tests and benchmarks use
@@ -53,7 +54,8 @@ export const migrations = Migrator.fromRecord({
   "0006_commit_details": CommitDetails,
   "0007_sync_events": SyncEvents,
   "0008_leases": Leases,
-  "0009_visible_heads": VisibleHeads
+  "0009_visible_heads": VisibleHeads,
+  "0010_ref_rows": RefRows
 })
 
 // bigint columns (ids, counts) arrive as numbers; they stay far below 2^53.

@@ -211,6 +211,7 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         sql`
           UPDATE repositories SET last_synced_operation_id = NULL, last_synced_at = NULL, operation_heads = '{}',
             synced_with = NULL, last_full_sync_at = NULL, change_rows = NULL, operation_rows = NULL,
+            bookmark_rows = NULL, tag_rows = NULL,
             bookmarks_digest = NULL, git_export_pending = false, files_complete = true
           WHERE id = ${id}
         `
@@ -244,23 +245,37 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
      * The rows a mirror holds, given its row as `r` (open conflicts only). Changes and operations, the kinds that grow
      * with the history, come from the counts `recordSync` keeps; the other kinds are few and counted.
      */
-    const countsOf = (changeRows: string, operationRows: string) =>
+    /** Rows of each kind, from the kept counts (`r.` columns, or expressions of them) and counts of the rest. */
+    const countsOf = (kept: Record<"changes" | "operations" | "bookmarks" | "tags", string>) =>
       sql.literal(`
-        ${changeRows}::int AS changes,
-        (SELECT count(*) FROM bookmarks WHERE repository_id = r.id)::int AS bookmarks,
-        ${operationRows}::int AS operations,
+        ${kept.changes}::int AS changes,
+        ${kept.bookmarks}::int AS bookmarks,
+        ${kept.operations}::int AS operations,
         (SELECT count(*) FROM conflicts WHERE repository_id = r.id AND NOT resolved)::int AS conflicts,
-        (SELECT count(*) FROM tags WHERE repository_id = r.id)::int AS tags,
+        ${kept.tags}::int AS tags,
         (SELECT count(*) FROM workspaces WHERE repository_id = r.id)::int AS workspaces
       `)
+
+    /** The kept row counts' columns, and the tables they count. */
+    const keptRows = {
+      changes: ["change_rows", "changes"],
+      operations: ["operation_rows", "jj_operations"],
+      bookmarks: ["bookmark_rows", "bookmarks"],
+      tags: ["tag_rows", "tags"]
+    } as const
+    const recount = (table: string, id: string) => `(SELECT count(*) FROM ${table} WHERE repository_id = ${id})`
 
     /** Rows the mirror holds for the repository (open conflicts only). */
     const counts = (id: RepositoryId) =>
       sql<KindCounts>`
         SELECT ${
         countsOf(
-          "COALESCE(r.change_rows, (SELECT count(*) FROM changes WHERE repository_id = r.id))",
-          "COALESCE(r.operation_rows, (SELECT count(*) FROM jj_operations WHERE repository_id = r.id))"
+          Object.fromEntries(
+            Object.entries(keptRows).map(([kind, [column, table]]) => [
+              kind,
+              `COALESCE(r.${column}, ${recount(table, "r.id")})`
+            ])
+          ) as Record<keyof typeof keptRows, string>
         )
       } FROM repositories r WHERE r.id = ${id}
       `.pipe(
@@ -294,13 +309,18 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
      */
     const recordSync = (record: SyncRecord) => {
       const { added, event, id } = record
-      const recount = (table: "changes" | "jj_operations") =>
-        sql`(SELECT count(*) FROM ${sql(table)} WHERE repository_id = ${id})`
-      const kept = (
-        column: "change_rows" | "operation_rows",
-        table: "changes" | "jj_operations",
-        n: number | undefined
-      ) => n === undefined ? recount(table) : sql`COALESCE(${sql(column)} + ${n}, ${recount(table)})`
+      // Changes and operations follow from what an incremental sync added; bookmarks and tags are counted again
+      // only when this sync merged them.
+      const counted = (table: string) => sql.literal(recount(table, String(id)))
+      const kept = (kind: keyof typeof keptRows) => {
+        const [column, table] = keptRows[kind]
+        const n = kind === "changes" || kind === "operations" ? added?.[kind] : undefined
+        return n === undefined
+          ? (kind === "bookmarks" || kind === "tags") && !record.full && !record.refsRead
+            ? sql`COALESCE(${sql(column)}, ${counted(table)})`
+            : counted(table)
+          : sql`COALESCE(${sql(column)} + ${n}, ${counted(table)})`
+      }
       return sql<KindCounts>`
         WITH ordered AS (
           -- Events are numbered in commit order: the syncs of every repository take turns from here to their commit,
@@ -319,10 +339,12 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
         gitExportPending(id)
       }) ELSE git_export_pending END,
             files_complete = NOT EXISTS (SELECT 1 FROM commit_details_pending WHERE repository_id = ${id}),
-            change_rows = ${kept("change_rows", "changes", added?.changes)},
-            operation_rows = ${kept("operation_rows", "jj_operations", added?.operations)}
+            change_rows = ${kept("changes")},
+            operation_rows = ${kept("operations")},
+            bookmark_rows = ${kept("bookmarks")},
+            tag_rows = ${kept("tags")}
           WHERE id = ${id}${heldBy(record.lease)}
-          RETURNING id, change_rows, operation_rows
+          RETURNING id, change_rows, operation_rows, bookmark_rows, tag_rows
         ), event AS (
           INSERT INTO sync_events (
             repository_id, operation_id, previous_operation_id, mode, full_reason, written, changed, created_at,
@@ -340,7 +362,14 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
             (${JSON.stringify(record.payload)}::jsonb || jsonb_build_object('eventId', event.id))::text
           ) FROM event
         )
-        SELECT ${countsOf("r.change_rows", "r.operation_rows")}, (SELECT count(*) FROM notified)::int AS notified
+        SELECT ${
+        countsOf({
+          changes: "r.change_rows",
+          operations: "r.operation_rows",
+          bookmarks: "r.bookmark_rows",
+          tags: "r.tag_rows"
+        })
+      }, (SELECT count(*) FROM notified)::int AS notified
         FROM r
       `.pipe(
         Effect.flatMap(([row]) =>

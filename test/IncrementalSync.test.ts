@@ -145,6 +145,22 @@ layer(makeTestLayer("incremental"), { timeout: "120 seconds", excludeTestService
       expect((yield* alpha())[0]?.targetCommitIds).toEqual([commitIdOf(repo, "@-")])
       expect((yield* digest())[0]?.bookmarksDigest).not.toBe(stored)
       yield* expectMirrorsJj(id, repo)
+
+      // The bookmark count is kept, not counted again, by a sync that did not read bookmarks; one that read them
+      // counts them.
+      const rows = () =>
+        Effect.map(
+          sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM bookmarks WHERE repository_id = ${id}`,
+          ([row]) => row?.n
+        )
+      expect(changed.counts.bookmarks).toBe(yield* rows())
+      yield* sql`UPDATE repositories SET bookmark_rows = 1000 WHERE id = ${id}`
+      jj(repo, "describe", "-m", "working copy again, bookmarks untouched")
+      expect((yield* sync(repo)).counts.bookmarks).toBe(1000)
+      jj(repo, "bookmark", "delete", "gamma")
+      const deleted = yield* sync(repo)
+      expect(deleted.counts.bookmarks).toBe(yield* rows())
+      expect(deleted.counts.bookmarks).toBeLessThan(changed.counts.bookmarks)
     }))
 
   it.effect("a git command that moves only `git` refs, which jj's diff leaves out, still re-reads bookmarks", () =>
