@@ -31,7 +31,7 @@ import type { JjCommand, PinnedCommand } from "./JjClient/Command.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
-import { changesInRevset, operationDiffArgs, operationDiffDecoder, rootOperationId } from "./JjClient/OperationDiff.js"
+import { operationDiffArgs, operationDiffDecoder, rootOperationId } from "./JjClient/OperationDiff.js"
 import type { OperationDiffItem, PreviousHeads } from "./JjClient/OperationDiff.js"
 import { makeReadViews } from "./JjClient/ReadView.js"
 import type { DetailsWanted, LineFormat } from "./JjClient/Templates.js"
@@ -323,7 +323,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       previous: OperationId,
       previousHeads: PreviousHeads
     ): Stream.Stream<OperationDiffItem, JjError | PreviousOperationMissing | PreviousOperationUnrelated> => {
-      const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, changesInRevset(previous, heads))
+      const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, heads)
       const diff = (heads: PreviousHeads) =>
         Stream.suspend(() =>
           decodeLines(pinned(location, rootOperationId(operationId), args(heads)), {

@@ -59,11 +59,14 @@ export const changesInRevset = (previous: string, previousHeads: PreviousHeads):
   }
 }
 
-/** The diff from `previous` to `operationId`, showing the commits of `changesIn` (see `changesInRevset`). */
+/**
+ * The diff from `previous` to `operationId`, showing the commits of `changesIn` (see `changesInRevset`); the visible
+ * heads are read from it only when the previous ones are named (they are kept only while few).
+ */
 export const operationDiffArgs = (
   previous: string,
   operationId: string,
-  changesIn: string
+  previousHeads: PreviousHeads
 ): ReadonlyArray<string> => [
   "operation",
   "diff",
@@ -73,9 +76,9 @@ export const operationDiffArgs = (
   operationId,
   "--no-graph",
   "--config",
-  `revsets.op-diff-changes-in=${tomlString(changesIn)}`,
+  `revsets.op-diff-changes-in=${tomlString(changesInRevset(previous, previousHeads))}`,
   "--config",
-  `templates.commit_summary=${tomlString(diffCommitJson)}`,
+  `templates.commit_summary=${tomlString(diffCommitJson(previousHeads._tag === "Named" ? "read" : "skipped"))}`,
   "--config",
   `templates.op_summary=${tomlString("json(self)")}`
 ]

@@ -194,13 +194,19 @@ const visibleHead = (commit: string) => `${commit}.contained_in("visible_heads()
 
 /**
  * A commit as `jj op diff` lists it: `changeJson`, and, at the pinned operation, whether it is a visible head and which
- * of its parents are: what the visible heads of the pinned operation are computed from (`Sync/VisibleHeads.ts`).
+ * of its parents are: what the visible heads of the pinned operation are computed from (`Sync/VisibleHeads.ts`). With
+ * `heads: "skipped"` (the heads are not kept: too many, or listed apart), those are printed as none, sparing jj the
+ * evaluation of every visible head.
  */
-export const diffCommitJson = json(
-  field("change", changeJson("deferred", "diff")),
-  field("head", `json(${visibleHead("self")})`),
-  field("parent_heads", `json(self.parents().filter(|p| ${visibleHead("p")}).map(|p| p.commit_id()))`)
-)
+export const diffCommitJson = (heads: "read" | "skipped") =>
+  json(
+    field("change", changeJson("deferred", "diff")),
+    field("head", heads === "read" ? `json(${visibleHead("self")})` : `"false"`),
+    field(
+      "parent_heads",
+      heads === "read" ? `json(self.parents().filter(|p| ${visibleHead("p")}).map(|p| p.commit_id()))` : `"[]"`
+    )
+  )
 
 /** A commit of `jj op diff`, with its heads at the pinned operation. */
 export interface DiffCommit {
