@@ -138,7 +138,11 @@ export class SyncService extends Effect.Service<SyncService>()("jj-watcher/Sync"
         const result = yield* runPlan(
           pass,
           plan,
-          { bookmarksDigest: synced?.bookmarksDigest ?? null, gitExportPending: synced?.gitExportPending ?? false },
+          {
+            bookmarksDigest: synced?.bookmarksDigest ?? null,
+            gitExportPending: synced?.gitExportPending ?? false,
+            workingCopyCommitIds: synced?.workingCopyCommitIds ?? []
+          },
           fromColumn(synced?.visibleHeads ?? null),
           commitFieldsHold
         )

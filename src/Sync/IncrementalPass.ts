@@ -111,10 +111,7 @@ export const incrementalPass = (
       ? { _tag: "Loaded" }
       : sinceHeads !== "many"
       ? { _tag: "Named", heads: sinceHeads }
-      : {
-        _tag: "WorkingCopies",
-        commitIds: kinds.includes("workspaces") ? yield* pass.onConnection(writer.workingCopyCommitIds(id)) : []
-      }
+      : { _tag: "WorkingCopies", commitIds: kinds.includes("workspaces") ? stored.workingCopyCommitIds : [] }
     // One jj process says what changed: most syncs need no other.
     yield* stageBatches(
       pass,

@@ -67,6 +67,11 @@ export interface StoredRefs {
    * may then move the `git` ref in any operation (retrying the export), which its diff does not show.
    */
   readonly gitExportPending: boolean
+  /**
+   * The working-copy commits of the mirrored workspaces: what a diff names of the previous operation when its visible
+   * heads are too many to keep.
+   */
+  readonly workingCopyCommitIds: ReadonlyArray<string>
 }
 
 /**
@@ -158,6 +163,7 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       >`
         SELECT last_synced_operation_id, operation_heads, synced_with, last_full_sync_at, bookmarks_digest,
           git_export_pending, visible_heads,
+          ARRAY(SELECT working_copy_commit_id FROM workspaces WHERE repository_id = ${id}) AS working_copy_commit_ids,
           to_regclass(${`pg_temp.${changesTable.staging}`}) IS NOT NULL AS staging_exists
         FROM repositories WHERE id = ${id}
       `
@@ -450,15 +456,6 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
         Effect.withSpan("MirrorWriter.mergeOperations", { attributes: { scope: scopeName(scope) } })
       )
 
-    /** The working-copy commits of the mirrored workspaces. */
-    const workingCopyCommitIds = (id: RepositoryId) =>
-      sql<{ readonly workingCopyCommitId: string }>`
-        SELECT working_copy_commit_id FROM workspaces WHERE repository_id = ${id}
-      `.pipe(
-        Effect.map((rows) => rows.map((row) => row.workingCopyCommitId)),
-        Effect.withSpan("MirrorWriter.workingCopyCommitIds")
-      )
-
     /** Whether the mirror already holds an operation. */
     const hasOperation = (id: RepositoryId, operationId: string) =>
       sql<{ readonly stored: boolean }>`
@@ -621,7 +618,6 @@ export class MirrorWriter extends Effect.Service<MirrorWriter>()("jj-watcher/Mir
       merge,
       conflictedSiblings,
       hasOperation,
-      workingCopyCommitIds,
       operationGraph,
       setUndone,
       setUndoneOf
