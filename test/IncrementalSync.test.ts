@@ -423,7 +423,7 @@ layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
         yield* expectMirrorsJj(after.repositoryId, repo)
       }))
 
-    it.effect("with more visible heads than are kept, the diff names the working copies; more hidden, it is read again", () =>
+    it.effect("with more visible heads than are kept, the diff names the working copies; more changed, it is read again", () =>
       Effect.gen(function*() {
         const repo = initRepo(base, "alice", "many-heads")
         for (let i = 0; i <= maxKeptHeads; i++) jj(repo, "new", "root()", "-m", `side ${i}`)
@@ -456,6 +456,16 @@ layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
         expect(two[0]).not.toContain("at_operation")
         expect(two[1]).toContain("at_operation")
         yield* expectMirrorsJj(abandoned.repositoryId, repo)
+
+        // A commit that appears outside every working copy's ancestry, nothing hidden: read again too.
+        jj(repo, "new", "--no-edit", "description(exact:\"side 7\\n\")", "-m", "child of side 7")
+        jjCallsSince()
+        const added = yield* sync(repo)
+        expect(added.mode).toBe("incremental")
+        const three = jjCallsSince()
+        expect(three).toHaveLength(2)
+        expect(three[1]).toContain("at_operation")
+        yield* expectMirrorsJj(added.repositoryId, repo)
       }))
 
     it.effect("an operation that merges concurrent ones is read without writing into the operation store", () =>

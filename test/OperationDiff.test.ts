@@ -120,10 +120,10 @@ describe("operationDiffDecoder", () => {
 })
 
 describe("changesInRevset", () => {
-  it("names the previous heads or working copies when known, else loads the previous operation's view", () => {
+  it("names the previous heads, or both sides' working copies, else loads the previous operation's view", () => {
     expect(changesInRevset("p1", { _tag: "Named", heads: ["0a", "0b"] })).toBe("::(visible_heads() | 0a | 0b)")
-    expect(changesInRevset("p1", { _tag: "WorkingCopies", commitIds: ["0c"] })).toBe("::(visible_heads() | 0c)")
-    expect(changesInRevset("p1", { _tag: "WorkingCopies", commitIds: [] })).toBe("::visible_heads()")
+    expect(changesInRevset("p1", { _tag: "WorkingCopies", commitIds: ["0c"] })).toBe("::(working_copies() | 0c)")
+    expect(changesInRevset("p1", { _tag: "WorkingCopies", commitIds: [] })).toBe("::(working_copies())")
     expect(changesInRevset("p1", { _tag: "Loaded" })).toBe("::(visible_heads() | at_operation(p1, visible_heads()))")
   })
 })

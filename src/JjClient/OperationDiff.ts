@@ -30,8 +30,9 @@ export type PreviousHeads =
   /** All of them, by id (a few: see `Sync/VisibleHeads.ts`). */
   | { readonly _tag: "Named"; readonly heads: ReadonlyArray<string> }
   /**
-   * Too many to name: the working-copy commits instead, the ones that most operations hide when they hide anything.
-   * The diff says when that was not enough (`Elided`).
+   * Too many to name: the working-copy commits instead, the ones that most operations hide when they hide anything;
+   * and the pinned operation's working copies stand for its heads, the ancestors of which most operations add. The
+   * diff says when that was not enough (`Elided`).
    */
   | { readonly _tag: "WorkingCopies"; readonly commitIds: ReadonlyArray<string> }
   /** Unknown, or the working copies did not cover the diff: the previous operation's view says. */
@@ -44,16 +45,16 @@ export type PreviousHeads =
  * jj resolves the revset against each side, but evaluates `visible_heads()` with the pinned operation's view, so
  * the commits that stopped being visible are covered through the previous operation's heads: by id when they are
  * known, else by `at_operation`, which costs jj one more load of that operation's view (tens of milliseconds with
- * thousands of bookmarks). With the working copies only, a hidden commit outside their ancestry is left out, and
+ * thousands of bookmarks). With the working copies only, neither side's heads are named (each evaluation of thousands
+ * of heads costs jj a lookup of each): a commit outside the working copies' ancestry, on either side, is left out, and
  * jj says so in its count of elided commits.
  */
 export const changesInRevset = (previous: string, previousHeads: PreviousHeads): string => {
   switch (previousHeads._tag) {
     case "Named":
-    case "WorkingCopies": {
-      const named = previousHeads._tag === "Named" ? previousHeads.heads : previousHeads.commitIds
-      return named.length > 0 ? `::(visible_heads() | ${named.join(" | ")})` : "::visible_heads()"
-    }
+      return `::(${["visible_heads()", ...previousHeads.heads].join(" | ")})`
+    case "WorkingCopies":
+      return `::(${["working_copies()", ...previousHeads.commitIds].join(" | ")})`
     case "Loaded":
       return `::(visible_heads() | at_operation(${previous}, visible_heads()))`
   }
