@@ -242,10 +242,10 @@ export class Repositories extends Effect.Service<Repositories>()("jj-watcher/Rep
       `.pipe(Effect.asVoid, Effect.withSpan("Repositories.recordFailure", { attributes: { id } }))
 
     /**
-     * The rows a mirror holds, given its row as `r` (open conflicts only). Changes and operations, the kinds that grow
-     * with the history, come from the counts `recordSync` keeps; the other kinds are few and counted.
+     * The rows a mirror holds, given its row as `r` (open conflicts only). Changes, operations, bookmarks and tags,
+     * the kinds that grow large, come from `kept` (the counts `recordSync` keeps, or expressions of them); conflicts
+     * and workspaces are few and counted.
      */
-    /** Rows of each kind, from the kept counts (`r.` columns, or expressions of them) and counts of the rest. */
     const countsOf = (kept: Record<"changes" | "operations" | "bookmarks" | "tags", string>) =>
       sql.literal(`
         ${kept.changes}::int AS changes,
