@@ -87,6 +87,16 @@ export const makeLeases = (options: LeasesOptions) =>
     const waiting = new Map<number, Deferred.Deferred<void>>()
     yield* Metric.update(Metrics.leaseTakeovers, 0)
     yield* Metric.update(Metrics.leasesLost, 0)
+    // Registered before the watcher's first scan writes repository rows: a peer that reads those rows also finds this
+    // instance's base directory among the live ones, and does not claim what lies under it. A failure here is not
+    // fatal: the first round registers too.
+    if (options.claiming) {
+      yield* store.register(options.instance).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning("registering the instance failed; the first round will", cause)
+        )
+      )
+    }
 
     /** Renews, then gives back or claims as the plan says; one at a time. */
     const round = lock.withPermits(1)(Effect.gen(function*() {

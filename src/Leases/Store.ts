@@ -311,6 +311,8 @@ export class LeaseStore extends Effect.Service<LeaseStore>()("jj-watcher/Leases/
 
     return {
       renew,
+      /** Registers the instance (or renews its heartbeat) without touching what it sees or holds. */
+      register: (instance: Instance) => register(instance).pipe(Effect.asVoid, Effect.withSpan("LeaseStore.register")),
       setVisible,
       claim,
       release,
