@@ -112,7 +112,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       Effect.orDie
     )
 
-    const launcher = yield* makeLauncher(configDir)
+    const launcher = yield* makeLauncher(configDir).pipe(Effect.orDie)
     const readViews = yield* makeReadViews(path.join(configDir, "views"))
     // COLUMNS spares jj two `tput` processes per call when it has no terminal (it asks tput for the width). With
     // JJ_CONFIG set jj reads no system configuration; XDG_CONFIG_HOME keeps whatever jj would look up or create under

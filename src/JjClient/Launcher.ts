@@ -14,9 +14,10 @@ import readline from "node:readline"
  *
  * Node forks the whole process to spawn a child (libuv uses fork on Linux), and a fork costs time in proportion to
  * the parent's memory, blocking the event loop meanwhile for a sizeable part of what the jj call itself takes. The
- * helper is a bare Node process that spawns each jj with its stdout
- * connected to a Unix socket this process listens on, so jj's output comes here directly; only the request, the
- * exit code and the tail of stderr go through the helper. A helper that dies is started again at the next call.
+ * helper is a bare Node process that spawns each jj with its stdout connected to a Unix socket this process listens
+ * on (one for all: each connection first names the request it carries), so jj's output comes here directly; only the
+ * request, the exit code and the tail of stderr go through the helper. A helper that dies is started again at the
+ * next call.
  */
 
 // The helper's whole program: one JSON request per line on stdin ({id, socket, bin, args, env, cwd} or {kill}), one JSON
@@ -38,32 +39,34 @@ require("node:readline").createInterface({ input: process.stdin }).on("line", (l
   }
   const socket = net.connect(request.socket)
   socket.on("error", (error) => send({ id: request.id, error: error.message }))
-  socket.on("connect", () => {
-    if (killed.delete(request.id)) {
-      socket.destroy()
-      send({ id: request.id, exit: -1, stderr: "" })
-      return
-    }
-    const child = spawn(request.bin, request.args, {
-      env: { ...process.env, ...request.env },
-      cwd: request.cwd,
-      stdio: ["ignore", socket, "pipe"]
-    })
-    children.set(request.id, child)
-    let stderr = ""
-    child.stderr.on("data", (data) => { stderr = (stderr + data).slice(-16384) })
-    child.on("error", (error) => {
-      children.delete(request.id)
-      socket.destroy()
-      send({ id: request.id, error: error.message })
-    })
-    child.on("close", (code) => {
-      children.delete(request.id)
-      socket.destroy()
-      send({ id: request.id, exit: code ?? -1, stderr })
-    })
-  })
+  // The connection says whose output it carries, then is jj's stdout (started once that header is written).
+  socket.on("connect", () => socket.write(request.id + "\\n", () => start(request, socket)))
 })
+const start = (request, socket) => {
+  if (killed.delete(request.id)) {
+    socket.destroy()
+    send({ id: request.id, exit: -1, stderr: "" })
+    return
+  }
+  const child = spawn(request.bin, request.args, {
+    env: { ...process.env, ...request.env },
+    cwd: request.cwd,
+    stdio: ["ignore", socket, "pipe"]
+  })
+  children.set(request.id, child)
+  let stderr = ""
+  child.stderr.on("data", (data) => { stderr = (stderr + data).slice(-16384) })
+  child.on("error", (error) => {
+    children.delete(request.id)
+    socket.destroy()
+    send({ id: request.id, error: error.message })
+  })
+  child.on("close", (code) => {
+    children.delete(request.id)
+    socket.destroy()
+    send({ id: request.id, exit: code ?? -1, stderr })
+  })
+}
 process.stdin.on("end", () => {
   for (const child of children.values()) child.kill("SIGKILL")
   process.exit(0)
@@ -111,11 +114,56 @@ const HelperMessage = Schema.parseJson(Schema.Union(
 ))
 const decodeHelperMessage = Schema.decodeUnknownEither(HelperMessage)
 
-/** A launcher whose helper and sockets live in `directory`, stopped when the scope closes. */
-export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, Scope.Scope> =>
+/** The request id a connection names before the output it carries. */
+const headerLimit = 24
+
+/** A launcher whose helper and socket live in `directory`, stopped when the scope closes. */
+export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchFailed, Scope.Scope> =>
   Effect.gen(function*() {
     let helper: Helper | undefined
     let nextId = 0
+    const socketPath = path.join(directory, "launcher.sock")
+    // Launches whose output has not connected yet.
+    const awaitingOutput = new Map<number, (socket: net.Socket) => void>()
+
+    // Each connection names its request, then carries that process's stdout: handed over once named, unread.
+    const server = net.createServer((socket) => {
+      socket.on("error", () => socket.destroy())
+      let header = ""
+      const onReadable = () => {
+        let chunk: Buffer | null
+        while ((chunk = socket.read() as Buffer | null) !== null) {
+          const newline = chunk.indexOf(10)
+          header += chunk.subarray(0, newline === -1 ? chunk.length : newline).toString("latin1")
+          if (newline === -1) {
+            if (header.length > headerLimit) socket.destroy()
+            continue
+          }
+          socket.off("readable", onReadable)
+          if (newline + 1 < chunk.length) socket.unshift(chunk.subarray(newline + 1))
+          const id = Number(header)
+          const handOver = awaitingOutput.get(id)
+          awaitingOutput.delete(id)
+          if (handOver === undefined) socket.destroy()
+          else handOver(socket)
+          return
+        }
+      }
+      socket.on("readable", onReadable)
+    })
+    yield* Effect.async<void, LaunchFailed>((resume) => {
+      let listening = false
+      // Kept for the server's life: an error after it listens (none expected) must not crash the process.
+      server.on("error", (error) => {
+        if (!listening) {
+          resume(Effect.fail(new LaunchFailed({ reason: `cannot listen on ${socketPath}: ${error.message}` })))
+        }
+      })
+      server.listen(socketPath, () => {
+        listening = true
+        resume(Effect.void)
+      })
+    })
 
     const startHelper = (): Helper => {
       const child = spawn(process.execPath, ["-e", helperSource], { stdio: ["pipe", "pipe", "inherit"] })
@@ -157,45 +205,27 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, never, 
       Effect.sync(() => {
         helper?.process.stdin?.end()
         helper = undefined
+        server.close()
+        fs.rm(socketPath, { force: true }, () => {})
       })
     )
 
     const start = (bin: string, args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string) =>
       Effect.gen(function*() {
         const id = ++nextId
-        const socketPath = path.join(directory, `${id}.sock`)
         const ended = yield* Deferred.make<Ended, LaunchFailed>()
         const connected = yield* Deferred.make<net.Socket>()
         let accepted: net.Socket | undefined
-        const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-          // Only the first connection is jj's stdout.
-          if (accepted !== undefined) {
-            socket.destroy()
-          } else {
-            accepted = socket
-            Deferred.unsafeDone(connected, Exit.succeed(socket))
-          }
+        awaitingOutput.set(id, (socket) => {
+          accepted = socket
+          Deferred.unsafeDone(connected, Exit.succeed(socket))
         })
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
+            awaitingOutput.delete(id)
             accepted?.destroy()
-            server.close()
-            fs.rm(socketPath, { force: true }, () => {})
           })
         )
-        yield* Effect.async<void, LaunchFailed>((resume) => {
-          let listening = false
-          // Kept for the server's life: an error after it listens (none expected) must not crash the process.
-          server.on("error", (error) => {
-            if (!listening) {
-              resume(Effect.fail(new LaunchFailed({ reason: `cannot listen on ${socketPath}: ${error.message}` })))
-            }
-          })
-          server.listen(socketPath, () => {
-            listening = true
-            resume(Effect.void)
-          })
-        })
         const current = helper ??= startHelper()
         current.pending.set(id, ended)
         // Killed when the scope closes before it ended (interruption, timeout, a sibling reader's failure).
