@@ -91,3 +91,17 @@ it.scoped("kill stops the process, and its end is reported", () =>
     const ended = yield* launched.ended.pipe(Effect.timeout("5 seconds"))
     expect(ended.exitCode).toBe(-1)
   }))
+
+it.scoped("output that looks like a connection's header is carried whole", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const outputs = yield* Effect.forEach(
+      ["1\n2\n", "\n", "12345678901234567890123456789\nrest"],
+      (printed) =>
+        Effect.scoped(
+          Effect.flatMap(launcher.start("/bin/printf", ["%s", printed], {}), (launched) => text(launched.stdout))
+        ),
+      { concurrency: "unbounded" }
+    )
+    expect(outputs).toEqual(["1\n2\n", "\n", "12345678901234567890123456789\nrest"])
+  }))
