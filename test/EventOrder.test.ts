@@ -51,22 +51,25 @@ layer(makeTestLayer("event_order"), { timeout: "60 seconds" })("sync events", (i
           sql<{ readonly id: number }>`SELECT max(id)::int AS id FROM sync_events WHERE repository_id = ${id}`,
           ([row]) => row?.id ?? null
         )
-      const recorded = yield* Deferred.make<void>()
+      const recorded = yield* Deferred.make<number>()
       const commit = yield* Deferred.make<void>()
       // The first sync records its event, then holds its transaction open.
       const firstSync = yield* repositories.recordSync(record(first.id, "aa")).pipe(
-        Effect.zipRight(Deferred.succeed(recorded, undefined)),
+        Effect.zipRight(sql<{ readonly pid: number }>`SELECT pg_backend_pid() AS pid`),
+        Effect.flatMap(([row]) => Deferred.succeed(recorded, row!.pid)),
         Effect.zipRight(Deferred.await(commit)),
         sql.withTransaction,
         Effect.fork
       )
-      yield* Deferred.await(recorded)
+      const firstPid = yield* Deferred.await(recorded)
       const secondSync = yield* repositories.recordSync(record(second.id, "bb")).pipe(sql.withTransaction, Effect.fork)
-      // The second waits on the feed's lock, with nothing recorded.
+      // The second waits on the feed's lock, held by the first (other test files' waits, in other schemas, are not
+      // counted), with nothing recorded.
       yield* eventually(
         Effect.map(
           sql<{ readonly waiting: number }>`
-            SELECT count(*)::int AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+            SELECT count(*)::int AS waiting FROM pg_locks
+            WHERE locktype = 'advisory' AND NOT granted AND ${firstPid}::int = ANY(pg_blocking_pids(pid))
           `,
           ([row]) => row?.waiting ?? 0
         ),
