@@ -93,7 +93,7 @@ export const makeLeases = (options: LeasesOptions) =>
     if (options.claiming) {
       yield* store.register(options.instance).pipe(
         Effect.catchAllCause((cause) =>
-          Effect.logWarning("registering the instance failed; the first round will", cause)
+          Effect.logWarning("registering the instance failed; its first round registers it", cause)
         )
       )
     }

@@ -114,7 +114,7 @@ const HelperMessage = Schema.parseJson(Schema.Union(
 ))
 const decodeHelperMessage = Schema.decodeUnknownEither(HelperMessage)
 
-/** The request id a connection names before the output it carries. */
+/** The longest header (a request id, in digits) a connection may send before it is dropped. */
 const headerLimit = 24
 
 /** A launcher whose helper and socket live in `directory`, stopped when the scope closes. */
