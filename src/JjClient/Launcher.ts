@@ -105,7 +105,8 @@ export interface Launcher {
 
 interface Helper {
   readonly process: ChildProcess
-  readonly pending: Map<number, Deferred.Deferred<Ended, LaunchFailed>>
+  /** Launches not yet reported, by request id: each is told how its process ended. */
+  readonly pending: Map<number, (exit: Exit.Exit<Ended, LaunchFailed>) => void>
 }
 
 const HelperMessage = Schema.parseJson(Schema.Union(
@@ -170,9 +171,7 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchF
       const started: Helper = { process: child, pending: new Map() }
       const failAll = (reason: string) => {
         if (helper === started) helper = undefined
-        for (const deferred of started.pending.values()) {
-          Deferred.unsafeDone(deferred, Exit.fail(new LaunchFailed({ reason })))
-        }
+        for (const report of started.pending.values()) report(Exit.fail(new LaunchFailed({ reason })))
         started.pending.clear()
       }
       readline.createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -182,13 +181,12 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchF
           return
         }
         const message = decoded.right
-        const deferred = started.pending.get(message.id)
-        if (deferred === undefined) {
+        const report = started.pending.get(message.id)
+        if (report === undefined) {
           return
         }
         started.pending.delete(message.id)
-        Deferred.unsafeDone(
-          deferred,
+        report(
           "error" in message
             ? Exit.fail(new LaunchFailed({ reason: message.error }))
             : Exit.succeed({ exitCode: message.exit, stderr: message.stderr })
@@ -214,20 +212,38 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchF
       Effect.gen(function*() {
         const id = ++nextId
         const ended = yield* Deferred.make<Ended, LaunchFailed>()
-        const connected = yield* Deferred.make<net.Socket>()
+        // jj's stdout, or why it cannot come: completed by plain callbacks, so a launch forks no fiber.
+        const connected = yield* Deferred.make<net.Socket, LaunchFailed>()
         let accepted: net.Socket | undefined
+        let lateOutput: ReturnType<typeof setTimeout> | undefined
         awaitingOutput.set(id, (socket) => {
           accepted = socket
+          clearTimeout(lateOutput)
           Deferred.unsafeDone(connected, Exit.succeed(socket))
         })
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
             awaitingOutput.delete(id)
+            clearTimeout(lateOutput)
             accepted?.destroy()
           })
         )
         const current = helper ??= startHelper()
-        current.pending.set(id, ended)
+        current.pending.set(id, (exit) => {
+          Deferred.unsafeDone(ended, exit)
+          if (accepted !== undefined) return
+          if (Exit.isFailure(exit)) Deferred.unsafeDone(connected, Exit.failCause(exit.cause))
+          else {
+            // The helper connects before it starts jj, so a jj that ended has connected; its connection may still be
+            // on its way (the helper's report can arrive first).
+            lateOutput = setTimeout(() => {
+              Deferred.unsafeDone(
+                connected,
+                Exit.fail(new LaunchFailed({ reason: "the process ended before its output connected" }))
+              )
+            }, 5_000)
+          }
+        })
         // Killed when the scope closes before it ended (interruption, timeout, a sibling reader's failure).
         yield* Effect.addFinalizer(() =>
           Deferred.isDone(ended).pipe(
@@ -242,20 +258,7 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchF
           )
         )
         current.process.stdin!.write(JSON.stringify({ id, socket: socketPath, bin, args, env, cwd }) + "\n")
-        // Either jj's stdout connects, or the launch failed before it could. The helper connects before it starts jj,
-        // so a jj that ended (even one that ended fast enough for the helper's report to arrive first) has connected.
-        const socket = yield* Effect.raceFirst(
-          Deferred.await(connected),
-          Effect.zipRight(
-            Deferred.await(ended),
-            Deferred.await(connected).pipe(
-              Effect.timeoutFail({
-                duration: "5 seconds",
-                onTimeout: () => new LaunchFailed({ reason: "the process ended before its output connected" })
-              })
-            )
-          )
-        )
+        const socket = yield* Deferred.await(connected)
         return {
           stdout: NodeStream.fromReadable<LaunchFailed, Uint8Array>(
             () => socket,
