@@ -50,7 +50,12 @@ const BenchConfig = Config.all({
   /** Commits of the merge-heavy history whose first import is measured both ways; 0 skips it. */
   mergeHeavy: Config.integer("BENCH_SYNC_MERGE_HEAVY").pipe(Config.withDefault(50_000)),
   /** Operations of the long-operation-log history (undos and concurrent operations); 0 skips it. */
-  opLog: Config.integer("BENCH_SYNC_OP_LOG").pipe(Config.withDefault(20_000))
+  opLog: Config.integer("BENCH_SYNC_OP_LOG").pipe(Config.withDefault(20_000)),
+  /**
+   * One-operation syncs of both designs run first on a 1,000-commit repository, unreported: until the JIT has compiled
+   * the code they run, syncs cost more CPU, and that would fall on whichever size is measured first.
+   */
+  warmup: Config.integer("BENCH_SYNC_WARMUP").pipe(Config.withDefault(100))
 })
 
 const targets = { importCommitsPerSecond: 20_000, importRssMb: 300, oneOpMs: 50, oneOpGrowth: 1.3 } as const
@@ -676,10 +681,19 @@ const measureOpLog = (operations: number, runs: number, smallOneOp: number | und
   }).pipe(Effect.scoped)
 
 const main = Effect.gen(function*() {
-  const { bookmarkHeavy, mergeHeavy, opLog, runs, sizes } = yield* BenchConfig
+  const { bookmarkHeavy, mergeHeavy, opLog, runs, sizes, warmup } = yield* BenchConfig
   yield* Console.log(
     `jj ${jjBin}; sizes ${sizes.map(count).join(", ")}; ${runs} one-operation runs per size; ${os.cpus().length} CPUs`
   )
+  if (warmup > 0) {
+    yield* measure(smallSize, warmup)
+    yield* Console.log(
+      `warm-up: ${warmup} one-operation syncs of each design on a ${
+        count(smallSize)
+      }-commit repository, not reported ` +
+        `(a daemon that has run a while; BENCH_SYNC_WARMUP=0 measures from a cold start)`
+    )
+  }
   const results: Array<SizeResult> = []
   for (const size of sizes) {
     const result = yield* measure(size, runs)
