@@ -153,35 +153,31 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
 
     const linesOf = (args: ReadonlyArray<string>, cwd: string | undefined): Stream.Stream<string, JjError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
-        const process = yield* launcher.start(bin, args, env, cwd).pipe(Effect.mapError(unavailable))
         // Bounded by inactivity, not by total time: a jj that keeps writing (a large first import) runs as long as it
-        // needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT` while it is read (or waited
-        // for) has stalled, and is killed. A plain timer per wait: Effect's timeouts fork a race at every chunk.
-        let stalled = false
+        // needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT` while its output is waited for
+        // (or, once it ended, while its exit is) has stalled, and is killed. A plain timer for the exit: Effect's
+        // timeouts fork a race.
+        const process = yield* launcher.start(bin, args, env, cwd, { stallAfterMs: timeoutMs }).pipe(
+          Effect.mapError(unavailable)
+        )
+        let exitStalled = false
+        const stalled = () => exitStalled || process.stalled()
         const stalledError = () => new JjTimeout({ args, timeoutMs })
-        const watched = <A, E>(wait: Effect.Effect<A, E>) =>
-          Effect.suspend(() => {
-            const timer = setTimeout(() => {
-              stalled = true
-              process.kill()
-            }, timeoutMs)
-            return Effect.ensuring(wait, Effect.sync(() => clearTimeout(timer)))
-          })
         const exit = Effect.gen(function*() {
-          const { exitCode, stderr } = yield* watched(process.ended).pipe(Effect.mapError(unavailable))
-          if (stalled) return yield* stalledError()
+          const timer = setTimeout(() => {
+            exitStalled = true
+            process.kill()
+          }, timeoutMs)
+          const { exitCode, stderr } = yield* process.ended.pipe(
+            Effect.ensuring(Effect.sync(() => clearTimeout(timer))),
+            Effect.mapError(unavailable)
+          )
+          if (stalled()) return yield* stalledError()
           if (exitCode !== 0) return yield* new JjCommandFailed({ args, exitCode, stderr })
         })
-        // After a stall nothing more of the output is passed on: the read fails with the timeout.
-        const read = Stream.toPull(process.stdout.pipe(Stream.mapError(unavailable))).pipe(
-          Effect.map((pull) =>
-            watched(pull).pipe(
-              Effect.catchAll((error) => Effect.fail(stalled ? Option.some<JjError>(stalledError()) : error)),
-              Effect.tap(() => stalled ? Effect.fail(Option.some<JjError>(stalledError())) : Effect.void)
-            )
-          )
-        )
-        return Stream.fromPull(read).pipe(
+        // A read that fails once the process was killed for stalling fails with the timeout.
+        return process.stdout.pipe(
+          Stream.mapError((error): JjError => stalled() ? stalledError() : unavailable(error)),
           Stream.decodeText(),
           Stream.splitLines,
           Stream.concat(Stream.drain(Stream.fromEffect(exit)))

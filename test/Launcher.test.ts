@@ -105,3 +105,29 @@ it.scoped("output that looks like a connection's header is carried whole", () =>
     )
     expect(outputs).toEqual(["1\n2\n", "\n", "12345678901234567890123456789\nrest"])
   }))
+
+it.scopedLive("with stallAfterMs, a process that writes nothing while its output is waited for is killed as stalled", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const launched = yield* launcher.start("/bin/sh", ["-c", "echo started; exec sleep 60"], {}, undefined, {
+      stallAfterMs: 200
+    })
+    // The output ends when the stalled process is killed.
+    expect(yield* text(launched.stdout).pipe(Effect.timeout("10 seconds"))).toBe("started\n")
+    expect(launched.stalled()).toBe(true)
+    expect((yield* launched.ended).exitCode).toBe(-1)
+  }))
+
+it.scopedLive("with stallAfterMs, output left unread by a slow reader is not a stall", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const launched = yield* launcher.start("/bin/sh", ["-c", "head -c 5000000 /dev/zero"], {}, undefined, {
+      stallAfterMs: 100
+    })
+    // The reader is what is slow here: the process is blocked on its full output for several times the limit.
+    yield* Effect.sleep("600 millis")
+    const size = yield* launched.stdout.pipe(Stream.runFold(0, (total, chunk) => total + chunk.length))
+    expect(size).toBe(5_000_000)
+    expect(launched.stalled()).toBe(false)
+    expect((yield* launched.ended).exitCode).toBe(0)
+  }))

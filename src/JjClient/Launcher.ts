@@ -88,6 +88,16 @@ export interface Launched {
   readonly ended: Effect.Effect<Ended, LaunchFailed>
   /** Kills the process now; `ended` then reports it (exit code -1). */
   readonly kill: () => void
+  /** Whether it was killed for writing nothing while its output was waited for (`stallAfterMs`). */
+  readonly stalled: () => boolean
+}
+
+export interface LaunchOptions {
+  /**
+   * Kills the process when its output has been waited for this long with nothing arriving: no byte came and none is
+   * left unread. A reader that is slow (unread output) or a process that keeps writing is never cut off.
+   */
+  readonly stallAfterMs?: number
 }
 
 export interface Launcher {
@@ -99,7 +109,8 @@ export interface Launcher {
     bin: string,
     args: ReadonlyArray<string>,
     env: Record<string, string>,
-    cwd?: string
+    cwd?: string,
+    options?: LaunchOptions
   ) => Effect.Effect<Launched, LaunchFailed, Scope.Scope>
 }
 
@@ -208,7 +219,13 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchF
       })
     )
 
-    const start = (bin: string, args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string) =>
+    const start = (
+      bin: string,
+      args: ReadonlyArray<string>,
+      env: Record<string, string>,
+      cwd?: string,
+      options?: LaunchOptions
+    ) =>
       Effect.gen(function*() {
         const id = ++nextId
         const ended = yield* Deferred.make<Ended, LaunchFailed>()
@@ -259,17 +276,39 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchF
         )
         current.process.stdin!.write(JSON.stringify({ id, socket: socketPath, bin, args, env, cwd }) + "\n")
         const socket = yield* Deferred.await(connected)
+        const kill = () => {
+          if (current.process.stdin?.writable === true) {
+            current.process.stdin.write(JSON.stringify({ kill: id }) + "\n")
+          }
+        }
+        let stalled = false
+        const stallAfterMs = options?.stallAfterMs
+        if (stallAfterMs !== undefined) {
+          // Sampled on a timer rather than around each read: Node reads the socket ahead while output is waited for,
+          // so bytes that stopped arriving with none left unread mean the process wrote nothing meanwhile.
+          let bytesSeen = -1
+          let activeAt = Date.now()
+          const watch = setInterval(() => {
+            if (socket.bytesRead !== bytesSeen || socket.readableLength > 0) {
+              bytesSeen = socket.bytesRead
+              activeAt = Date.now()
+            } else if (Date.now() - activeAt >= stallAfterMs) {
+              stalled = true
+              clearInterval(watch)
+              kill()
+            }
+          }, Math.max(10, Math.min(1_000, stallAfterMs / 4)))
+          socket.once("close", () => clearInterval(watch))
+          yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(watch)))
+        }
         return {
           stdout: NodeStream.fromReadable<LaunchFailed, Uint8Array>(
             () => socket,
             (error) => new LaunchFailed({ reason: `reading the output failed: ${String(error)}` })
           ),
           ended: Deferred.await(ended),
-          kill: () => {
-            if (current.process.stdin?.writable === true) {
-              current.process.stdin.write(JSON.stringify({ kill: id }) + "\n")
-            }
-          }
+          kill,
+          stalled: () => stalled
         } satisfies Launched
       })
 
