@@ -153,31 +153,21 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
 
     const linesOf = (args: ReadonlyArray<string>, cwd: string | undefined): Stream.Stream<string, JjError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
-        // Bounded by inactivity, not by total time: a jj that keeps writing (a large first import) runs as long as it
-        // needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT` while its output is waited for
-        // (or, once it ended, while its exit is) has stalled, and is killed. A plain timer for the exit: Effect's
-        // timeouts fork a race.
+        // Bounded by inactivity, not by total time (the launcher's `stallAfterMs`): a jj that keeps writing (a large
+        // first import) runs as long as it needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT`
+        // while everything it wrote has been read, or does not exit once its output ended, has stalled, and is killed.
         const process = yield* launcher.start(bin, args, env, cwd, { stallAfterMs: timeoutMs }).pipe(
           Effect.mapError(unavailable)
         )
-        let exitStalled = false
-        const stalled = () => exitStalled || process.stalled()
         const stalledError = () => new JjTimeout({ args, timeoutMs })
         const exit = Effect.gen(function*() {
-          const timer = setTimeout(() => {
-            exitStalled = true
-            process.kill()
-          }, timeoutMs)
-          const { exitCode, stderr } = yield* process.ended.pipe(
-            Effect.ensuring(Effect.sync(() => clearTimeout(timer))),
-            Effect.mapError(unavailable)
-          )
-          if (stalled()) return yield* stalledError()
+          const { exitCode, stderr } = yield* process.ended.pipe(Effect.mapError(unavailable))
+          if (process.stalled()) return yield* stalledError()
           if (exitCode !== 0) return yield* new JjCommandFailed({ args, exitCode, stderr })
         })
         // A read that fails once the process was killed for stalling fails with the timeout.
         return process.stdout.pipe(
-          Stream.mapError((error): JjError => stalled() ? stalledError() : unavailable(error)),
+          Stream.mapError((error): JjError => process.stalled() ? stalledError() : unavailable(error)),
           Stream.decodeText(),
           Stream.splitLines,
           Stream.concat(Stream.drain(Stream.fromEffect(exit)))

@@ -131,3 +131,15 @@ it.scopedLive("with stallAfterMs, output left unread by a slow reader is not a s
     expect(launched.stalled()).toBe(false)
     expect((yield* launched.ended).exitCode).toBe(0)
   }))
+
+it.scopedLive("with stallAfterMs, a process that closed its output but does not exit is killed as stalled", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const launched = yield* launcher.start("/bin/sh", ["-c", "echo started; exec >&-; exec sleep 60"], {}, undefined, {
+      stallAfterMs: 200
+    })
+    expect(yield* text(launched.stdout).pipe(Effect.timeout("10 seconds"))).toBe("started\n")
+    const ended = yield* launched.ended.pipe(Effect.timeout("10 seconds"))
+    expect(launched.stalled()).toBe(true)
+    expect(ended.exitCode).toBe(-1)
+  }))

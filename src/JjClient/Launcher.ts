@@ -88,14 +88,15 @@ export interface Launched {
   readonly ended: Effect.Effect<Ended, LaunchFailed>
   /** Kills the process now; `ended` then reports it (exit code -1). */
   readonly kill: () => void
-  /** Whether it was killed for writing nothing while its output was waited for (`stallAfterMs`). */
+  /** Whether it was killed for stalling (`stallAfterMs`). */
   readonly stalled: () => boolean
 }
 
 export interface LaunchOptions {
   /**
-   * Kills the process when its output has been waited for this long with nothing arriving: no byte came and none is
-   * left unread. A reader that is slow (unread output) or a process that keeps writing is never cut off.
+   * Kills the process when, for this long, its output has had nothing arriving and nothing left unread, or it has not
+   * exited once its output ended. A reader that is slow (unread output) or a process that keeps writing is never cut
+   * off.
    */
   readonly stallAfterMs?: number
 }
@@ -285,7 +286,9 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchF
         const stallAfterMs = options?.stallAfterMs
         if (stallAfterMs !== undefined) {
           // Sampled on a timer rather than around each read: Node reads the socket ahead while output is waited for,
-          // so bytes that stopped arriving with none left unread mean the process wrote nothing meanwhile.
+          // so bytes that stopped arriving with none left unread mean the process wrote nothing meanwhile. The helper
+          // holds its end of the socket until the process ended, so a process that closed its output but does not exit
+          // is caught the same way.
           let bytesSeen = -1
           let activeAt = Date.now()
           const watch = setInterval(() => {
