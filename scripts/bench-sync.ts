@@ -136,7 +136,9 @@ const jjLogAlone = (repository: string, operationId: string, directory: string, 
         "-f",
         timeFormat,
         jjBin,
-        ...pinnedArgs(repository, operationId, [
+        "--repository",
+        repository,
+        ...pinnedArgs(operationId, [
           "log",
           "--revisions",
           "all() ~ root()",
@@ -524,7 +526,9 @@ const afterImport = (repository: string, schema: string, runs: number) =>
         "jj log ids",
         Command.make(
           jjBin,
-          ...pinnedArgs(repository, operationId!, [
+          "--repository",
+          repository,
+          ...pinnedArgs(operationId!, [
             "log",
             "-r",
             "all() ~ root()",
@@ -565,7 +569,12 @@ const measureMergeHeavy = (size: number, runs: number) =>
     const [operationId] = yield* headOf(repository)
     yield* output(
       "jj warm-up",
-      Command.make(jjBin, ...pinnedArgs(repository, operationId!, ["log", "-r", "merges()", "-T", "empty"])).pipe(
+      Command.make(
+        jjBin,
+        "--repository",
+        repository,
+        ...pinnedArgs(operationId!, ["log", "-r", "merges()", "-T", "empty"])
+      ).pipe(
         Command.env({ JJ_CONFIG: jjConfigDir })
       )
     )

@@ -2,7 +2,9 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
+import { createHash } from "node:crypto"
 import os from "node:os"
+import { delimiter } from "node:path"
 import type { OperationId } from "./Domain/Ids.js"
 import type {
   Bookmark,
@@ -31,7 +33,12 @@ import type { JjCommand, PinnedCommand } from "./JjClient/Command.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
 import type { LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
-import { operationDiffArgs, operationDiffDecoder, rootOperationId } from "./JjClient/OperationDiff.js"
+import {
+  operationDiffArgs,
+  operationDiffDecoder,
+  operationDiffSettings,
+  rootOperationId
+} from "./JjClient/OperationDiff.js"
 import type { OperationDiffItem, PreviousHeads } from "./JjClient/OperationDiff.js"
 import { makeReadViews } from "./JjClient/ReadView.js"
 import type { DetailsWanted, LineFormat } from "./JjClient/Templates.js"
@@ -78,10 +85,12 @@ const maxHeldDiffItems = 1_000
 /** Batches of commit details at least this large read their files and their evolution in two jj processes. */
 const splitDetailsAbove = 50
 
-/** jj's arguments for a read of the repository at `workspaceRoot` as it was at `operationId`, touching nothing. */
-export const pinnedArgs = (workspaceRoot: string, operationId: string, rest: ReadonlyArray<string>) => [
-  "--repository",
-  workspaceRoot,
+/**
+ * jj's arguments for a read of the repository as it was at `operationId`, touching nothing. The repository is jj's
+ * working directory rather than a `--repository` argument: with that argument jj parses its whole command line three
+ * more times, to warn that aliases cannot come from there.
+ */
+export const pinnedArgs = (operationId: string, rest: ReadonlyArray<string>) => [
   "--ignore-working-copy",
   "--at-operation",
   operationId,
@@ -133,25 +142,51 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
      * The command line of a `JjCommand`, and the directory to run it in: a pinned one reads through the repository's
      * read view, made on first use (so a repository that is only watched costs no view).
      */
-    const commandLine = (command: JjCommand): Effect.Effect<{ args: ReadonlyArray<string>; cwd?: string }, JjError> =>
+    // A command's own settings (`PinnedCommand.settings`) as a file jj reads after the client's configuration (JJ_CONFIG
+    // lists both), named by its content: written once, through a rename so that no jj ever reads it half-written.
+    const settingsDir = path.join(configDir, "settings")
+    yield* fs.makeDirectory(settingsDir).pipe(Effect.orDie)
+    const settingsWritten = new Set<string>()
+    const settingsFile = (settings: string) =>
+      Effect.gen(function*() {
+        const file = path.join(settingsDir, `${createHash("sha256").update(settings).digest("hex").slice(0, 32)}.toml`)
+        if (settingsWritten.has(file)) return file
+        const written = yield* fs.makeTempFile({ directory: settingsDir })
+        yield* fs.writeFileString(written, settings)
+        yield* fs.rename(written, file)
+        settingsWritten.add(file)
+        return file
+      }).pipe(
+        Effect.mapError((error) => new JjUnavailable({ message: `cannot write jj's settings: ${error.message}` }))
+      )
+
+    const commandLine = (
+      command: JjCommand
+    ): Effect.Effect<{ args: ReadonlyArray<string>; cwd?: string; env: Record<string, string> }, JjError> =>
       isPinned(command)
-        ? Effect.map(
-          readViews.viewOf(command.location).pipe(
+        ? Effect.gen(function*() {
+          const readRoot = yield* readViews.viewOf(command.location).pipe(
             Effect.provideService(FileSystem.FileSystem, fs),
             Effect.provideService(Path.Path, path)
-          ),
-          (readRoot) => ({
-            args: pinnedArgs(readRoot, command.operationId, command.rest),
-            ...(command.runInView ? { cwd: readRoot } : {})
-          })
-        )
-        : Effect.succeed({ args: command })
+          )
+          const settings = command.settings === undefined ? undefined : yield* settingsFile(command.settings)
+          return {
+            args: pinnedArgs(command.operationId, command.rest),
+            cwd: readRoot,
+            env: settings === undefined ? env : { ...env, JJ_CONFIG: `${configDir}${delimiter}${settings}` }
+          }
+        })
+        : Effect.succeed({ args: command, env })
 
     /** Runs jj and streams its stdout line by line; fails with its stderr when it exits non-zero. */
     const lines = (command: JjCommand): Stream.Stream<string, JjError> =>
-      Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd }) => linesOf(args, cwd)))
+      Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd, env }) => linesOf(args, cwd, env)))
 
-    const linesOf = (args: ReadonlyArray<string>, cwd: string | undefined): Stream.Stream<string, JjError> =>
+    const linesOf = (
+      args: ReadonlyArray<string>,
+      cwd: string | undefined,
+      env: Record<string, string>
+    ): Stream.Stream<string, JjError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
         // Bounded by inactivity, not by total time (the launcher's `stallAfterMs`): a jj that keeps writing (a large
         // first import) runs as long as it needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT`
@@ -175,10 +210,10 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       }))
 
     const decodeLines = <A>(command: JjCommand, format: LineFormat<A>): Stream.Stream<A, JjError> =>
-      Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd }) =>
+      Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd, env }) =>
         // A chunk of lines at a time, in a plain loop: a first import decodes a line per commit, where an Effect per
         // line would cost more than the decoding itself.
-        linesOf(args, cwd).pipe(
+        linesOf(args, cwd, env).pipe(
           Stream.mapChunksEffect((chunk) => {
             const decoded: Array<A> = []
             for (const line of chunk) {
@@ -193,13 +228,15 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
           })
         )))
 
-    /** `rest` at `operationId` of the repository, run in its read view when `runInView` (paths jj prints are relative). */
+    /** `rest` at `operationId` of the repository, run in its read view, with `settings` of its own when given. */
     const pinned = (
       location: RepositoryLocation,
       operationId: OperationId,
       rest: ReadonlyArray<string>,
-      runInView = false
-    ): PinnedCommand => ({ location, operationId, rest, runInView })
+      settings?: string
+    ): PinnedCommand => (settings === undefined
+      ? { location, operationId, rest }
+      : { location, operationId, rest, settings })
 
     const version = lines(["--version"]).pipe(
       Stream.runCollect,
@@ -312,7 +349,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, heads)
       const diff = (heads: PreviousHeads) =>
         Stream.suspend(() =>
-          decodeLines(pinned(location, rootOperationId(operationId), args(heads)), {
+          decodeLines(pinned(location, rootOperationId(operationId), args(heads), operationDiffSettings(heads)), {
             decode: operationDiffDecoder(heads._tag === "WorkingCopies" ? "expected" : "invalid")
           })
         ).pipe(Stream.filter((item): item is OperationDiffItem => item !== undefined))
@@ -449,7 +486,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
       const revset = commitIds.join(" | ")
       // jj prints a moved file's display path relative to its working directory: the workspace root.
       const files = decodeLines(
-        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", filesDetailsTemplate], true),
+        pinned(location, operationId, ["log", "--revisions", revset, "--no-graph", "-T", filesDetailsTemplate]),
         DetailsLine
       )
       const evolution = (withFiles: boolean) =>
@@ -464,7 +501,7 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
               "--no-graph",
               "-T",
               evolutionDetailsTemplate(withFiles)
-            ], true),
+            ]),
             DetailsLine
           ).pipe(
             // Whether each entry is new and whether it is the last one wanted are decided as it passes, since the

@@ -112,7 +112,7 @@ export const baselineSync = (options: {
     const jj = (...args: ReadonlyArray<string>) =>
       output(
         `jj ${args[0]}`,
-        Command.make(options.jjBin, ...pinnedArgs(options.path, operationId, args)).pipe(
+        Command.make(options.jjBin, "--repository", options.path, ...pinnedArgs(operationId, args)).pipe(
           Command.env({ JJ_CONFIG: options.jjConfigDir, COLUMNS: "1000" })
         )
       )

@@ -7,8 +7,10 @@ import type { DiffCommit } from "./Templates.js"
 /**
  * `jj op diff` between the last synced operation and the pinned one: in one jj process, the commits that became
  * visible or stopped being visible, whether any bookmark changed, and the pinned operation itself. Its commits and
- * operations are printed with our templates (set through `--config`, which outranks every configuration file); the
- * rest of its output is jj's fixed text, of which only the section headings are read.
+ * operations are printed with our templates (`operationDiffSettings`, a configuration file of the client's own, the
+ * only user configuration jj reads); the rest of its output is jj's fixed text, of which only the section headings are
+ * read. Not through `--config`: with it, jj parses its whole command line three more times to warn that aliases
+ * cannot come from there, a sizeable part of the command's cost.
  *
  * Not `jj op log --limit 1 --op-diff`: for an operation that merged concurrent ones, jj merges its parents first and
  * writes that merge into the operation store (unpublished, but written).
@@ -22,7 +24,7 @@ import type { DiffCommit } from "./Templates.js"
 export const rootOperationId = (operationId: OperationId): OperationId =>
   OperationId.make("0".repeat(operationId.length))
 
-/** A TOML string for a `--config` value: JSON's escapes are TOML's. */
+/** A TOML string: JSON's escapes are TOML's. */
 const tomlString = (value: string) => JSON.stringify(value)
 
 /** What a diff knows of the visible heads at the previous operation. */
@@ -39,8 +41,8 @@ export type PreviousHeads =
   | { readonly _tag: "Loaded" }
 
 /**
- * The commits the diff shows (`revsets.op-diff-changes-in`): every one that changed, where jj's default leaves out
- * immutable ones.
+ * The commits the diff shows (`--show-changes-in`): every one that changed, where jj's default leaves out immutable
+ * ones.
  *
  * jj resolves the revset against each side, but evaluates `visible_heads()` with the pinned operation's view, so
  * the commits that stopped being visible are covered through the previous operation's heads: by id when they are
@@ -60,10 +62,7 @@ export const changesInRevset = (previous: string, previousHeads: PreviousHeads):
   }
 }
 
-/**
- * The diff from `previous` to `operationId`, showing the commits of `changesIn` (see `changesInRevset`); the visible
- * heads are read from it only when the previous ones are named (they are kept only while few).
- */
+/** The diff from `previous` to `operationId`, showing the commits of `changesInRevset`. */
 export const operationDiffArgs = (
   previous: string,
   operationId: string,
@@ -76,13 +75,21 @@ export const operationDiffArgs = (
   "--to",
   operationId,
   "--no-graph",
-  "--config",
-  `revsets.op-diff-changes-in=${tomlString(changesInRevset(previous, previousHeads))}`,
-  "--config",
-  `templates.commit_summary=${tomlString(diffCommitJson(previousHeads._tag === "Named" ? "read" : "skipped"))}`,
-  "--config",
-  `templates.op_summary=${tomlString("json(self)")}`
+  "--show-changes-in",
+  changesInRevset(previous, previousHeads)
 ]
+
+/**
+ * The diff's templates, as a configuration file: the visible heads are read from it only when the previous ones are
+ * named (they are kept only while few).
+ */
+export const operationDiffSettings = (previousHeads: PreviousHeads): string =>
+  [
+    "[templates]",
+    `commit_summary = ${tomlString(diffCommitJson(previousHeads._tag === "Named" ? "read" : "skipped"))}`,
+    `op_summary = ${tomlString("json(self)")}`,
+    ""
+  ].join("\n")
 
 /** What one line of the diff says. */
 export type OperationDiffItem =
