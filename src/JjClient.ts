@@ -113,13 +113,21 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const timeoutMs = Duration.toMillis(config.timeout)
-    // A directory of our own as JJ_CONFIG replaces the user's configuration files. Its one setting stops jj from
-    // indexing every mutable commit for short id prefixes at start-up (a cost that grows with the history); the
-    // templates print full ids, so the output is the same.
+    // A directory of our own as JJ_CONFIG replaces the user's configuration files. Its settings spare jj work at
+    // start-up that no output of ours depends on (the templates print full ids and use no immutability): indexing
+    // every mutable commit for short id prefixes (a cost that grows with the history), and parsing the default
+    // `immutable_heads()` and `trunk()`, which every command resolves.
     const configDir = yield* fs.makeTempDirectoryScoped({ prefix: "jj-watcher-config-" }).pipe(Effect.orDie)
-    yield* fs.writeFileString(path.join(configDir, "config.toml"), `revsets.short-prefixes = "none()"\n`).pipe(
-      Effect.orDie
-    )
+    yield* fs.writeFileString(
+      path.join(configDir, "config.toml"),
+      [
+        `revsets.short-prefixes = "none()"`,
+        `[revset-aliases]`,
+        `"immutable_heads()" = "none()"`,
+        `"trunk()" = "none()"`,
+        ""
+      ].join("\n")
+    ).pipe(Effect.orDie)
 
     const launcher = yield* makeLauncher(configDir).pipe(Effect.orDie)
     const readViews = yield* makeReadViews(path.join(configDir, "views"))
@@ -147,11 +155,13 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     const settingsDir = path.join(configDir, "settings")
     yield* fs.makeDirectory(settingsDir).pipe(Effect.orDie)
     const settingsWritten = new Set<string>()
+    let settingsWrites = 0
     const settingsFile = (settings: string) =>
       Effect.gen(function*() {
-        const file = path.join(settingsDir, `${createHash("sha256").update(settings).digest("hex").slice(0, 32)}.toml`)
+        const name = createHash("sha256").update(settings).digest("hex").slice(0, 32)
+        const file = path.join(settingsDir, `${name}.toml`)
         if (settingsWritten.has(file)) return file
-        const written = yield* fs.makeTempFile({ directory: settingsDir })
+        const written = path.join(settingsDir, `.${name}.${++settingsWrites}`)
         yield* fs.writeFileString(written, settings)
         yield* fs.rename(written, file)
         settingsWritten.add(file)
