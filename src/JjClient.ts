@@ -2,6 +2,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Array as Arr, Chunk, Clock, Config, Duration, Effect, Either, Option, Order, Ref, Stream } from "effect"
+import type { Scope } from "effect"
 import { createHash } from "node:crypto"
 import os from "node:os"
 import { delimiter } from "node:path"
@@ -31,7 +32,7 @@ import { makeChangesReader } from "./JjClient/Changes.js"
 import { isPinned } from "./JjClient/Command.js"
 import type { JjCommand, PinnedCommand } from "./JjClient/Command.js"
 import { makeLauncher } from "./JjClient/Launcher.js"
-import type { LaunchFailed } from "./JjClient/Launcher.js"
+import type { Launched, LaunchFailed } from "./JjClient/Launcher.js"
 import { locate as locateIn } from "./JjClient/Locate.js"
 import {
   operationDiffArgs,
@@ -40,6 +41,8 @@ import {
   rootOperationId
 } from "./JjClient/OperationDiff.js"
 import type { OperationDiffItem, PreviousHeads } from "./JjClient/OperationDiff.js"
+import { filterOutput } from "./JjClient/Output.js"
+import type { Output } from "./JjClient/Output.js"
 import { makeReadViews } from "./JjClient/ReadView.js"
 import type { DetailsWanted, LineFormat } from "./JjClient/Templates.js"
 import {
@@ -66,6 +69,11 @@ export const minimumJjVersion = "0.45.0"
 export const JjConfig = Config.all({
   bin: Config.option(Config.string("JJ_BIN")),
   timeout: Config.duration("JJ_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60))),
+  /** An operation diff whose output ends within this many bytes is read in one piece, without a stream. */
+  wholeOutputBytes: Config.integer("JJ_WHOLE_OUTPUT_BYTES").pipe(
+    Config.withDefault(1 << 20),
+    Config.validate({ message: "JJ_WHOLE_OUTPUT_BYTES must be 1 or more", validation: (n) => n >= 1 })
+  ),
   /**
    * jj processes that read merges' emptiness apart from the listing of every commit, in parallel, each over its own
    * part of the history; 0 reads it in the listing itself.
@@ -78,6 +86,9 @@ export const JjConfig = Config.all({
 })
 
 const opIdPattern = /^[0-9a-f]+$/
+
+/** What reading an operation diff can fail with: jj's failure to find the previous operation is told apart. */
+type DiffError = JjError | PreviousOperationMissing | PreviousOperationUnrelated
 
 /** A diff read with the previous operation's working copies only is held in memory up to this many items. */
 const maxHeldDiffItems = 1_000
@@ -192,51 +203,88 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     const lines = (command: JjCommand): Stream.Stream<string, JjError> =>
       Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd, env }) => linesOf(args, cwd, env)))
 
+    // Bounded by inactivity, not by total time (the launcher's `stallAfterMs`): a jj that keeps writing (a large first
+    // import) runs as long as it needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT` while
+    // everything it wrote has been read, or does not exit once its output ended, has stalled, and is killed.
+    const start = (args: ReadonlyArray<string>, cwd: string | undefined, env: Record<string, string>) =>
+      launcher.start(bin, args, env, cwd, { stallAfterMs: timeoutMs }).pipe(Effect.mapError(unavailable))
+
+    /** A read that fails once the process was killed for stalling fails with the timeout. */
+    const readError = (process: Launched, args: ReadonlyArray<string>) => (error: LaunchFailed): JjError =>
+      process.stalled() ? new JjTimeout({ args, timeoutMs }) : unavailable(error)
+
+    /** How the process ended, as a failure unless it exited with 0. */
+    const exitOf = (process: Launched, args: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const { exitCode, stderr } = yield* process.ended.pipe(Effect.mapError(unavailable))
+        if (process.stalled()) return yield* new JjTimeout({ args, timeoutMs })
+        if (exitCode !== 0) return yield* new JjCommandFailed({ args, exitCode, stderr })
+      })
+
+    /** The lines of the output that follows `head` (bytes already read), then the exit's failure, if any. */
+    const linesAfter = (process: Launched, args: ReadonlyArray<string>, head: Uint8Array) =>
+      (head.length === 0 ? process.stdout : Stream.concat(Stream.succeed(head), process.stdout)).pipe(
+        Stream.mapError(readError(process, args)),
+        Stream.decodeText(),
+        Stream.splitLines,
+        Stream.concat(Stream.drain(Stream.fromEffect(exitOf(process, args))))
+      )
+
     const linesOf = (
       args: ReadonlyArray<string>,
       cwd: string | undefined,
       env: Record<string, string>
     ): Stream.Stream<string, JjError> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        // Bounded by inactivity, not by total time (the launcher's `stallAfterMs`): a jj that keeps writing (a large
-        // first import) runs as long as it needs, within the sync's own limit; one that writes nothing for `JJ_TIMEOUT`
-        // while everything it wrote has been read, or does not exit once its output ended, has stalled, and is killed.
-        const process = yield* launcher.start(bin, args, env, cwd, { stallAfterMs: timeoutMs }).pipe(
-          Effect.mapError(unavailable)
-        )
-        const stalledError = () => new JjTimeout({ args, timeoutMs })
-        const exit = Effect.gen(function*() {
-          const { exitCode, stderr } = yield* process.ended.pipe(Effect.mapError(unavailable))
-          if (process.stalled()) return yield* stalledError()
-          if (exitCode !== 0) return yield* new JjCommandFailed({ args, exitCode, stderr })
-        })
-        // A read that fails once the process was killed for stalling fails with the timeout.
-        return process.stdout.pipe(
-          Stream.mapError((error): JjError => process.stalled() ? stalledError() : unavailable(error)),
-          Stream.decodeText(),
-          Stream.splitLines,
-          Stream.concat(Stream.drain(Stream.fromEffect(exit)))
-        )
-      }))
+      Stream.unwrapScoped(Effect.map(start(args, cwd, env), (process) => linesAfter(process, args, new Uint8Array())))
+
+    /**
+     * Decodes lines in a plain loop, skipping empty ones: a first import decodes a line per commit, where an Effect per
+     * line would cost more than the decoding itself.
+     */
+    const decodeAll = <A>(
+      args: ReadonlyArray<string>,
+      format: LineFormat<A>,
+      lines: Iterable<string>
+    ): Either.Either<Array<A>, JjOutputInvalid> => {
+      const decoded: Array<A> = []
+      for (const line of lines) {
+        if (line.length === 0) continue
+        const result = format.decode(line)
+        if (Either.isLeft(result)) {
+          return Either.left(new JjOutputInvalid({ args, line: line.slice(0, 1_000), reason: result.left }))
+        }
+        decoded.push(result.right)
+      }
+      return Either.right(decoded)
+    }
 
     const decodeLines = <A>(command: JjCommand, format: LineFormat<A>): Stream.Stream<A, JjError> =>
       Stream.unwrap(Effect.map(commandLine(command), ({ args, cwd, env }) =>
-        // A chunk of lines at a time, in a plain loop: a first import decodes a line per commit, where an Effect per
-        // line would cost more than the decoding itself.
         linesOf(args, cwd, env).pipe(
-          Stream.mapChunksEffect((chunk) => {
-            const decoded: Array<A> = []
-            for (const line of chunk) {
-              if (line.length === 0) continue
-              const result = format.decode(line)
-              if (Either.isLeft(result)) {
-                return new JjOutputInvalid({ args, line: line.slice(0, 1_000), reason: result.left })
-              }
-              decoded.push(result.right)
-            }
-            return Effect.succeed(Chunk.unsafeFromArray(decoded))
-          })
+          Stream.mapChunksEffect((chunk) => Effect.map(decodeAll(args, format, chunk), Chunk.unsafeFromArray))
         )))
+
+    /**
+     * Runs jj and decodes its output: whole when it ended within `JJ_WHOLE_OUTPUT_BYTES`, else streamed on (the
+     * process then belongs to the caller's scope).
+     */
+    const decodeOutput = <A>(command: JjCommand, format: LineFormat<A>) =>
+      Effect.gen(function*() {
+        const { args, cwd, env } = yield* commandLine(command)
+        const process = yield* start(args, cwd, env)
+        const head = yield* process.head(config.wholeOutputBytes).pipe(Effect.mapError(readError(process, args)))
+        if (!head.whole) {
+          return {
+            _tag: "Streamed",
+            items: linesAfter(process, args, head.bytes).pipe(
+              Stream.mapChunksEffect((chunk) => Effect.map(decodeAll(args, format, chunk), Chunk.unsafeFromArray))
+            )
+          } satisfies Output<A>
+        }
+        yield* exitOf(process, args)
+        const lines = new TextDecoder().decode(head.bytes).split(/\r?\n/)
+        return { _tag: "Whole", items: yield* decodeAll(args, format, lines) } satisfies Output<A>
+      })
 
     /** `rest` at `operationId` of the repository, run in its read view, with `settings` of its own when given. */
     const pinned = (
@@ -349,44 +397,45 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
      *
      * With the previous operation's working copies only, the diff is held until jj has said whether it left commits
      * out; when it did (or printed more than a small diff would), it is read again with that operation's view.
+     *
+     * A diff that is not read whole (`Output`) is read from a jj process that belongs to the caller's scope.
      */
     const operationDiff = (
       location: RepositoryLocation,
       operationId: OperationId,
       previous: OperationId,
       previousHeads: PreviousHeads
-    ): Stream.Stream<OperationDiffItem, JjError | PreviousOperationMissing | PreviousOperationUnrelated> => {
-      const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, heads)
+    ): Effect.Effect<Output<OperationDiffItem, DiffError>, DiffError, Scope.Scope> => {
+      const toldApart = (error: JjCommandFailed): DiffError =>
+        /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
+          ? new PreviousOperationMissing({ operationId: previous })
+          : /commit id [0-9a-f]+ not found in index/i.test(error.stderr)
+          ? new PreviousOperationUnrelated({ operationId: previous })
+          : error
       const diff = (heads: PreviousHeads) =>
-        Stream.suspend(() =>
-          decodeLines(pinned(location, rootOperationId(operationId), args(heads), operationDiffSettings(heads)), {
-            decode: operationDiffDecoder(heads._tag === "WorkingCopies" ? "expected" : "invalid")
-          })
-        ).pipe(Stream.filter((item): item is OperationDiffItem => item !== undefined))
-      const items = previousHeads._tag !== "WorkingCopies" ? diff(previousHeads) : Stream.unwrap(
-        diff(previousHeads).pipe(
-          Stream.take(maxHeldDiffItems + 1),
-          Stream.runCollect,
-          Effect.map((held) =>
-            held.length > maxHeldDiffItems || Chunk.some(held, (item) => item._tag === "Elided")
-              ? diff({ _tag: "Loaded" })
-              : Stream.fromChunk(held)
-          )
-        )
-      )
-      return items.pipe(
-        Stream.catchTag(
-          "JjCommandFailed",
-          (error): Stream.Stream<never, JjError | PreviousOperationMissing | PreviousOperationUnrelated> =>
-            Stream.fail(
-              /no operation id matching/i.test(error.stderr) && error.stderr.includes(previous)
-                ? new PreviousOperationMissing({ operationId: previous })
-                : /commit id [0-9a-f]+ not found in index/i.test(error.stderr)
-                ? new PreviousOperationUnrelated({ operationId: previous })
-                : error
-            )
+        decodeOutput(pinned(location, rootOperationId(operationId), args(heads), operationDiffSettings(heads)), {
+          decode: operationDiffDecoder(heads._tag === "WorkingCopies" ? "expected" : "invalid")
+        }).pipe(Effect.map((output) => filterOutput(output, (item): item is OperationDiffItem => item !== undefined)))
+      const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, heads)
+      const read = previousHeads._tag !== "WorkingCopies" ? diff(previousHeads) : Effect.gen(function*() {
+        // The process of a diff not read whole ends with the holding: it is read again, or was read to its end.
+        const held = yield* Effect.scoped(Effect.flatMap(diff(previousHeads), (first) =>
+          first._tag === "Whole"
+            ? Effect.succeed(first.items)
+            : Effect.map(Stream.runCollect(Stream.take(first.items, maxHeldDiffItems + 1)), Chunk.toReadonlyArray)))
+        return held.length > maxHeldDiffItems || held.some((item) => item._tag === "Elided")
+          ? yield* diff({ _tag: "Loaded" })
+          : { _tag: "Whole", items: held } satisfies Output<OperationDiffItem>
+      })
+      return read.pipe(
+        Effect.map((output): Output<OperationDiffItem, DiffError> =>
+          output._tag === "Whole" ? output : {
+            _tag: "Streamed",
+            items: Stream.catchTag(output.items, "JjCommandFailed", (error) => Stream.fail(toldApart(error)))
+          }
         ),
-        Stream.withSpan("JjClient.operationDiff")
+        Effect.catchTag("JjCommandFailed", (error) => Effect.fail(toldApart(error))),
+        Effect.withSpan("JjClient.operationDiff")
       )
     }
 

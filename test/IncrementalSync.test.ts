@@ -392,6 +392,55 @@ const jjCallsSince = (() => {
   }
 })()
 
+/**
+ * More visible heads than are kept: the diff names the working copies; when more changed, it is read again. Run with
+ * diffs read whole and streamed.
+ */
+const manyHeads = (name: string) =>
+  Effect.gen(function*() {
+    const repo = initRepo(base, "alice", name)
+    for (let i = 0; i <= maxKeptHeads; i++) jj(repo, "new", "root()", "-m", `side ${i}`)
+    const first = yield* sync(repo)
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql<{ readonly visibleHeads: ReadonlyArray<string> }>`
+          SELECT visible_heads FROM repositories WHERE id = ${first.repositoryId}
+        `
+    // Too many to keep: stored as none.
+    expect(row?.visibleHeads).toEqual([])
+
+    // The working-copy commit is rewritten: the one commit hidden is the previous working copy.
+    jj(repo, "describe", "-m", "described")
+    jjCallsSince()
+    const described = yield* sync(repo)
+    expect(described.mode).toBe("incremental")
+    const one = jjCallsSince()
+    expect(one).toHaveLength(1)
+    expect(one[0]).toContain("operation diff --from")
+    expect(one[0]).not.toContain("at_operation")
+    yield* expectMirrorsJj(described.repositoryId, repo)
+
+    // Another head abandoned: jj says it left a hidden commit out, and the diff is read with the previous view.
+    jj(repo, "abandon", "description(exact:\"side 3\\n\")")
+    jjCallsSince()
+    const abandoned = yield* sync(repo)
+    expect(abandoned.mode).toBe("incremental")
+    const two = jjCallsSince()
+    expect(two).toHaveLength(2)
+    expect(two[0]).not.toContain("at_operation")
+    expect(two[1]).toContain("at_operation")
+    yield* expectMirrorsJj(abandoned.repositoryId, repo)
+
+    // A commit that appears outside every working copy's ancestry, nothing hidden: read again too.
+    jj(repo, "new", "--no-edit", "description(exact:\"side 7\\n\")", "-m", "child of side 7")
+    jjCallsSince()
+    const added = yield* sync(repo)
+    expect(added.mode).toBe("incremental")
+    const three = jjCallsSince()
+    expect(three).toHaveLength(2)
+    expect(three[1]).toContain("at_operation")
+    yield* expectMirrorsJj(added.repositoryId, repo)
+  })
+
 layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
   timeout: "120 seconds",
   excludeTestServices: true
@@ -424,49 +473,7 @@ layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
       }))
 
     it.effect("with more visible heads than are kept, the diff names the working copies; more changed, it is read again", () =>
-      Effect.gen(function*() {
-        const repo = initRepo(base, "alice", "many-heads")
-        for (let i = 0; i <= maxKeptHeads; i++) jj(repo, "new", "root()", "-m", `side ${i}`)
-        const first = yield* sync(repo)
-        const sql = yield* SqlClient.SqlClient
-        const [row] = yield* sql<{ readonly visibleHeads: ReadonlyArray<string> }>`
-          SELECT visible_heads FROM repositories WHERE id = ${first.repositoryId}
-        `
-        // Too many to keep: stored as none.
-        expect(row?.visibleHeads).toEqual([])
-
-        // The working-copy commit is rewritten: the one commit hidden is the previous working copy.
-        jj(repo, "describe", "-m", "described")
-        jjCallsSince()
-        const described = yield* sync(repo)
-        expect(described.mode).toBe("incremental")
-        const one = jjCallsSince()
-        expect(one).toHaveLength(1)
-        expect(one[0]).toContain("operation diff --from")
-        expect(one[0]).not.toContain("at_operation")
-        yield* expectMirrorsJj(described.repositoryId, repo)
-
-        // Another head abandoned: jj says it left a hidden commit out, and the diff is read with the previous view.
-        jj(repo, "abandon", "description(exact:\"side 3\\n\")")
-        jjCallsSince()
-        const abandoned = yield* sync(repo)
-        expect(abandoned.mode).toBe("incremental")
-        const two = jjCallsSince()
-        expect(two).toHaveLength(2)
-        expect(two[0]).not.toContain("at_operation")
-        expect(two[1]).toContain("at_operation")
-        yield* expectMirrorsJj(abandoned.repositoryId, repo)
-
-        // A commit that appears outside every working copy's ancestry, nothing hidden: read again too.
-        jj(repo, "new", "--no-edit", "description(exact:\"side 7\\n\")", "-m", "child of side 7")
-        jjCallsSince()
-        const added = yield* sync(repo)
-        expect(added.mode).toBe("incremental")
-        const three = jjCallsSince()
-        expect(three).toHaveLength(2)
-        expect(three[1]).toContain("at_operation")
-        yield* expectMirrorsJj(added.repositoryId, repo)
-      }))
+      manyHeads("many-heads"))
 
     it.effect("an operation that merges concurrent ones is read without writing into the operation store", () =>
       Effect.gen(function*() {
@@ -487,5 +494,38 @@ layer(makeTestLayer("incremental_calls", { JJ_BIN: countingJj }), {
         expect(entries()).toEqual(before)
         yield* expectMirrorsJj(merged.repositoryId, repo)
       }))
+  }
+)
+
+// Every diff's output past the first byte is streamed: the path of a diff too large to read in one piece.
+layer(makeTestLayer("incremental_streamed", { JJ_BIN: countingJj, JJ_WHOLE_OUTPUT_BYTES: "1" }), {
+  timeout: "120 seconds",
+  excludeTestServices: true
+})(
+  "incremental sync, diffs streamed",
+  (it) => {
+    it.effect("commits, bookmarks, an abandon and a rewrite are read from streamed diffs", () =>
+      Effect.gen(function*() {
+        const repo = initRepo(base, "alice", "streamed")
+        yield* sync(repo)
+        writeFile(repo, "a.txt", "a\n")
+        jj(repo, "commit", "-m", "one")
+        jj(repo, "bookmark", "set", "main", "-r", "@-")
+        const steps: ReadonlyArray<ReadonlyArray<string>> = [
+          ["new", "-m", "two"],
+          ["describe", "-m", "two, described"],
+          ["new", "root()", "-m", "side"],
+          ["abandon", "description(exact:\"two, described\n\")"],
+          ["bookmark", "set", "main", "--allow-backwards", "-r", "@"]
+        ]
+        for (const step of steps) {
+          jj(repo, ...step)
+          const result = yield* sync(repo)
+          expect(result.mode, step.join(" ")).toBe("incremental")
+          yield* expectMirrorsJj(result.repositoryId, repo, step.join(" "))
+        }
+      }))
+
+    it.effect("with more visible heads than are kept, the same as read whole", () => manyHeads("many-heads-streamed"))
   }
 )

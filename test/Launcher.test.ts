@@ -41,6 +41,27 @@ it.scoped("carries large outputs whole", () =>
     expect((yield* launched.ended).exitCode).toBe(0)
   }))
 
+it.scoped("head: an output within the limit whole, a longer one cut at the limit with the rest on stdout", () =>
+  Effect.gen(function*() {
+    const launcher = yield* makeLauncher(directory())
+    const small = yield* launcher.start("/bin/sh", ["-c", "printf 'one\\ntwo\\n'"], {})
+    const whole = yield* small.head(1_000)
+    expect(whole.whole).toBe(true)
+    expect(new TextDecoder().decode(whole.bytes)).toBe("one\ntwo\n")
+    // 3,000 two-byte characters: the limit falls inside one, and the stream carries the rest from its second byte.
+    const large = yield* launcher.start("/bin/sh", [
+      "-c",
+      "i=0; while [ $i -lt 3000 ]; do printf 'é'; i=$((i+1)); done"
+    ], {})
+    const head = yield* large.head(1_001)
+    expect(head.whole).toBe(false)
+    expect(head.bytes.length).toBeGreaterThanOrEqual(1_001)
+    const rest = yield* large.stdout.pipe(Stream.runCollect)
+    const all = new TextDecoder().decode(Buffer.concat([head.bytes, ...rest]))
+    expect(all).toBe("é".repeat(3_000))
+    expect((yield* large.ended).exitCode).toBe(0)
+  }))
+
 it.scoped("a missing program fails with the reason", () =>
   Effect.gen(function*() {
     const launcher = yield* makeLauncher(directory())

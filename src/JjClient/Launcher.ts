@@ -82,8 +82,21 @@ export interface Ended {
   readonly stderr: string
 }
 
+/** The beginning of a process's output (`Launched.head`). */
+export interface Head {
+  readonly bytes: Uint8Array
+  /** The output ended within the limit: `bytes` is all of it. Else the rest follows on `stdout`. */
+  readonly whole: boolean
+}
+
 export interface Launched {
+  /** The output, or what follows `head` once it was read. */
   readonly stdout: Stream.Stream<Uint8Array, LaunchFailed>
+  /**
+   * Reads the output until it ends or `limit` bytes have come, without a stream: most outputs are small, and a stream's
+   * machinery costs more than reading them.
+   */
+  readonly head: (limit: number) => Effect.Effect<Head, LaunchFailed>
   /** Waits for the process to end; fails when it could not be started. */
   readonly ended: Effect.Effect<Ended, LaunchFailed>
   /** Kills the process now; `ended` then reports it (exit code -1). */
@@ -304,11 +317,46 @@ export const makeLauncher = (directory: string): Effect.Effect<Launcher, LaunchF
           socket.once("close", () => clearInterval(watch))
           yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(watch)))
         }
+        const readFailed = (error: unknown) =>
+          new LaunchFailed({ reason: `reading the output failed: ${String(error)}` })
+        const head = (limit: number) =>
+          Effect.async<Head, LaunchFailed>((resume) => {
+            const chunks: Array<Buffer> = []
+            let size = 0
+            const stop = () => {
+              socket.off("readable", onReadable)
+              socket.off("end", onEnd)
+              socket.off("error", onError)
+            }
+            const onReadable = () => {
+              let chunk: Buffer | null
+              while (size < limit && (chunk = socket.read() as Buffer | null) !== null) {
+                chunks.push(chunk)
+                size += chunk.length
+              }
+              if (size >= limit) {
+                stop()
+                resume(Effect.succeed({ bytes: Buffer.concat(chunks), whole: false }))
+              }
+            }
+            // Emitted once everything before the end was read.
+            const onEnd = () => {
+              stop()
+              resume(Effect.succeed({ bytes: Buffer.concat(chunks), whole: true }))
+            }
+            const onError = (error: Error) => {
+              stop()
+              resume(Effect.fail(readFailed(error)))
+            }
+            socket.on("readable", onReadable)
+            socket.on("end", onEnd)
+            socket.on("error", onError)
+            onReadable()
+            return Effect.sync(stop)
+          })
         return {
-          stdout: NodeStream.fromReadable<LaunchFailed, Uint8Array>(
-            () => socket,
-            (error) => new LaunchFailed({ reason: `reading the output failed: ${String(error)}` })
-          ),
+          stdout: NodeStream.fromReadable<LaunchFailed, Uint8Array>(() => socket, readFailed),
+          head,
           ended: Deferred.await(ended),
           kill,
           stalled: () => stalled

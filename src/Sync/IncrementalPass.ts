@@ -112,16 +112,14 @@ export const incrementalPass = (
       : sinceHeads !== "many"
       ? { _tag: "Named", heads: sinceHeads }
       : { _tag: "WorkingCopies", commitIds: kinds.includes("workspaces") ? stored.workingCopyCommitIds : [] }
-    // One jj process says what changed: most syncs need no other.
-    yield* stageBatches(
-      pass,
-      staged,
-      "changes",
-      jj.operationDiff(location, operationId, since, previousHeads).pipe(
-        Stream.mapConcat(appeared)
-      ),
-      stageAppeared
-    )
+    // One jj process says what changed: most syncs need no other. A small diff comes whole, and is staged from memory.
+    yield* Effect.scoped(Effect.flatMap(
+      jj.operationDiff(location, operationId, since, previousHeads),
+      (diff) =>
+        diff._tag === "Whole"
+          ? stageAll(pass, staged, "changes", diff.items.flatMap(appeared), stageAppeared)
+          : stageBatches(pass, staged, "changes", Stream.mapConcat(diff.items, appeared), stageAppeared)
+    ))
     if (to === undefined) {
       return yield* new JjOutputInvalid({
         args: ["operation", "diff"],
