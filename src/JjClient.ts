@@ -157,10 +157,6 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         message: `cannot run ${bin}: ${reason} (set JJ_BIN, or build jj with scripts/install-jj.sh)`
       })
 
-    /**
-     * The command line of a `JjCommand`, and the directory to run it in: a pinned one reads through the repository's
-     * read view, made on first use (so a repository that is only watched costs no view).
-     */
     // A command's own settings (`PinnedCommand.settings`) as a file jj reads after the client's configuration (JJ_CONFIG
     // lists both), named by its content: written once, through a rename so that no jj ever reads it half-written.
     const settingsDir = path.join(configDir, "settings")
@@ -181,6 +177,10 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         Effect.mapError((error) => new JjUnavailable({ message: `cannot write jj's settings: ${error.message}` }))
       )
 
+    /**
+     * The command line of a `JjCommand`, the directory to run it in and its environment: a pinned one runs in the
+     * repository's read view, made on first use (so a repository that is only watched costs no view).
+     */
     const commandLine = (
       command: JjCommand
     ): Effect.Effect<{ args: ReadonlyArray<string>; cwd?: string; env: Record<string, string> }, JjError> =>
@@ -412,11 +412,11 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
           : /commit id [0-9a-f]+ not found in index/i.test(error.stderr)
           ? new PreviousOperationUnrelated({ operationId: previous })
           : error
+      const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, heads)
       const diff = (heads: PreviousHeads) =>
         decodeOutput(pinned(location, rootOperationId(operationId), args(heads), operationDiffSettings(heads)), {
           decode: operationDiffDecoder(heads._tag === "WorkingCopies" ? "expected" : "invalid")
         }).pipe(Effect.map((output) => filterOutput(output, (item): item is OperationDiffItem => item !== undefined)))
-      const args = (heads: PreviousHeads) => operationDiffArgs(previous, operationId, heads)
       const read = previousHeads._tag !== "WorkingCopies" ? diff(previousHeads) : Effect.gen(function*() {
         // The process of a diff not read whole ends with the holding: it is read again, or was read to its end.
         const held = yield* Effect.scoped(Effect.flatMap(diff(previousHeads), (first) =>
