@@ -22,7 +22,6 @@ import { DatabaseLive } from "../src/Database.js"
 import { DetailsFill } from "../src/DetailsFill.js"
 import { SyncResult } from "../src/Domain/Sync.js"
 import type { SyncMode } from "../src/Domain/Sync.js"
-import { pinnedArgs } from "../src/JjClient.js"
 import { changeTemplate } from "../src/JjClient/Templates.js"
 import { SyncLive } from "../src/Layers.js"
 import { SyncService } from "../src/Sync.js"
@@ -39,6 +38,7 @@ import {
   jjSync,
   makeBase,
   output,
+  pinnedAt,
   summarize
 } from "./bench/support.js"
 
@@ -136,9 +136,7 @@ const jjLogAlone = (repository: string, operationId: string, directory: string, 
         "-f",
         timeFormat,
         jjBin,
-        "--repository",
-        repository,
-        ...pinnedArgs(operationId, [
+        ...pinnedAt(repository, operationId, [
           "log",
           "--revisions",
           "all() ~ root()",
@@ -526,9 +524,7 @@ const afterImport = (repository: string, schema: string, runs: number) =>
         "jj log ids",
         Command.make(
           jjBin,
-          "--repository",
-          repository,
-          ...pinnedArgs(operationId!, [
+          ...pinnedAt(repository, operationId!, [
             "log",
             "-r",
             "all() ~ root()",
@@ -569,12 +565,7 @@ const measureMergeHeavy = (size: number, runs: number) =>
     const [operationId] = yield* headOf(repository)
     yield* output(
       "jj warm-up",
-      Command.make(
-        jjBin,
-        "--repository",
-        repository,
-        ...pinnedArgs(operationId!, ["log", "-r", "merges()", "-T", "empty"])
-      ).pipe(
+      Command.make(jjBin, ...pinnedAt(repository, operationId!, ["log", "-r", "merges()", "-T", "empty"])).pipe(
         Command.env({ JJ_CONFIG: jjConfigDir })
       )
     )

@@ -161,17 +161,18 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     // lists both), named by its content: written once, through a rename so that no jj ever reads it half-written.
     const settingsDir = path.join(configDir, "settings")
     yield* fs.makeDirectory(settingsDir).pipe(Effect.orDie)
-    const settingsWritten = new Set<string>()
+    const settingsFiles = new Map<string, string>()
     let settingsWrites = 0
     const settingsFile = (settings: string) =>
       Effect.gen(function*() {
+        const known = settingsFiles.get(settings)
+        if (known !== undefined) return known
         const name = createHash("sha256").update(settings).digest("hex").slice(0, 32)
         const file = path.join(settingsDir, `${name}.toml`)
-        if (settingsWritten.has(file)) return file
         const written = path.join(settingsDir, `.${name}.${++settingsWrites}`)
         yield* fs.writeFileString(written, settings)
         yield* fs.rename(written, file)
-        settingsWritten.add(file)
+        settingsFiles.set(settings, file)
         return file
       }).pipe(
         Effect.mapError((error) => new JjUnavailable({ message: `cannot write jj's settings: ${error.message}` }))

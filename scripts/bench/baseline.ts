@@ -3,7 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import fs from "node:fs"
 import path from "node:path"
-import { pinnedArgs } from "../../src/JjClient.js"
+import { pinnedAt } from "./support.js"
 import { output } from "./support.js"
 
 /**
@@ -112,7 +112,7 @@ export const baselineSync = (options: {
     const jj = (...args: ReadonlyArray<string>) =>
       output(
         `jj ${args[0]}`,
-        Command.make(options.jjBin, "--repository", options.path, ...pinnedArgs(operationId, args)).pipe(
+        Command.make(options.jjBin, ...pinnedAt(options.path, operationId, args)).pipe(
           Command.env({ JJ_CONFIG: options.jjConfigDir, COLUMNS: "1000" })
         )
       )

@@ -6,6 +6,7 @@ import os from "node:os"
 import path from "node:path"
 import pg from "pg"
 import { localServerUrl } from "../../src/Database.js"
+import { pinnedArgs } from "../../src/JjClient.js"
 
 /** Shared by the benchmarks: the pinned jj, a jj configuration for making test operations, statistics. */
 
@@ -25,6 +26,16 @@ export const jjConfigDir = (() => {
   fs.writeFileSync(path.join(dir, "config.toml"), `user.name = "Bench"\nuser.email = "bench@example.com"\n`)
   return dir
 })()
+
+/**
+ * A pinned read as a person would run it, pointed at the repository with `--repository` (jj-watcher runs its reads in a
+ * read view instead): for jj's own cost, and the earlier design's calls.
+ */
+export const pinnedAt = (repository: string, operationId: string, rest: ReadonlyArray<string>) => [
+  "--repository",
+  repository,
+  ...pinnedArgs(operationId, rest)
+]
 
 /** Runs jj without blocking the event loop, so an in-process watcher keeps reacting. */
 export const jj = (cwd: string, ...args: Array<string>) =>
