@@ -126,8 +126,10 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
     const timeoutMs = Duration.toMillis(config.timeout)
     // A directory of our own as JJ_CONFIG replaces the user's configuration files. Its settings spare jj work at
     // start-up that no output of ours depends on (the templates print full ids and use no immutability): indexing
-    // every mutable commit for short id prefixes (a cost that grows with the history), and parsing the default
-    // `immutable_heads()` and `trunk()`, which every command resolves.
+    // every mutable commit for short id prefixes (a cost that grows with the history), parsing the default
+    // `immutable_heads()` and `trunk()`, which every command resolves, and building the summary templates, which
+    // every workspace command parses up front although our outputs never print them: the default commit summary is
+    // a long chain of aliases and lists each commit's bookmarks, so building it indexes every bookmark.
     const configDir = yield* fs.makeTempDirectoryScoped({ prefix: "jj-watcher-config-" }).pipe(Effect.orDie)
     yield* fs.writeFileString(
       path.join(configDir, "config.toml"),
@@ -136,6 +138,9 @@ export class JjClient extends Effect.Service<JjClient>()("jj-watcher/JjClient", 
         `[revset-aliases]`,
         `"immutable_heads()" = "none()"`,
         `"trunk()" = "none()"`,
+        `[templates]`,
+        `commit_summary = "commit_id"`,
+        `op_summary = "id"`,
         ""
       ].join("\n")
     ).pipe(Effect.orDie)
