@@ -3,7 +3,8 @@
  * one repository in sequence); per operation, the time from the jj command's exit to the NOTIFY that the database
  * holds that operation. The jj commands are run by a shell per repository (`jjShell`), as users' commands run outside
  * the watcher's process. Runs jj-watcher's defaults and the earlier design's configuration (poll 100 ms, trailing
- * debounce 300 ms, no native events) in the same run and prints the ratio.
+ * debounce 300 ms, no native events) in the same run and prints the ratio; as a service, also the code issue 10 was
+ * measured on (`BENCH_LATENCY_BASELINE_REV`, built from this clone's history by `bench/checkout.ts`).
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
@@ -12,6 +13,7 @@ import { ConfigProvider, Console, Deferred, Effect, Layer, Schema, Stream } from
 import { DatabaseLive } from "../src/Database.js"
 import { SyncLive } from "../src/Layers.js"
 import { Watcher } from "../src/Watcher.js"
+import { builtCheckout, CheckoutUnavailable } from "./bench/checkout.js"
 import {
   fixed,
   headOf,
@@ -24,16 +26,41 @@ import {
   summarize
 } from "./bench/support.js"
 
-const configurations = {
-  "jj-watcher": {},
-  "earlier design": {
-    WATCHER_FS_EVENTS: "false",
-    WATCHER_POLL_INTERVAL_MS: "100",
-    WATCHER_DEBOUNCE_MS: "300",
-    WATCHER_LEADING_EDGE: "false",
-    WATCHER_MAX_WAIT_MS: "60000"
+interface Configuration {
+  readonly label: string
+  readonly settings: Record<string, string>
+  /** Another build's CLI, run as a service only (it cannot share this process). */
+  readonly bin?: string
+}
+
+const configurations: ReadonlyArray<Configuration> = [
+  { label: "jj-watcher", settings: {} },
+  {
+    label: "earlier design",
+    settings: {
+      WATCHER_FS_EVENTS: "false",
+      WATCHER_POLL_INTERVAL_MS: "100",
+      WATCHER_DEBOUNCE_MS: "300",
+      WATCHER_LEADING_EDGE: "false",
+      WATCHER_MAX_WAIT_MS: "60000"
+    }
   }
-} as const
+]
+
+/**
+ * The code issue 10 measured ("today's code" when it was taken up: the commit before its first change), built from
+ * this clone's history and run with its defaults beside today's; `BENCH_LATENCY_BASELINE_REV=none` leaves it out.
+ */
+const baselineRevision = process.env["BENCH_LATENCY_BASELINE_REV"] ?? "4ca3e03"
+const baseline: Configuration | string = (() => {
+  if (baselineRevision === "none") return "left out (BENCH_LATENCY_BASELINE_REV=none)"
+  try {
+    return { label: `code at ${baselineRevision}`, settings: {}, bin: builtCheckout(baselineRevision) }
+  } catch (error) {
+    if (error instanceof CheckoutUnavailable) return error.message
+    throw error
+  }
+})()
 
 const scenarios = [
   { repos: 1, operations: Number(process.env["BENCH_OPS_1"] ?? 20) },
@@ -50,7 +77,7 @@ const Notification = Schema.parseJson(Schema.Struct({ operationId: Schema.String
  */
 type Layout = "in-process" | "service"
 
-const measure = (label: string, settings: Record<string, string>, repos: number, operations: number, layout: Layout) =>
+const measure = (configuration: Configuration, repos: number, operations: number, layout: Layout) =>
   Effect.gen(function*() {
     const base = makeBase(`latency-${repos}`)
     const paths = makeRepos(base, repos)
@@ -60,7 +87,7 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
         DATABASE_SCHEMA: schema,
         REPOS_BASE_PATH: base,
         JJ_BIN: jjBin,
-        ...settings
+        ...configuration.settings
       }))
     ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
 
@@ -89,7 +116,14 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
       } else {
         yield* Effect.acquireRelease(
           Effect.promise(() =>
-            startServe(base, schema, "bench-latency-token", { ...settings, LOG_LEVEL: "Warning" }, true)
+            startServe(
+              base,
+              schema,
+              "bench-latency-token",
+              { ...configuration.settings, LOG_LEVEL: "Warning" },
+              true,
+              configuration.bin
+            )
           ),
           ({ child }) => Effect.promise(() => stopServe(child, schema))
         )
@@ -115,7 +149,7 @@ const measure = (label: string, settings: Record<string, string>, repos: number,
             }), { discard: true }),
         { concurrency: "unbounded", discard: true }
       )
-      return { label, repos, operations, ...summarize(latencies) }
+      return { label: configuration.label, repos, operations, ...summarize(latencies) }
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(SyncLive, NodeContext.layer).pipe(Layer.provideMerge(DatabaseLive))),
@@ -127,8 +161,20 @@ const layouts: ReadonlyArray<Layout> = process.env["BENCH_LATENCY_LAYOUTS"] === 
   ? ["in-process", "service"]
   : process.env["BENCH_LATENCY_LAYOUTS"].split(",") as Array<Layout>
 
+type Measured = Effect.Effect.Success<ReturnType<typeof measure>>
+
+const row = (result: Measured) =>
+  `${result.label.padEnd(18)} ${String(result.repos).padStart(5)} ${String(result.operations).padStart(9)} ${
+    String(result.n).padStart(8)
+  } ${fixed(result.p50).padStart(7)} ${fixed(result.p95).padStart(7)} ${fixed(result.p99).padStart(7)}`
+
 const main = Effect.gen(function*() {
   yield* Console.log(`jj ${jjBin}; change-to-database latency in ms (jj exit -> NOTIFY received)`)
+  yield* Console.log(
+    typeof baseline === "string"
+      ? `issue 10's code: ${baseline}`
+      : `issue 10's code: ${baselineRevision}, built apart (${baseline.bin}), run as a service beside today's`
+  )
   for (const layout of layouts) {
     yield* Console.log(
       layout === "in-process"
@@ -136,23 +182,24 @@ const main = Effect.gen(function*() {
         : "\n== the watcher as `jj-watcher serve` in a session of its own (as a service), the users' jj commands in this one"
     )
     yield* Console.log("configuration      repos  ops/repo  samples     p50     p95     p99")
+    const measured = layout === "service" && typeof baseline !== "string"
+      ? [...configurations, baseline]
+      : configurations
     for (const scenario of scenarios) {
       const results = []
-      for (const [label, settings] of Object.entries(configurations)) {
-        const result = yield* measure(label, settings, scenario.repos, scenario.operations, layout)
+      for (const configuration of measured) {
+        const result = yield* measure(configuration, scenario.repos, scenario.operations, layout)
         results.push(result)
+        yield* Console.log(row(result))
+      }
+      const [ours, ...others] = results
+      for (const other of others) {
         yield* Console.log(
-          `${label.padEnd(18)} ${String(result.repos).padStart(5)} ${String(result.operations).padStart(9)} ${
-            String(result.n).padStart(8)
-          } ${fixed(result.p50).padStart(7)} ${fixed(result.p95).padStart(7)} ${fixed(result.p99).padStart(7)}`
+          `ratio (${other.label} / jj-watcher) at ${scenario.repos} repos: p50 ${fixed(other.p50 / ours!.p50)}x, p95 ${
+            fixed(other.p95 / ours!.p95)
+          }x, p99 ${fixed(other.p99 / ours!.p99)}x`
         )
       }
-      const [ours, earlier] = results
-      yield* Console.log(
-        `ratio (earlier / jj-watcher) at ${scenario.repos} repos: p50 ${fixed(earlier!.p50 / ours!.p50)}x, p95 ${
-          fixed(earlier!.p95 / ours!.p95)
-        }x, p99 ${fixed(earlier!.p99 / ours!.p99)}x`
-      )
     }
   }
 })

@@ -1,8 +1,7 @@
 import { execFileSync, spawn } from "node:child_process"
 import fs from "node:fs"
-import os from "node:os"
 import path from "node:path"
-import { jjBin, jjConfigDir, jjSync } from "./support.js"
+import { benchCache, jjBin, jjConfigDir, jjSync } from "./support.js"
 
 /**
  * Large jj repositories for the sync benchmark, made fast: `git fast-import` writes the history (mostly linear, a
@@ -14,11 +13,7 @@ import { jjBin, jjConfigDir, jjSync } from "./support.js"
 /** Bump when the generated history changes, so cached repositories are made again. */
 export const generatorVersion = 1
 
-const cacheRoot = path.join(
-  process.env["JJ_CACHE_DIR"] ??
-    path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher"),
-  "bench-repos"
-)
+const cacheRoot = benchCache("bench-repos")
 
 export interface GeneratedRepo {
   /** The cached repository (a jj workspace with its git repository colocated); never operate on it, copy it. */

@@ -12,6 +12,14 @@ import { pinnedArgs } from "../../src/JjClient.js"
 
 const scriptsDir = path.resolve(import.meta.dirname, "..")
 
+/** A directory of the benchmarks' cache, beside the jj releases `install-jj.sh` builds (`JJ_CACHE_DIR`). */
+export const benchCache = (name: string) =>
+  path.join(
+    process.env["JJ_CACHE_DIR"] ??
+      path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher"),
+    name
+  )
+
 export const jjBin = process.env["JJ_BIN"] ??
   execFileSync("bash", [path.join(scriptsDir, "install-jj.sh")], { encoding: "utf8" }).trim().split("\n").at(-1)!
 
@@ -178,16 +186,18 @@ const cliBin = path.resolve(scriptsDir, "../dist/bin.js")
  * token and `env` on top of this process's environment; resolves once it listens. With `ownSession`, it runs in a
  * session of its own, as a service does: the kernel then shares the processor between its processes and this one's
  * as groups, not process by process (autogroups; systemd gives services a cgroup of their own to the same effect).
+ * `bin` is another build's CLI instead of this one's (an earlier commit's: `bench/checkout.ts`).
  */
 export const startServe = (
   base: string,
   schema: string,
   token: string,
   env: Record<string, string> = {},
-  ownSession = false
+  ownSession = false,
+  bin = cliBin
 ) =>
   new Promise<{ child: ReturnType<typeof spawn>; port: number }>((resolve, reject) => {
-    const child = spawn(cliBin, ["serve", "--repos", base], {
+    const child = spawn(bin, ["serve", "--repos", base], {
       env: { ...process.env, DATABASE_SCHEMA: schema, JJ_BIN: jjBin, PORT: "0", WATCHER_ADMIN_TOKEN: token, ...env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: ownSession
