@@ -700,11 +700,35 @@ const measureOpLog = (operations: number, runs: number, smallOneOp: number | und
     ].join("\n")
   }).pipe(Effect.scoped)
 
+/** CPU milliseconds of this process's reaped children (/proc: cutime and cstime, in ticks of 1/100 s). */
+const reapedChildrenCpu = () => {
+  const fields = fs.readFileSync("/proc/self/stat", "utf8").replace(/^.*\) /, "").split(" ")
+  return (Number(fields[13]) + Number(fields[14])) * 10
+}
+
+/**
+ * `jj --version`, 50 times: a reference for comparing runs on different machines (a jj process's start-up, which
+ * every sync pays once), printed before the results.
+ */
+const machineReference = Effect.gen(function*() {
+  const walls: Array<number> = []
+  const cpuBefore = reapedChildrenCpu()
+  for (let i = 0; i < 50; i++) {
+    const run = yield* timed(output("jj --version", Command.make(jjBin, "--version")))
+    walls.push(run.ms)
+  }
+  const cpu = (reapedChildrenCpu() - cpuBefore) / walls.length
+  return `machine reference: jj --version p50 ${ms(summarize(walls).p50)} wall, ${
+    ms(cpu)
+  } CPU (mean of ${walls.length})`
+})
+
 const main = Effect.gen(function*() {
   const { bookmarkHeavy, cpuRuns, mergeHeavy, opLog, runs, sizes, warmup } = yield* BenchConfig
   yield* Console.log(
     `jj ${jjBin}; sizes ${sizes.map(count).join(", ")}; ${runs} one-operation runs per size; ${os.cpus().length} CPUs`
   )
+  yield* Console.log(yield* machineReference)
   if (warmup > 0) {
     yield* measure(smallSize, warmup, 0)
     yield* Console.log(
