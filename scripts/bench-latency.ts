@@ -136,6 +136,8 @@ const measure = (configuration: Configuration, repos: number, operations: number
       )
 
       const latencies: Array<number> = []
+      // By the operation's place in its repository's sequence: the first operations start together, later ones spread.
+      const byRound: Array<Array<number>> = Array.from({ length: operations }, () => [])
       const shells = yield* Effect.forEach(paths, jjShell)
       yield* Effect.forEach(
         paths,
@@ -146,10 +148,17 @@ const measure = (configuration: Configuration, repos: number, operations: number
               const [head] = yield* headOf(repo)
               const synced = yield* Deferred.await(arrival(head!))
               latencies.push(Math.max(0, synced - exited))
+              byRound[i]!.push(Math.max(0, synced - exited))
             }), { discard: true }),
         { concurrency: "unbounded", discard: true }
       )
-      return { label: configuration.label, repos, operations, ...summarize(latencies) }
+      return {
+        label: configuration.label,
+        repos,
+        operations,
+        ...summarize(latencies),
+        byRound: byRound.map(summarize)
+      }
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(SyncLive, NodeContext.layer).pipe(Layer.provideMerge(DatabaseLive))),
@@ -191,6 +200,13 @@ const main = Effect.gen(function*() {
         const result = yield* measure(configuration, scenario.repos, scenario.operations, layout)
         results.push(result)
         yield* Console.log(row(result))
+        if (scenario.repos > 1 && scenario.operations <= 8) {
+          yield* Console.log(
+            `  p50/p95 by operation in each repository: ${
+              result.byRound.map((round, i) => `#${i + 1} ${fixed(round.p50, 0)}/${fixed(round.p95, 0)}`).join(", ")
+            }`
+          )
+        }
       }
       const [ours, ...others] = results
       for (const other of others) {
