@@ -32,11 +32,25 @@ export const builtCheckout = (revision: string): string => {
   const bin = path.join(directory, "dist", "bin.js")
   if (fs.existsSync(bin)) return bin
   const building = `${directory}.building-${process.pid}`
-  fs.rmSync(building, { recursive: true, force: true })
-  fs.mkdirSync(building, { recursive: true })
-  execFileSync("bash", ["-c", `git -C "$0" archive --format=tar "$1" | tar -x -C "$2"`, projectRoot, commit, building])
-  run("npm", ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], building)
-  run("npm", ["run", "build"], building)
+  try {
+    fs.rmSync(building, { recursive: true, force: true })
+    fs.mkdirSync(building, { recursive: true })
+    execFileSync("bash", [
+      "-c",
+      `git -C "$0" archive --format=tar "$1" | tar -x -C "$2"`,
+      projectRoot,
+      commit,
+      building
+    ])
+    run("npm", ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], building)
+    run("npm", ["run", "build"], building)
+  } catch (error) {
+    fs.rmSync(building, { recursive: true, force: true })
+    const stderr = (error as { stderr?: unknown }).stderr
+    throw new CheckoutUnavailable({
+      message: `building ${revision} failed: ${typeof stderr === "string" ? stderr.slice(-2_000) : String(error)}`
+    })
+  }
   fs.rmSync(directory, { recursive: true, force: true })
   fs.renameSync(building, directory)
   return bin
