@@ -68,6 +68,12 @@ const scenarios = [
   { repos: 50, operations: Number(process.env["BENCH_OPS_50"] ?? 4) }
 ]
 
+/**
+ * Operations per repository run untimed after the first mirror, in each configuration alike: a started watcher's
+ * first syncs run code the JIT has not compiled yet, which the first rounds of 50 busy repositories would pay.
+ */
+const warmup = Number(process.env["BENCH_LATENCY_WARMUP"] ?? 2)
+
 const Notification = Schema.parseJson(Schema.Struct({ operationId: Schema.String }))
 
 /**
@@ -139,19 +145,26 @@ const measure = (configuration: Configuration, repos: number, operations: number
       // By the operation's place in its repository's sequence: the first operations start together, later ones spread.
       const byRound: Array<Array<number>> = Array.from({ length: operations }, () => [])
       const shells = yield* Effect.forEach(paths, jjShell)
-      yield* Effect.forEach(
-        paths,
-        (repo, r) =>
-          Effect.forEach(Array.from({ length: operations }, (_, i) => i), (i) =>
-            Effect.gen(function*() {
-              const exited = yield* shells[r]!.run("new", "-m", `operation-${i}`)
-              const [head] = yield* headOf(repo)
-              const synced = yield* Deferred.await(arrival(head!))
-              latencies.push(Math.max(0, synced - exited))
-              byRound[i]!.push(Math.max(0, synced - exited))
-            }), { discard: true }),
-        { concurrency: "unbounded", discard: true }
-      )
+      // Each repository's operations in sequence, all repositories at once; `record` hears each latency.
+      const rounds = (count: number, label: string, record: (i: number, latency: number) => void) =>
+        Effect.forEach(
+          paths,
+          (repo, r) =>
+            Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
+              Effect.gen(function*() {
+                const exited = yield* shells[r]!.run("new", "-m", `${label}-${i}`)
+                const [head] = yield* headOf(repo)
+                const synced = yield* Deferred.await(arrival(head!))
+                record(i, Math.max(0, synced - exited))
+              }), { discard: true }),
+          { concurrency: "unbounded", discard: true }
+        )
+      // Untimed: a daemon runs warm (until the JIT has compiled a sync's code, each costs more CPU).
+      yield* rounds(warmup, "warm-up", () => {})
+      yield* rounds(operations, "operation", (i, latency) => {
+        latencies.push(latency)
+        byRound[i]!.push(latency)
+      })
       return {
         label: configuration.label,
         repos,
@@ -178,7 +191,10 @@ const row = (result: Measured) =>
   } ${fixed(result.p50).padStart(7)} ${fixed(result.p95).padStart(7)} ${fixed(result.p99).padStart(7)}`
 
 const main = Effect.gen(function*() {
-  yield* Console.log(`jj ${jjBin}; change-to-database latency in ms (jj exit -> NOTIFY received)`)
+  yield* Console.log(
+    `jj ${jjBin}; change-to-database latency in ms (jj exit -> NOTIFY received), after ${warmup} untimed operations ` +
+      `per repository (BENCH_LATENCY_WARMUP)`
+  )
   yield* Console.log(
     typeof baseline === "string"
       ? `issue 10's code: ${baseline}`
