@@ -47,6 +47,10 @@ const configurations: ReadonlyArray<Configuration> = [
   }
 ]
 
+const layouts: ReadonlyArray<Layout> = process.env["BENCH_LATENCY_LAYOUTS"] === undefined
+  ? ["in-process", "service"]
+  : process.env["BENCH_LATENCY_LAYOUTS"].split(",") as Array<Layout>
+
 /**
  * The code issue 10 measured ("today's code" when it was taken up: the commit before its first change), built from
  * this clone's history and run with its defaults beside today's; `BENCH_LATENCY_BASELINE_REV=none` leaves it out.
@@ -54,6 +58,8 @@ const configurations: ReadonlyArray<Configuration> = [
 const baselineRevision = process.env["BENCH_LATENCY_BASELINE_REV"] ?? "4ca3e03"
 const baseline: Configuration | string = (() => {
   if (baselineRevision === "none") return "left out (BENCH_LATENCY_BASELINE_REV=none)"
+  // It runs as a service only: without that layout, nothing to build.
+  if (!layouts.includes("service")) return "left out (runs as a service only; BENCH_LATENCY_LAYOUTS has no service)"
   try {
     return { label: `code at ${baselineRevision}`, settings: {}, bin: builtCheckout(baselineRevision) }
   } catch (error) {
@@ -178,10 +184,6 @@ const measure = (configuration: Configuration, repos: number, operations: number
       Effect.withConfigProvider(provider)
     )
   })
-
-const layouts: ReadonlyArray<Layout> = process.env["BENCH_LATENCY_LAYOUTS"] === undefined
-  ? ["in-process", "service"]
-  : process.env["BENCH_LATENCY_LAYOUTS"].split(",") as Array<Layout>
 
 type Measured = Effect.Effect.Success<ReturnType<typeof measure>>
 

@@ -40,6 +40,7 @@ import {
   makeBase,
   output,
   pinnedAt,
+  statCpuMs,
   summarize
 } from "./bench/support.js"
 
@@ -283,6 +284,15 @@ const measure = (size: number, runs: number, cpuRuns: number, shape: Shape = "li
     const baselineRun = baselineSync({ jjBin, jjConfigDir: emptyConfig, path: repository, repositoryId: baselineId })
       .pipe(withBaselineSql)
     const baselineImport = yield* baselineRun
+    // A new operation in the repository, from jj as its users run it.
+    const describe = (message: string) =>
+      output(
+        "jj describe",
+        Command.make(jjBin, "describe", "-m", message).pipe(
+          Command.workingDirectory(repository),
+          Command.env({ JJ_CONFIG: jjConfigDir })
+        )
+      )
     const oursMs: Array<number> = []
     const baselineMs: Array<number> = []
     const oursModes: Array<SyncMode> = []
@@ -292,13 +302,7 @@ const measure = (size: number, runs: number, cpuRuns: number, shape: Shape = "li
     let oursChanges = 0
     let baselineOneOp = baselineImport
     for (let round = 0; round <= runs; round++) {
-      yield* output(
-        "jj describe",
-        Command.make(jjBin, "describe", "-m", `bench: one new operation ${round}`).pipe(
-          Command.workingDirectory(repository),
-          Command.env({ JJ_CONFIG: jjConfigDir })
-        )
-      )
+      yield* describe(`bench: one new operation ${round}`)
       const runOurs = Effect.gen(function*() {
         const run = yield* timed(sync.syncPath({ path: repository, owner, name }))
         const filled = yield* timed(details.fill(run.value.repositoryId))
@@ -317,13 +321,7 @@ const measure = (size: number, runs: number, cpuRuns: number, shape: Shape = "li
     }
     // 4. CPU: jj-watcher's syncs alone, each followed by its details fill as in the daemon.
     for (let round = 0; round < cpuRuns; round++) {
-      yield* output(
-        "jj describe",
-        Command.make(jjBin, "describe", "-m", `bench: CPU ${round}`).pipe(
-          Command.workingDirectory(repository),
-          Command.env({ JJ_CONFIG: jjConfigDir })
-        )
-      )
+      yield* describe(`bench: CPU ${round}`)
       const cpuBefore = cpuOfSelfAndChildren()
       const run = yield* sync.syncPath({ path: repository, owner, name })
       const cpuAfterSync = cpuOfSelfAndChildren()
@@ -700,24 +698,18 @@ const measureOpLog = (operations: number, runs: number, smallOneOp: number | und
     ].join("\n")
   }).pipe(Effect.scoped)
 
-/** CPU milliseconds of this process's reaped children (/proc: cutime and cstime, in ticks of 1/100 s). */
-const reapedChildrenCpu = () => {
-  const fields = fs.readFileSync("/proc/self/stat", "utf8").replace(/^.*\) /, "").split(" ")
-  return (Number(fields[13]) + Number(fields[14])) * 10
-}
-
 /**
  * `jj --version`, 50 times: a reference for comparing runs on different machines (a jj process's start-up, which
  * every sync pays once), printed before the results.
  */
 const machineReference = Effect.gen(function*() {
   const walls: Array<number> = []
-  const cpuBefore = reapedChildrenCpu()
+  const cpuBefore = statCpuMs("self", "reaped")
   for (let i = 0; i < 50; i++) {
     const run = yield* timed(output("jj --version", Command.make(jjBin, "--version")))
     walls.push(run.ms)
   }
-  const cpu = (reapedChildrenCpu() - cpuBefore) / walls.length
+  const cpu = (statCpuMs("self", "reaped") - cpuBefore) / walls.length
   return `machine reference: jj --version p50 ${ms(summarize(walls).p50)} wall, ${
     ms(cpu)
   } CPU (mean of ${walls.length})`

@@ -7,18 +7,14 @@ import path from "node:path"
 import pg from "pg"
 import { localServerUrl } from "../../src/Database.js"
 import { pinnedArgs } from "../../src/JjClient.js"
+import { cacheDirectory } from "../../src/JjClient/Binary.js"
 
 /** Shared by the benchmarks: the pinned jj, a jj configuration for making test operations, statistics. */
 
 const scriptsDir = path.resolve(import.meta.dirname, "..")
 
 /** A directory of the benchmarks' cache, beside the jj releases `install-jj.sh` builds (`JJ_CACHE_DIR`). */
-export const benchCache = (name: string) =>
-  path.join(
-    process.env["JJ_CACHE_DIR"] ??
-      path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher"),
-    name
-  )
+export const benchCache = (name: string) => path.join(cacheDirectory(), name)
 
 export const jjBin = process.env["JJ_BIN"] ??
   execFileSync("bash", [path.join(scriptsDir, "install-jj.sh")], { encoding: "utf8" }).trim().split("\n").at(-1)!
@@ -167,16 +163,20 @@ export const headOf = (repo: string) =>
  */
 export const cpuOfSelfAndChildren = (): number => {
   const self = process.cpuUsage()
-  // /proc counts in clock ticks of 1/100 s (USER_HZ).
-  const msPerTick = 10
   const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/)
-  let childTicks = 0
-  for (const pid of children.filter((p) => p.length > 0)) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")
-    // After the command name: utime, stime, cutime, cstime are the 12th to 15th fields.
-    childTicks += [11, 12, 13, 14].reduce((sum, i) => sum + Number(stat[i] ?? 0), 0)
-  }
-  return (self.user + self.system) / 1000 + childTicks * msPerTick
+  const childMs = children.filter((p) => p.length > 0).reduce((sum, pid) => sum + statCpuMs(pid, "own and reaped"), 0)
+  return (self.user + self.system) / 1000 + childMs
+}
+
+/**
+ * A process's CPU milliseconds from /proc/<pid>/stat (clock ticks of 1/100 s, USER_HZ): its own (utime, stime),
+ * its reaped children's (cutime, cstime), or both.
+ */
+export const statCpuMs = (pid: string, which: "own and reaped" | "reaped") => {
+  // After the command name, utime, stime, cutime and cstime are the 12th to 15th fields.
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")
+  const fields = which === "reaped" ? [13, 14] : [11, 12, 13, 14]
+  return fields.reduce((sum, i) => sum + Number(stat[i] ?? 0), 0) * 10
 }
 
 const cliBin = path.resolve(scriptsDir, "../dist/bin.js")

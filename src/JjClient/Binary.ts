@@ -16,6 +16,14 @@ export const compareVersions = (a: string, b: string): number => {
 }
 
 /**
+ * Where scripts/install-jj.sh builds jj releases (and the benchmarks keep what they generate): `JJ_CACHE_DIR`, else
+ * `jj-watcher` under the user's cache directory.
+ */
+export const cacheDirectory = () =>
+  process.env["JJ_CACHE_DIR"] ??
+    nodePath.join(process.env["XDG_CACHE_HOME"] ?? nodePath.join(os.homedir(), ".cache"), "jj-watcher")
+
+/**
  * Without `JJ_BIN`: `jj` from PATH, or else the newest release scripts/install-jj.sh built into its cache.
  */
 export const defaultBin = Effect.gen(function*() {
@@ -25,10 +33,7 @@ export const defaultBin = Effect.gen(function*() {
   for (const directory of (process.env["PATH"] ?? "").split(nodePath.delimiter).filter((entry) => entry !== "")) {
     if (yield* exists(path.join(directory, "jj"))) return "jj"
   }
-  const cache = path.join(
-    process.env["JJ_CACHE_DIR"] ??
-      path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "jj-watcher")
-  )
+  const cache = cacheDirectory()
   const releases = (yield* fs.readDirectory(cache).pipe(Effect.orElseSucceed((): Array<string> => [])))
     .filter((entry) => /^jj-\d+\.\d+\.\d+$/.test(entry))
     .sort((a, b) => compareVersions(b.slice(3), a.slice(3)))
