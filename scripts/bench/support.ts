@@ -157,25 +157,76 @@ export const fixed = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(d
 export const headOf = (repo: string) =>
   Effect.sync(() => fs.readdirSync(path.join(repo, ".jj", "repo", "op_heads", "heads")))
 
-/**
- * CPU milliseconds used so far by this process and its child processes (jj's launcher, with the jj processes it has
- * reaped), from /proc: differences of it around a sync give the sync's CPU, all its processes counted.
- */
-export const cpuOfSelfAndChildren = (): number => {
-  const self = process.cpuUsage()
-  const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/)
-  const childMs = children.filter((p) => p.length > 0).reduce((sum, pid) => sum + statCpuMs(pid, "own and reaped"), 0)
-  return (self.user + self.system) / 1000 + childMs
+/** The child processes of `pid` (for this process, `self`'s children), from /proc. */
+const childrenOf = (pid: string): Array<string> =>
+  fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter((child) => child.length > 0)
+
+/** CPU milliseconds used so far by this process, by its child processes themselves, and by their reaped children. */
+export interface CpuSplit {
+  readonly self: number
+  /** jj's launcher (and any other child of this process), its own CPU. */
+  readonly children: number
+  /** The processes the children reaped: the jj processes the launcher started. */
+  readonly grandchildren: number
 }
 
 /**
- * A process's CPU milliseconds from /proc/<pid>/stat (clock ticks of 1/100 s, USER_HZ): its own (utime, stime),
- * its reaped children's (cutime, cstime), or both.
+ * CPU used so far by this process and its child processes (jj's launcher, with the jj processes it has reaped), from
+ * /proc, apart: differences of it around a sync give the sync's CPU, all its processes counted, and jj's share of it.
  */
-export const statCpuMs = (pid: string, which: "own and reaped" | "reaped") => {
+export const cpuSplit = (): CpuSplit => {
+  const self = process.cpuUsage()
+  const children = childrenOf(String(process.pid))
+  return {
+    self: (self.user + self.system) / 1000,
+    children: children.reduce((sum, pid) => sum + statCpuMs(pid, "own"), 0),
+    grandchildren: children.reduce((sum, pid) => sum + statCpuMs(pid, "reaped"), 0)
+  }
+}
+
+/** `cpuSplit`'s total: all the processes counted. */
+export const cpuTotal = (split: CpuSplit) => split.self + split.children + split.grandchildren
+
+/** The mean of CPU splits, part by part (zeros for none). */
+export const cpuMean = (splits: ReadonlyArray<CpuSplit>): CpuSplit => {
+  const n = Math.max(1, splits.length)
+  const sum = (part: keyof CpuSplit) => splits.reduce((total, split) => total + split[part], 0) / n
+  return { self: sum("self"), children: sum("children"), grandchildren: sum("grandchildren") }
+}
+
+/** CPU used between two `cpuSplit` readings, part by part. */
+export const cpuBetween = (before: CpuSplit, after: CpuSplit): CpuSplit => ({
+  self: after.self - before.self,
+  children: after.children - before.children,
+  grandchildren: after.grandchildren - before.grandchildren
+})
+
+/**
+ * CPU milliseconds used so far by a process and its children, with the processes they reaped (`jj-watcher serve`:
+ * its own, its launcher's and the jj processes the launcher ran).
+ */
+export const processTreeCpuMs = (pid: string) =>
+  statCpuMs(pid, "own") + statCpuMs(pid, "reaped") +
+  childrenOf(pid).reduce((sum, child) => sum + statCpuMs(child, "own") + statCpuMs(child, "reaped"), 0)
+
+/** CPU milliseconds used so far by the PostgreSQL server's processes now running (its backends, its workers). */
+export const postgresCpuMs = () =>
+  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).reduce((sum, pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "postgres" ? sum + statCpuMs(pid, "own") : sum
+    } catch {
+      return sum // gone meanwhile
+    }
+  }, 0)
+
+/**
+ * A process's CPU milliseconds from /proc/<pid>/stat (clock ticks of 1/100 s, USER_HZ): its own (utime, stime), or
+ * its reaped children's (cutime, cstime).
+ */
+export const statCpuMs = (pid: string, which: "own" | "reaped") => {
   // After the command name, utime, stime, cutime and cstime are the 12th to 15th fields.
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")
-  const fields = which === "reaped" ? [13, 14] : [11, 12, 13, 14]
+  const fields = which === "own" ? [11, 12] : [13, 14]
   return fields.reduce((sum, i) => sum + Number(stat[i] ?? 0), 0) * 10
 }
 
