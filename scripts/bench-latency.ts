@@ -21,7 +21,10 @@ import {
   jjShell,
   makeBase,
   makeRepos,
+  postgresCpuMs,
+  processTreeCpuMs,
   startServe,
+  statCpuMs,
   stopServe,
   summarize
 } from "./bench/support.js"
@@ -103,6 +106,8 @@ const measure = (configuration: Configuration, repos: number, operations: number
       }))
     ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
 
+    // The service's process, whose CPU (with its launcher's and jj's) is told apart from the users' and PostgreSQL's.
+    let servePid: string | undefined
     return yield* Effect.gen(function*() {
       const pg = yield* PgClient.PgClient
       const sql = yield* SqlClient.SqlClient
@@ -126,7 +131,7 @@ const measure = (configuration: Configuration, repos: number, operations: number
         yield* Effect.addFinalizer(() => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`.pipe(Effect.ignore))
         yield* Layer.build(Watcher.Default)
       } else {
-        yield* Effect.acquireRelease(
+        const served = yield* Effect.acquireRelease(
           Effect.promise(() =>
             startServe(
               base,
@@ -139,6 +144,7 @@ const measure = (configuration: Configuration, repos: number, operations: number
           ),
           ({ child }) => Effect.promise(() => stopServe(child, schema))
         )
+        servePid = String(served.child.pid)
       }
       // Every repository mirrored once before timing starts.
       yield* Effect.forEach(
@@ -167,16 +173,30 @@ const measure = (configuration: Configuration, repos: number, operations: number
         )
       // Untimed: a daemon runs warm (until the JIT has compiled a sync's code, each costs more CPU).
       yield* rounds(warmup, "warm-up", () => {})
+      // CPU so far: the users' jj processes (reaped by their shells), the service's processes, PostgreSQL's.
+      const cpu = () => ({
+        users: shells.reduce((sum, shell) => sum + statCpuMs(String(shell.child.pid), "reaped"), 0),
+        watcher: servePid === undefined ? Number.NaN : processTreeCpuMs(servePid),
+        postgres: postgresCpuMs()
+      })
+      const cpuBefore = cpu()
       yield* rounds(operations, "operation", (i, latency) => {
         latencies.push(latency)
         byRound[i]!.push(latency)
       })
+      const cpuAfter = cpu()
+      const perOperation = (part: keyof typeof cpuAfter) => (cpuAfter[part] - cpuBefore[part]) / latencies.length
       return {
         label: configuration.label,
         repos,
         operations,
         ...summarize(latencies),
-        byRound: byRound.map(summarize)
+        byRound: byRound.map(summarize),
+        cpuPerOperation: {
+          users: perOperation("users"),
+          watcher: perOperation("watcher"),
+          postgres: perOperation("postgres")
+        }
       }
     }).pipe(
       Effect.scoped,
@@ -218,6 +238,14 @@ const main = Effect.gen(function*() {
         const result = yield* measure(configuration, scenario.repos, scenario.operations, layout)
         results.push(result)
         yield* Console.log(row(result))
+        if (layout === "service") {
+          const { postgres, users, watcher } = result.cpuPerOperation
+          yield* Console.log(
+            `  CPU per operation: the users' jj ${fixed(users)} ms, the service (its process, launcher and jj) ${
+              fixed(watcher)
+            } ms, PostgreSQL ${fixed(postgres)} ms`
+          )
+        }
         if (scenario.repos > 1 && scenario.operations <= 8) {
           yield* Console.log(
             `  p50/p95 by operation in each repository: ${
