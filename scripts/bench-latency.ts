@@ -106,8 +106,6 @@ const measure = (configuration: Configuration, repos: number, operations: number
       }))
     ).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
 
-    // The service's process, whose CPU (with its launcher's and jj's) is told apart from the users' and PostgreSQL's.
-    let servePid: string | undefined
     return yield* Effect.gen(function*() {
       const pg = yield* PgClient.PgClient
       const sql = yield* SqlClient.SqlClient
@@ -126,12 +124,16 @@ const measure = (configuration: Configuration, repos: number, operations: number
         Effect.forkScoped
       )
       yield* Effect.sleep("200 millis") // LISTEN is registered before the watcher starts
-      if (layout === "in-process") {
-        // Added first, run last: the schema goes once the watcher has stopped.
-        yield* Effect.addFinalizer(() => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`.pipe(Effect.ignore))
-        yield* Layer.build(Watcher.Default)
-      } else {
-        const served = yield* Effect.acquireRelease(
+      // In the service layout, the service's process: its CPU (with its launcher's and jj's) is told apart from the
+      // users' and PostgreSQL's.
+      const servePid = layout === "in-process"
+        ? yield* Effect.gen(function*() {
+          // Added first, run last: the schema goes once the watcher has stopped.
+          yield* Effect.addFinalizer(() => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`.pipe(Effect.ignore))
+          yield* Layer.build(Watcher.Default)
+          return undefined
+        })
+        : yield* Effect.acquireRelease(
           Effect.promise(() =>
             startServe(
               base,
@@ -143,9 +145,7 @@ const measure = (configuration: Configuration, repos: number, operations: number
             )
           ),
           ({ child }) => Effect.promise(() => stopServe(child, schema))
-        )
-        servePid = String(served.child.pid)
-      }
+        ).pipe(Effect.map(({ child }) => String(child.pid)))
       // Every repository mirrored once before timing starts.
       yield* Effect.forEach(
         paths,
