@@ -203,11 +203,14 @@ const configFor = (schema: string) =>
     ConfigProvider.orElse(() => ConfigProvider.fromEnv())
   )
 
+/** An effect's value, its wall time, and the CPU it cost this process, jj's launcher and jj, part by part. */
 const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
+    const cpuBefore = cpuSplit()
     const started = performance.now()
     const value = yield* effect
-    return { value, ms: performance.now() - started }
+    const ms = performance.now() - started
+    return { value, ms, cpu: cpuBetween(cpuBefore, cpuSplit()) }
   })
 
 interface SizeResult {
@@ -326,12 +329,10 @@ const measure = (size: number, runs: number, cpuRuns: number, shape: Shape = "li
     // 4. CPU: jj-watcher's syncs alone, each followed by its details fill as in the daemon.
     for (let round = 0; round < cpuRuns; round++) {
       yield* describe(`bench: CPU ${round}`)
-      const cpuBefore = cpuSplit()
-      const run = yield* sync.syncPath({ path: repository, owner, name })
-      const cpuAfterSync = cpuSplit()
-      yield* details.fill(run.repositoryId)
-      oursCpu.push(cpuBetween(cpuBefore, cpuAfterSync))
-      fillCpuMs.push(cpuTotal(cpuSplit()) - cpuTotal(cpuAfterSync))
+      const run = yield* timed(sync.syncPath({ path: repository, owner, name }))
+      const filled = yield* timed(details.fill(run.value.repositoryId))
+      oursCpu.push(run.cpu)
+      fillCpuMs.push(cpuTotal(filled.cpu))
     }
     return {
       size,
@@ -580,11 +581,10 @@ const afterImport = (repository: string, schema: string, runs: number) =>
     const oneOpCpu: Array<CpuSplit> = []
     for (let round = 0; round <= runs; round++) {
       jjSync(repository, "describe", "-m", `bench: one new operation ${round}`)
-      const before = cpuSplit()
       const synced = yield* timed(sync.syncPath(target))
       if (round > 0) {
         oneOpMs.push(synced.ms)
-        oneOpCpu.push(cpuBetween(before, cpuSplit()))
+        oneOpCpu.push(synced.cpu)
       }
     }
     return {
@@ -708,16 +708,11 @@ const measureOpLog = (
     const undoMs: Array<number> = []
     const plainCpu: Array<CpuSplit> = []
     const undoCpu: Array<CpuSplit> = []
-    const syncWithCpu = Effect.gen(function*() {
-      const before = cpuSplit()
-      const run = yield* timed(sync.syncPath(target))
-      return { ms: run.ms, cpu: cpuBetween(before, cpuSplit()) }
-    })
     for (let round = 0; round <= runs; round++) {
       jjSync(repository, "describe", "-m", `bench: plain operation ${round}`)
-      const plain = yield* syncWithCpu
+      const plain = yield* timed(sync.syncPath(target))
       jjSync(repository, "undo")
-      const undo = yield* syncWithCpu
+      const undo = yield* timed(sync.syncPath(target))
       if (round > 0) {
         plainMs.push(plain.ms)
         undoMs.push(undo.ms)
